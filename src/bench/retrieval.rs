@@ -1,0 +1,274 @@
+//! Retrieval benchmarks: quality on a question set in the SQuAD file format, and speed on a
+//! synthetic corpus of any size.
+use crate::corpus::{self, Article, Corpus};
+use crate::index::{self, IndexError, IndexOptions, SearchIndex};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Corpus(#[from] corpus::CorpusError),
+    #[error("cannot read questions file {path}: {source}")]
+    Questions {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("questions file {path}, line {line}: {reason}")]
+    QuestionLine {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("scratch folder: {0}")]
+    Scratch(std::io::Error),
+}
+
+/// One question of a SQuAD-format questions file (extra fields are ignored).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Question {
+    pub id: String,
+    pub question: String,
+    pub answerable: bool,
+    #[serde(default)]
+    pub answers: Vec<String>,
+    #[serde(default)]
+    pub article: String,
+    #[serde(default)]
+    pub paragraph: usize,
+}
+
+pub fn read_questions(path: &Path) -> Result<Vec<Question>, BenchError> {
+    let file = std::fs::File::open(path).map_err(|source| BenchError::Questions {
+        path: path.into(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|source| BenchError::Questions {
+            path: path.into(),
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let q: Question = serde_json::from_str(&line).map_err(|e| BenchError::QuestionLine {
+            path: path.into(),
+            line: i + 1,
+            reason: e.to_string(),
+        })?;
+        out.push(q);
+    }
+    Ok(out)
+}
+
+/// Quality and speed figures of one retrieval run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrievalReport {
+    pub questions: usize,
+    pub articles: usize,
+    pub passages: usize,
+    pub recall_at_1: f64,
+    pub recall_at_3: f64,
+    pub recall_at_5: f64,
+    /// Mean reciprocal rank of the first passage holding a gold span, over the top 10.
+    pub mrr: f64,
+    pub build_ms: f64,
+    pub query_p50_ms: f64,
+    pub query_p99_ms: f64,
+}
+
+/// Lower-cased text for case-insensitive span matching.
+fn lower(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// Indexes `corpus_dir` into a scratch folder, asks every answerable question, and scores
+/// whether a returned passage contains a gold answer span (case-insensitive).
+pub fn run_questions(
+    corpus_dir: &Path,
+    questions: &[Question],
+    options: &IndexOptions,
+) -> Result<RetrievalReport, BenchError> {
+    let corpus = corpus::read_corpus(corpus_dir)?;
+    let scratch = tempfile::tempdir().map_err(BenchError::Scratch)?;
+    let started = Instant::now();
+    let index = index::build_at(&corpus, &scratch.path().join("index"), options)?;
+    let build_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let answerable: Vec<&Question> = questions
+        .iter()
+        .filter(|q| q.answerable && !q.answers.is_empty())
+        .collect();
+    let (mut r1, mut r3, mut r5, mut mrr) = (0usize, 0usize, 0usize, 0.0f64);
+    let mut latencies = Vec::with_capacity(answerable.len());
+    for q in &answerable {
+        let t = Instant::now();
+        let hits = index.search(&q.question, 10, None)?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        let gold: Vec<String> = q.answers.iter().map(|a| lower(a)).collect();
+        let rank = hits.iter().position(|h| {
+            let text = lower(&h.text);
+            gold.iter().any(|g| text.contains(g.as_str()))
+        });
+        if let Some(r) = rank {
+            r1 += usize::from(r < 1);
+            r3 += usize::from(r < 3);
+            r5 += usize::from(r < 5);
+            mrr += 1.0 / (r as f64 + 1.0);
+        }
+    }
+    let n = answerable.len().max(1) as f64;
+    Ok(RetrievalReport {
+        questions: answerable.len(),
+        articles: index.articles().len(),
+        passages: index.passages().len(),
+        recall_at_1: r1 as f64 / n,
+        recall_at_3: r3 as f64 / n,
+        recall_at_5: r5 as f64 / n,
+        mrr: mrr / n,
+        build_ms,
+        query_p50_ms: super::percentile(&latencies, 50.0),
+        query_p99_ms: super::percentile(&latencies, 99.0),
+    })
+}
+
+/// Speed figures on a synthetic corpus.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyntheticReport {
+    pub passages: usize,
+    pub articles: usize,
+    pub queries: usize,
+    pub build_ms: f64,
+    pub query_p50_ms: f64,
+    pub query_p99_ms: f64,
+}
+
+/// A made-up vocabulary of pronounceable words with a Zipf-like frequency, so that term
+/// statistics resemble prose. No text is copied from anywhere.
+struct Vocabulary {
+    words: Vec<String>,
+    cumulative: Vec<f64>,
+}
+
+impl Vocabulary {
+    fn new(size: usize, rng: &mut StdRng) -> Vocabulary {
+        const ONSETS: &[&str] = &[
+            "b", "k", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t", "v", "z", "st", "tr", "pl",
+        ];
+        const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ou"];
+        let mut words = Vec::with_capacity(size);
+        let mut seen = std::collections::HashSet::new();
+        while words.len() < size {
+            let syllables = rng.random_range(1..=4);
+            let mut w = String::new();
+            for _ in 0..syllables {
+                w.push_str(ONSETS[rng.random_range(0..ONSETS.len())]);
+                w.push_str(VOWELS[rng.random_range(0..VOWELS.len())]);
+            }
+            if seen.insert(w.clone()) {
+                words.push(w);
+            }
+        }
+        let mut total = 0.0;
+        let cumulative = (1..=size)
+            .map(|rank| {
+                total += 1.0 / rank as f64;
+                total
+            })
+            .collect();
+        Vocabulary { words, cumulative }
+    }
+
+    fn pick(&self, rng: &mut StdRng) -> &str {
+        let total = self.cumulative.last().copied().unwrap_or(1.0);
+        let x = rng.random_range(0.0..total);
+        let i = self.cumulative.partition_point(|&c| c < x);
+        &self.words[i.min(self.words.len() - 1)]
+    }
+
+    fn sentence(&self, rng: &mut StdRng, words: usize) -> String {
+        let mut s: Vec<&str> = (0..words).map(|_| self.pick(rng)).collect();
+        let mut first = s.remove(0).to_string();
+        if let Some(c) = first.get(0..1) {
+            first = c.to_uppercase() + &first[1..];
+        }
+        format!("{first} {}.", s.join(" "))
+    }
+}
+
+/// Generates a corpus of about `passages` passages (each paragraph is sized to become one
+/// passage), ten paragraphs per article.
+pub fn synthetic_corpus(passages: usize, seed: u64) -> Corpus {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let vocab = Vocabulary::new(30_000, &mut rng);
+    let mut articles = Vec::new();
+    let mut made = 0;
+    while made < passages {
+        let paragraphs = (passages - made).min(10);
+        let mut text = Vec::with_capacity(paragraphs);
+        for _ in 0..paragraphs {
+            let sentences: Vec<String> = (0..5)
+                .map(|_| {
+                    let n = rng.random_range(12..=20);
+                    vocab.sentence(&mut rng, n)
+                })
+                .collect();
+            text.push(sentences.join(" "));
+        }
+        made += paragraphs;
+        let n = articles.len();
+        articles.push(Article {
+            id: format!("synthetic-{n}"),
+            path: PathBuf::from(format!("synthetic-{n}.txt")),
+            title: vocab
+                .sentence(&mut rng, 4)
+                .trim_end_matches('.')
+                .to_string(),
+            date: None,
+            url: None,
+            text: text.join("\n\n"),
+        });
+    }
+    Corpus {
+        articles,
+        skipped: Vec::new(),
+    }
+}
+
+/// Indexes a synthetic corpus of about `passages` passages and times `queries` queries made
+/// of 3–8 words from the same vocabulary.
+pub fn run_synthetic(
+    passages: usize,
+    queries: usize,
+    options: &IndexOptions,
+) -> Result<SyntheticReport, BenchError> {
+    let corpus = synthetic_corpus(passages, 42);
+    let scratch = tempfile::tempdir().map_err(BenchError::Scratch)?;
+    let started = Instant::now();
+    let index: SearchIndex = index::build_at(&corpus, &scratch.path().join("index"), options)?;
+    let build_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut rng = StdRng::seed_from_u64(7);
+    let vocab = Vocabulary::new(30_000, &mut StdRng::seed_from_u64(42));
+    let mut latencies = Vec::with_capacity(queries);
+    for _ in 0..queries {
+        let n = rng.random_range(3..=8);
+        let q = vocab.sentence(&mut rng, n);
+        let t = Instant::now();
+        index.search(&q, 5, None)?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(SyntheticReport {
+        passages: index.passages().len(),
+        articles: index.articles().len(),
+        queries,
+        build_ms,
+        query_p50_ms: super::percentile(&latencies, 50.0),
+        query_p99_ms: super::percentile(&latencies, 99.0),
+    })
+}

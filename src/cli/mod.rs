@@ -1,0 +1,14 @@
+//! Subcommand implementations. Each one parses its flags and calls library functions.
+pub mod llm;
+pub mod retrieval;
+
+/// Logs go to stderr so that `--json` output on stdout stays machine-readable.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,188 @@
+//! `index`, `search` and `bench retrieval`.
+use ama::bench::retrieval as bench;
+use ama::corpus::ChunkConfig;
+use ama::index::{self, BuildStatus, IndexOptions};
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Where the corpus and the index live, and how passages are cut.
+#[derive(Debug, Args)]
+pub struct CorpusArgs {
+    /// Folder of articles (.txt, .md, .html), read recursively.
+    #[arg(long, default_value = "seeds")]
+    pub corpus: PathBuf,
+    /// Folder for the index and caches.
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub chunking: ChunkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ChunkArgs {
+    /// A passage closes at a paragraph end once it has this many words.
+    #[arg(long, default_value_t = ChunkConfig::default().min_words)]
+    pub min_words: usize,
+    /// A passage closes once it has this many words.
+    #[arg(long, default_value_t = ChunkConfig::default().target_words)]
+    pub target_words: usize,
+    /// No passage is longer than this (unless a single sentence is).
+    #[arg(long, default_value_t = ChunkConfig::default().max_words)]
+    pub max_words: usize,
+}
+
+impl ChunkArgs {
+    pub fn options(&self, progress: bool) -> IndexOptions {
+        IndexOptions {
+            chunking: ChunkConfig {
+                min_words: self.min_words,
+                target_words: self.target_words,
+                max_words: self.max_words,
+                ..ChunkConfig::default()
+            },
+            progress,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The question or keywords to search for.
+    pub question: String,
+    /// Number of passages to return.
+    #[arg(short, default_value_t = 5)]
+    pub k: usize,
+    /// Only search this article (its id, as `ama search --json` prints it).
+    #[arg(long)]
+    pub article: Option<String>,
+    /// Print the hits as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRetrievalArgs {
+    /// Folder of articles to index (with --questions).
+    #[arg(long, requires = "questions")]
+    pub corpus: Option<PathBuf>,
+    /// Questions in the SQuAD JSONL format (answerable ones are used).
+    #[arg(long, requires = "corpus")]
+    pub questions: Option<PathBuf>,
+    /// Instead: generate a synthetic corpus of about N passages and time indexing and queries.
+    #[arg(long, conflicts_with_all = ["corpus", "questions"])]
+    pub synthetic: Option<usize>,
+    /// Number of queries for --synthetic.
+    #[arg(long, default_value_t = 1000)]
+    pub queries: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub chunking: ChunkArgs,
+}
+
+pub fn index(args: IndexArgs) -> anyhow::Result<()> {
+    let c = &args.corpus;
+    let (_, report) = index::ensure_index(&c.corpus, &c.data, &c.chunking.options(true))
+        .with_context(|| format!("indexing {}", c.corpus.display()))?;
+    for skipped in &report.skipped {
+        eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
+    }
+    match report.status {
+        BuildStatus::UpToDate => println!(
+            "index is up to date: {} articles, {} passages ({})",
+            report.articles,
+            report.passages,
+            report.index_dir.display()
+        ),
+        BuildStatus::Built => println!(
+            "indexed {} articles into {} passages in {} ms ({} skipped) → {}",
+            report.articles,
+            report.passages,
+            report.build_ms,
+            report.skipped.len(),
+            report.index_dir.display()
+        ),
+    }
+    Ok(())
+}
+
+pub fn search(args: SearchArgs) -> anyhow::Result<()> {
+    let c = &args.corpus;
+    let (index, _) = index::ensure_index(&c.corpus, &c.data, &c.chunking.options(true))
+        .with_context(|| format!("indexing {}", c.corpus.display()))?;
+    let hits = index.search(&args.question, args.k, args.article.as_deref())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&hits)?);
+        return Ok(());
+    }
+    if hits.is_empty() {
+        println!("no passage matches");
+    }
+    for (i, hit) in hits.iter().enumerate() {
+        println!(
+            "{}. {} — score {:.2} — {} (bytes {}..{})",
+            i + 1,
+            hit.article_title,
+            hit.score,
+            hit.passage_id,
+            hit.range.start,
+            hit.range.end
+        );
+        println!("   {}\n", hit.text);
+    }
+    Ok(())
+}
+
+pub fn bench(args: BenchRetrievalArgs) -> anyhow::Result<()> {
+    let options = args.chunking.options(!args.json);
+    if let Some(n) = args.synthetic {
+        let r = bench::run_synthetic(n, args.queries, &options)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "synthetic corpus: {} passages in {} articles",
+                r.passages, r.articles
+            );
+            println!("index build:      {:.0} ms", r.build_ms);
+            println!(
+                "query latency:    p50 {:.3} ms, p99 {:.3} ms over {} queries",
+                r.query_p50_ms, r.query_p99_ms, r.queries
+            );
+        }
+        return Ok(());
+    }
+    let (Some(corpus), Some(questions)) = (args.corpus, args.questions) else {
+        anyhow::bail!("give --corpus DIR --questions FILE.jsonl, or --synthetic N");
+    };
+    let qs = bench::read_questions(&questions)?;
+    let r = bench::run_questions(&corpus, &qs, &options)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "{} answerable questions over {} articles, {} passages",
+            r.questions, r.articles, r.passages
+        );
+        println!(
+            "recall@1 {:.3}   recall@3 {:.3}   recall@5 {:.3}   MRR {:.3}",
+            r.recall_at_1, r.recall_at_3, r.recall_at_5, r.mrr
+        );
+        println!("index build {:.0} ms", r.build_ms);
+        println!(
+            "query latency p50 {:.3} ms, p99 {:.3} ms",
+            r.query_p50_ms, r.query_p99_ms
+        );
+    }
+    Ok(())
+}

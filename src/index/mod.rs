@@ -1,0 +1,334 @@
+//! The passage index: tantivy BM25 over passages, built aside and swapped in atomically.
+//!
+//! Layout of the data folder:
+//! - `manifest.json`: what the current index was built from, and which folder holds it;
+//! - `index-<id>/`: a tantivy index plus `store.json` (articles and passages for display);
+//! - `.building-<pid>-<id>/`: an index being built. It becomes current only when the
+//!   manifest that names it has been renamed into place, so a crash mid-build leaves the old
+//!   index serving.
+
+mod manifest;
+mod schema;
+mod search;
+mod store;
+
+pub use manifest::Manifest;
+pub use search::SearchHit;
+pub use store::Store;
+
+use crate::corpus::{self, Article, ChunkConfig, Corpus, CorpusError, Passage, SkippedFile};
+use indicatif::{ProgressBar, ProgressStyle};
+use schema::Fields;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tantivy::{doc, IndexReader, IndexWriter, ReloadPolicy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Corpus(#[from] CorpusError),
+    #[error("index I/O error at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("search index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("index store {path} is unreadable: {reason}")]
+    Store { path: PathBuf, reason: String },
+    #[error("no index in {0}: run `ama index` first")]
+    Missing(PathBuf),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
+    move |source| IndexError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// How to index.
+#[derive(Debug, Clone, Default)]
+pub struct IndexOptions {
+    pub chunking: ChunkConfig,
+    /// Show a progress bar on stderr for large corpora.
+    pub progress: bool,
+}
+
+/// What `ensure_index` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildStatus {
+    /// The corpus had not changed: the existing index was opened, nothing was rebuilt.
+    UpToDate,
+    /// A new index was built and swapped in.
+    Built,
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexReport {
+    pub status: BuildStatus,
+    pub articles: usize,
+    pub passages: usize,
+    pub skipped: Vec<SkippedFile>,
+    pub build_ms: u64,
+    pub index_dir: PathBuf,
+}
+
+/// An opened passage index with its article store.
+pub struct SearchIndex {
+    reader: IndexReader,
+    fields: Fields,
+    store: Store,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("dir", &self.dir)
+            .field("articles", &self.store.articles.len())
+            .field("passages", &self.store.passages.len())
+            .finish()
+    }
+}
+
+/// Opens the index of `corpus_dir` in `data_dir`, building it first when it is missing or
+/// the corpus (file contents or chunking settings) changed since it was built.
+pub fn ensure_index(
+    corpus_dir: &Path,
+    data_dir: &Path,
+    options: &IndexOptions,
+) -> Result<(SearchIndex, IndexReport), IndexError> {
+    let files = corpus::list_article_files(corpus_dir)?;
+    let fingerprint = manifest::fingerprint(corpus_dir, &files).map_err(io_err(corpus_dir))?;
+    if let Some(current) = manifest::read(data_dir) {
+        if current.matches(&fingerprint, &options.chunking) {
+            let dir = data_dir.join(&current.index_dir);
+            match SearchIndex::open_dir(&dir) {
+                Ok(index) => {
+                    let report = IndexReport {
+                        status: BuildStatus::UpToDate,
+                        articles: current.articles,
+                        passages: current.passages,
+                        skipped: current.skipped,
+                        build_ms: current.build_ms,
+                        index_dir: dir,
+                    };
+                    return Ok((index, report));
+                }
+                Err(err) => tracing::warn!("current index is unusable, rebuilding: {err}"),
+            }
+        }
+    }
+    let corpus = corpus::read_corpus(corpus_dir)?;
+    rebuild(&corpus, fingerprint, data_dir, options)
+}
+
+/// Opens the current index of `data_dir` without looking at the corpus.
+pub fn open(data_dir: &Path) -> Result<SearchIndex, IndexError> {
+    let current = manifest::read(data_dir).ok_or_else(|| IndexError::Missing(data_dir.into()))?;
+    SearchIndex::open_dir(&data_dir.join(current.index_dir))
+}
+
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos:x}", std::process::id())
+}
+
+/// Builds a new index aside, then swaps it in by renaming the manifest that names it.
+fn rebuild(
+    corpus: &Corpus,
+    fingerprint: manifest::Fingerprint,
+    data_dir: &Path,
+    options: &IndexOptions,
+) -> Result<(SearchIndex, IndexReport), IndexError> {
+    std::fs::create_dir_all(data_dir).map_err(io_err(data_dir))?;
+    remove_abandoned_builds(data_dir);
+    let started = Instant::now();
+    let suffix = unique_suffix();
+    let building = data_dir.join(format!(".building-{suffix}"));
+    let index = match build_at(corpus, &building, options) {
+        Ok(index) => index,
+        Err(err) => {
+            let _ = std::fs::remove_dir_all(&building);
+            return Err(err);
+        }
+    };
+    drop(index);
+    let final_name = format!("index-{suffix}");
+    let final_dir = data_dir.join(&final_name);
+    std::fs::rename(&building, &final_dir).map_err(io_err(&final_dir))?;
+    let build_ms = started.elapsed().as_millis() as u64;
+    let previous = manifest::read(data_dir);
+    let index = SearchIndex::open_dir(&final_dir)?;
+    let new_manifest = Manifest {
+        format: manifest::FORMAT,
+        chunking: options.chunking.clone(),
+        files: fingerprint,
+        index_dir: final_name,
+        articles: index.store.articles.len(),
+        passages: index.store.passages.len(),
+        skipped: corpus.skipped.clone(),
+        build_ms,
+    };
+    manifest::write_atomically(data_dir, &new_manifest).map_err(io_err(data_dir))?;
+    // The old index is no longer named by the manifest. A process that still has it open
+    // keeps reading its files until it closes them.
+    if let Some(old) = previous {
+        if old.index_dir != new_manifest.index_dir {
+            let _ = std::fs::remove_dir_all(data_dir.join(old.index_dir));
+        }
+    }
+    tracing::info!(
+        articles = new_manifest.articles,
+        passages = new_manifest.passages,
+        skipped = new_manifest.skipped.len(),
+        build_ms,
+        "index built"
+    );
+    let report = IndexReport {
+        status: BuildStatus::Built,
+        articles: new_manifest.articles,
+        passages: new_manifest.passages,
+        skipped: new_manifest.skipped,
+        build_ms,
+        index_dir: final_dir,
+    };
+    Ok((index, report))
+}
+
+/// Removes `.building-*` folders left by processes that no longer run (a crash or a kill
+/// mid-build).
+fn remove_abandoned_builds(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix(".building-") else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or("");
+        let alive = !pid.is_empty() && Path::new("/proc").join(pid).exists();
+        if !alive || pid == std::process::id().to_string() {
+            tracing::info!("removing abandoned index build {name}");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Chunks the corpus and writes a complete index (tantivy and store) into `dir`, which must
+/// not exist yet. Used by `ensure_index` and by benchmarks that index into a scratch folder.
+pub fn build_at(
+    corpus: &Corpus,
+    dir: &Path,
+    options: &IndexOptions,
+) -> Result<SearchIndex, IndexError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let (schema, fields) = schema::schema();
+    let index = tantivy::Index::create_in_dir(dir, schema)?;
+    index
+        .tokenizers()
+        .register(schema::ANALYZER, schema::analyzer());
+    let mut writer: IndexWriter = index.writer(100_000_000)?;
+    let progress = progress_bar(options.progress, corpus.articles.len());
+    let mut passages: Vec<Passage> = Vec::new();
+    for article in &corpus.articles {
+        for passage in corpus::chunk_article(article, &options.chunking) {
+            writer.add_document(doc!(
+                fields.passage_id => passage.id(),
+                fields.article_id => passage.article_id.clone(),
+                fields.slot => passages.len() as u64,
+                fields.title => article.title.clone(),
+                fields.body => passage.text.clone(),
+            ))?;
+            passages.push(passage);
+        }
+        progress.inc(1);
+    }
+    progress.set_message("committing");
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    progress.finish_and_clear();
+    let store = Store::new(corpus.articles.clone(), passages);
+    let store_path = dir.join(store::FILE_NAME);
+    let json = serde_json::to_vec(&store).map_err(|e| IndexError::Store {
+        path: store_path.clone(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(&store_path, json).map_err(io_err(&store_path))?;
+    SearchIndex::from_parts(index, store, dir)
+}
+
+fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
+    // Small corpora index in a blink; a bar would only flicker.
+    if !enabled || len < 200 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} indexing [{bar:30}] {pos}/{len} articles {msg} ({eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+impl SearchIndex {
+    fn open_dir(dir: &Path) -> Result<SearchIndex, IndexError> {
+        let index = tantivy::Index::open_in_dir(dir)?;
+        index
+            .tokenizers()
+            .register(schema::ANALYZER, schema::analyzer());
+        let store_path = dir.join(store::FILE_NAME);
+        let bytes = std::fs::read(&store_path).map_err(io_err(&store_path))?;
+        let mut store: Store = serde_json::from_slice(&bytes).map_err(|e| IndexError::Store {
+            path: store_path.clone(),
+            reason: e.to_string(),
+        })?;
+        store.reindex();
+        SearchIndex::from_parts(index, store, dir)
+    }
+
+    fn from_parts(
+        index: tantivy::Index,
+        store: Store,
+        dir: &Path,
+    ) -> Result<SearchIndex, IndexError> {
+        let fields = schema::fields_of(&index.schema())?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            reader,
+            fields,
+            store,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn articles(&self) -> &[Article] {
+        &self.store.articles
+    }
+
+    pub fn passages(&self) -> &[Passage] {
+        &self.store.passages
+    }
+
+    pub fn article(&self, id: &str) -> Option<&Article> {
+        self.store.article(id)
+    }
+
+    pub fn passages_of(&self, article_id: &str) -> &[Passage] {
+        self.store.passages_of(article_id)
+    }
+
+    /// The folder holding this index.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}

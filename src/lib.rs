@@ -1,0 +1,10 @@
+//! Ask me anything: a local question-answering chatbot over articles.
+//!
+//! Data flows one way through the modules:
+//! `corpus` (read articles, split passages) → `index` (tantivy) → `llm` (GGUF model,
+//! tokenizer, sampler, worker) → `answer` → `server`. No module reaches back up the chain.
+
+pub mod bench;
+pub mod corpus;
+pub mod index;
+pub mod llm;

@@ -1,0 +1,1 @@
+//! Local language model engine (see issue 7).

@@ -1,0 +1,58 @@
+//! The `ama` command line: a thin layer over the library.
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ama",
+    version,
+    about = "Ask me anything: local question answering over articles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read the corpus, split it into passages and (re)build the search index when it changed.
+    Index(cli::retrieval::IndexArgs),
+    /// Retrieve the passages that best match a question.
+    Search(cli::retrieval::SearchArgs),
+    /// Download the default model (SmolLM2-135M-Instruct GGUF) into models/ and verify it.
+    FetchModel(cli::llm::FetchModelArgs),
+    /// Generate text with the local model from a prompt.
+    Generate(cli::llm::GenerateArgs),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Retrieval quality (recall@k, MRR) and speed on a question set, or speed on a synthetic corpus.
+    Retrieval(cli::retrieval::BenchRetrievalArgs),
+    /// Model load time, prefill and decode speed, time to first token, peak memory.
+    Llm(cli::llm::BenchLlmArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    cli::init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Index(args) => cli::retrieval::index(args),
+        Command::Search(args) => cli::retrieval::search(args),
+        Command::FetchModel(args) => cli::llm::fetch_model(args),
+        Command::Generate(args) => cli::llm::generate(args),
+        Command::Bench(BenchCommand::Retrieval(args)) => cli::retrieval::bench(args),
+        Command::Bench(BenchCommand::Llm(args)) => cli::llm::bench_llm(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
