@@ -1,23 +1,305 @@
 //! CLI commands of the language-model engine: `fetch-model`, `generate`, `bench llm`.
-use clap::Args;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ama::llm::fetch;
+use ama::llm::llama::DensePrefill;
+use ama::llm::{
+    load_model, ChatMessage, Engine, EngineOptions, GenEvent, GenerateParams, WeightsMode,
+    WorkerOptions,
+};
+use anyhow::Context;
+use candle_core::quantized::GgmlDType;
+use clap::{Args, ValueEnum};
 
 #[derive(Debug, Args)]
-pub struct FetchModelArgs {}
-
-#[derive(Debug, Args)]
-pub struct GenerateArgs {}
-
-#[derive(Debug, Args)]
-pub struct BenchLlmArgs {}
-
-pub fn fetch_model(_args: FetchModelArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub struct FetchModelArgs {
+    /// Folder that receives the model file.
+    #[arg(long, default_value = "models")]
+    pub models_dir: PathBuf,
 }
 
-pub fn generate(_args: GenerateArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Weights to run.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WeightsArg {
+    /// Slow types (Q4_1) requantised to Q8_0, cached beside the model.
+    #[value(name = "q8_0")]
+    Q8_0,
+    /// Slow types requantised to Q4_0.
+    #[value(name = "q4_0")]
+    Q4_0,
+    /// The file's weights as they are.
+    Shipped,
 }
 
-pub fn bench_llm(_args: BenchLlmArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Dense weights for multi-token prefill.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DenseArg {
+    F32,
+    F16,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// GGUF model (llama, qwen2, gemma3 or phi3). Default: the SmolLM2 model in models/,
+    /// fetched when missing.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "q8_0")]
+    pub weights: WeightsArg,
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dense: DenseArg,
+    /// Largest context length to use.
+    #[arg(long, default_value_t = 4096)]
+    pub max_context: usize,
+}
+
+impl ModelArgs {
+    fn path(&self) -> anyhow::Result<PathBuf> {
+        match &self.model {
+            Some(p) => Ok(p.clone()),
+            None => Ok(fetch::ensure_default_model(Path::new("models"))?),
+        }
+    }
+
+    fn options(&self) -> EngineOptions {
+        EngineOptions {
+            weights: match self.weights {
+                WeightsArg::Q8_0 => WeightsMode::Requantize(GgmlDType::Q8_0),
+                WeightsArg::Q4_0 => WeightsMode::Requantize(GgmlDType::Q4_0),
+                WeightsArg::Shipped => WeightsMode::AsShipped,
+            },
+            dense_prefill: match self.dense {
+                DenseArg::F32 => DensePrefill::F32,
+                DenseArg::F16 => DensePrefill::F16,
+                DenseArg::Off => DensePrefill::Off,
+            },
+            max_context: self.max_context,
+            ..EngineOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The user's message.
+    pub prompt: String,
+    /// A system message (default: the chat template's own, if any).
+    #[arg(long)]
+    pub system: Option<String>,
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: usize,
+    /// 0 = greedy.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    #[arg(long, default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    #[arg(long, default_value_t = 299_792_458)]
+    pub seed: u64,
+    /// Stop before this string (repeatable).
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// Print text as it is generated.
+    #[arg(long)]
+    pub stream: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLlmArgs {
+    #[arg(long, default_value_t = 512)]
+    pub prompt_tokens: usize,
+    #[arg(long, default_value_t = 128)]
+    pub gen_tokens: usize,
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+pub fn fetch_model(args: FetchModelArgs) -> anyhow::Result<()> {
+    let path = fetch::ensure_default_model(&args.models_dir)?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let path = args.model.path()?;
+    let model = load_model(&path, &args.model.options(), WorkerOptions::default())?;
+    let mut messages = Vec::new();
+    if let Some(system) = &args.system {
+        messages.push(ChatMessage::system(system.clone()));
+    }
+    messages.push(ChatMessage::user(args.prompt.clone()));
+    let params = GenerateParams {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        repeat_penalty: args.repeat_penalty,
+        seed: args.seed,
+        stop: args.stop.clone(),
+    };
+    let mut stream = model.generate(messages, params)?;
+    let mut out = std::io::stdout().lock();
+    let mut text = String::new();
+    while let Some(event) = stream.blocking_recv() {
+        match event {
+            GenEvent::Delta(d) => {
+                if args.stream {
+                    out.write_all(d.as_bytes())?;
+                    out.flush()?;
+                }
+                text.push_str(&d);
+            }
+            GenEvent::Done(summary) => {
+                if !args.stream {
+                    out.write_all(text.as_bytes())?;
+                }
+                writeln!(out)?;
+                if summary.prompt_trimmed {
+                    eprintln!("note: the prompt was too long and was trimmed to fit the context");
+                }
+                tracing::info!(
+                    prompt_tokens = summary.prompt_tokens,
+                    completion_tokens = summary.completion_tokens,
+                    finish = ?summary.finish_reason,
+                    ttft_ms = summary.ttft_ms.round(),
+                    prefill_tok_s = summary.prefill_tok_s.round(),
+                    decode_tok_s = summary.decode_tok_s.round(),
+                    "done"
+                );
+                return Ok(());
+            }
+            GenEvent::Error(e) => anyhow::bail!("generation failed: {e}"),
+        }
+    }
+    anyhow::bail!("the model worker stopped unexpectedly")
+}
+
+/// Text repeated to make a benchmark prompt of any length.
+const BENCH_TEXT: &str = "The river runs past the old mill, where the miller's children count \
+the boats that carry grain to the city. In 1887 a flood took the bridge; the town rebuilt it \
+in stone, and the new arches have stood through every spring since. Visitors ask why the mill \
+still turns: the answer is that the water never stopped, and neither did the people. ";
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Peak resident set size of this process in MiB (Linux; 0 elsewhere).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
+    anyhow::ensure!(args.prompt_tokens > 0, "--prompt-tokens must be at least 1");
+    let path = args.model.path()?;
+    let opts = args.model.options();
+    // A first load builds the requantised cache and warms the page cache; it is not timed.
+    let mut engine = Engine::load(&path, &opts).context("loading the model")?;
+    let tok = engine.tokenizer().clone();
+    let mut prompt = Vec::new();
+    while prompt.len() < args.prompt_tokens {
+        prompt.extend(tok.encode(BENCH_TEXT).map_err(anyhow::Error::msg)?);
+    }
+    prompt.truncate(args.prompt_tokens);
+    anyhow::ensure!(
+        args.prompt_tokens + args.gen_tokens <= engine.context_length(),
+        "prompt + generated tokens exceed the context length {}",
+        engine.context_length()
+    );
+    let (mut load, mut prefill, mut ttft, mut decode) = (vec![], vec![], vec![], vec![]);
+    for run in 0..args.runs {
+        drop(engine);
+        let t = Instant::now();
+        engine = Engine::load(&path, &opts)?;
+        load.push(t.elapsed().as_secs_f64() * 1000.0);
+        let r = engine.bench(&prompt, args.gen_tokens)?;
+        tracing::info!(
+            run,
+            prefill_tok_s = r.prefill_tok_s.round(),
+            ttft_ms = r.ttft_ms.round(),
+            decode_tok_s = r.decode_tok_s.round(),
+            "bench run"
+        );
+        prefill.push(r.prefill_tok_s);
+        ttft.push(r.ttft_ms);
+        decode.push(r.decode_tok_s);
+    }
+    let report = serde_json::json!({
+        "engine": "ama (candle)",
+        "model": engine.name(),
+        "weights": format!("{:?}", args.model.weights).to_lowercase(),
+        "dense_prefill": format!("{:?}", args.model.dense).to_lowercase(),
+        "prompt_tokens": args.prompt_tokens,
+        "gen_tokens": args.gen_tokens,
+        "runs": args.runs,
+        "threads": candle_core::utils::get_num_threads(),
+        "load_ms": median(load),
+        "prefill_tok_s": median(prefill),
+        "ttft_ms": median(ttft),
+        "decode_tok_s": median(decode),
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "model {} ({} weights, dense prefill {}), {} prompt + {} generated tokens, median of {} runs, {} threads",
+            report["model"].as_str().unwrap_or_default(),
+            report["weights"].as_str().unwrap_or_default(),
+            report["dense_prefill"].as_str().unwrap_or_default(),
+            args.prompt_tokens,
+            args.gen_tokens,
+            args.runs,
+            report["threads"]
+        );
+        println!(
+            "load ms        {:>8.0}",
+            report["load_ms"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "prefill tok/s  {:>8.1}",
+            report["prefill_tok_s"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "ttft ms        {:>8.0}",
+            report["ttft_ms"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "decode tok/s   {:>8.1}",
+            report["decode_tok_s"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "peak RSS MB    {:>8.0}",
+            report["peak_rss_mb"].as_f64().unwrap_or(0.0)
+        );
+    }
+    Ok(())
 }
