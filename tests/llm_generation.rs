@@ -34,7 +34,15 @@ static Q8_QUANT_PREFILL: EngineOptions = EngineOptions {
     max_context: 4096,
     prefill_chunk: 512,
 };
+/// A short context, so that trimming is tested without a multi-thousand-token prefill.
+static SHORT_CONTEXT: EngineOptions = EngineOptions {
+    weights: WeightsMode::Requantize(GgmlDType::Q8_0),
+    dense_prefill: DensePrefill::Off,
+    max_context: 256,
+    prefill_chunk: 512,
+};
 static SHIPPED_ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
+static SHORT_ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
 static DEFAULT_ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
 static Q8_ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
 
@@ -69,24 +77,48 @@ fn references() -> Vec<Reference> {
         .collect()
 }
 
-/// Checks first-position logits of every fixture prompt: at llama.cpp's top-5 ids ours are
-/// within `tol`, and where llama.cpp's top-1 leads by more than 0.5 our argmax is the same.
-fn check_against_llama_cpp(engine: &mut Engine, tol: f32, label: &str) {
+/// Tolerances against llama.cpp's first-position logits (its top-5 ids). llama.cpp keeps the
+/// KV cache in f16 and accumulates in another order, so logits differ by a few tenths, mostly
+/// as a common shift per prompt (measured: at most 0.47 as shipped, 0.60 requantised to Q8_0):
+/// - `RAW_TOL` bounds each logit;
+/// - `RELATIVE_TOL` bounds each logit after removing the prompt's mean shift, i.e. what
+///   sampling sees (measured: at most 0.40).
+///
+/// A wrong forward pass (RoPE layout, GQA grouping, norm epsilon, tied head) moves logits by
+/// whole units and reorders the top-5.
+const RAW_TOL: f32 = 0.75;
+const RELATIVE_TOL: f32 = 0.5;
+
+/// Checks first-position logits of every fixture prompt within the tolerances above, and
+/// where llama.cpp's top-1 leads by more than 0.5 that our argmax is the same token.
+fn check_against_llama_cpp(engine: &mut Engine, label: &str) {
     let refs = references();
     assert_eq!(refs.len(), 8);
-    let mut worst = 0f32;
+    let (mut worst_raw, mut worst_rel) = (0f32, 0f32);
     for (n, r) in refs.iter().enumerate() {
         // The fixture's prompt ids are what our template + tokenizer produce, too.
         engine.clear_cache();
         let logits = engine.prompt_logits(&r.prompt_ids).expect("forward");
         assert_eq!(logits.len(), 49152);
-        for (id, want) in r.top5_ids.iter().zip(&r.top5_logits) {
-            let got = logits[*id as usize];
-            let diff = (got - want).abs();
-            worst = worst.max(diff);
+        let diffs: Vec<f32> = r
+            .top5_ids
+            .iter()
+            .zip(&r.top5_logits)
+            .map(|(id, want)| logits[*id as usize] - want)
+            .collect();
+        let shift = diffs.iter().sum::<f32>() / diffs.len() as f32;
+        eprintln!("{label}: prompt {n}: ours - llama.cpp at its top-5: {diffs:+.2?}");
+        for (d, id) in diffs.iter().zip(&r.top5_ids) {
+            worst_raw = worst_raw.max(d.abs());
+            worst_rel = worst_rel.max((d - shift).abs());
             assert!(
-                diff <= tol,
-                "{label}: prompt {n}, token {id}: logit {got:.3}, llama.cpp {want:.3} (tolerance {tol})"
+                d.abs() <= RAW_TOL,
+                "{label}: prompt {n}, token {id}: logit differs from llama.cpp by {d:+.3}"
+            );
+            assert!(
+                (d - shift).abs() <= RELATIVE_TOL,
+                "{label}: prompt {n}, token {id}: relative logit differs by {:+.3}",
+                d - shift
             );
         }
         if r.top5_logits[0] - r.top5_logits[1] > 0.5 {
@@ -97,25 +129,25 @@ fn check_against_llama_cpp(engine: &mut Engine, tol: f32, label: &str) {
             );
         }
     }
-    eprintln!("{label}: largest top-5 logit difference from llama.cpp {worst:.3}");
+    eprintln!("{label}: largest difference {worst_raw:.3}, relative {worst_rel:.3}");
 }
 
 #[test]
 fn shipped_weights_match_llama_cpp_logits() {
     let mut engine = harness::shared_engine(&SHIPPED, &SHIPPED_ENGINE);
-    check_against_llama_cpp(&mut engine, 0.5, "Q4_1 as shipped");
+    check_against_llama_cpp(&mut engine, "Q4_1 as shipped");
 }
 
 #[test]
 fn requantised_q8_0_matches_llama_cpp_logits() {
     let mut engine = harness::shared_engine(&Q8_QUANT_PREFILL, &Q8_ENGINE);
-    check_against_llama_cpp(&mut engine, 1.0, "Q8_0 requantised");
+    check_against_llama_cpp(&mut engine, "Q8_0 requantised");
 }
 
 #[test]
 fn dense_prefill_matches_llama_cpp_logits() {
     let mut engine = harness::shared_engine(&DEFAULT, &DEFAULT_ENGINE);
-    check_against_llama_cpp(&mut engine, 1.0, "Q8_0 + dense f32 prefill");
+    check_against_llama_cpp(&mut engine, "Q8_0 + dense f32 prefill");
 }
 
 #[test]
@@ -269,8 +301,15 @@ fn max_tokens_and_prompt_trimming() {
     assert_eq!(summary.completion_tokens, 5);
     assert_eq!(summary.finish_reason, FinishReason::Length);
 
-    // ~6,000 tokens of text against a 4,096-token context: trimmed, and still answered.
-    let long = "The quick brown fox jumps over the lazy dog. ".repeat(600);
+    drop(engine);
+
+    // ~600 tokens of text against a 256-token context: trimmed, and still answered.
+    let mut engine = harness::shared_engine(&SHORT_CONTEXT, &SHORT_ENGINE);
+    assert_eq!(engine.context_length(), 256);
+    let long = format!(
+        "{}What is the colour of the fox?",
+        "The quick brown fox jumps over the lazy dog. ".repeat(60)
+    );
     let (deltas, summary) = generate(&mut engine, &[ChatMessage::user(long)], &params);
     assert!(summary.prompt_trimmed);
     assert!(summary.prompt_tokens + params.max_tokens <= engine.context_length());

@@ -235,12 +235,21 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
         engine.context_length()
     );
     let (mut load, mut prefill, mut ttft, mut decode) = (vec![], vec![], vec![], vec![]);
+    let mut ttft_warm = vec![];
     for run in 0..args.runs {
         drop(engine);
         let t = Instant::now();
         engine = Engine::load(&path, &opts)?;
         load.push(t.elapsed().as_secs_f64() * 1000.0);
-        let r = engine.bench(&prompt, args.gen_tokens)?;
+        let r = engine.bench(&prompt, args.gen_tokens, false)?;
+        // The same prompt with a new last sentence (32 tokens): a fixed system prompt or
+        // conversation prefix is reused from the KV cache.
+        let mut follow_up = prompt.clone();
+        let keep = prompt.len().saturating_sub(32).max(1);
+        follow_up.truncate(keep);
+        follow_up.extend(prompt.iter().take(prompt.len() - keep).copied());
+        let warm = engine.bench(&follow_up, 1, true)?;
+        ttft_warm.push(warm.ttft_ms);
         tracing::info!(
             run,
             prefill_tok_s = r.prefill_tok_s.round(),
@@ -265,6 +274,7 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
         "prefill_tok_s": median(prefill),
         "ttft_ms": median(ttft),
         "decode_tok_s": median(decode),
+        "ttft_ms_cached_prefix": median(ttft_warm),
         "peak_rss_mb": peak_rss_mb(),
     });
     if args.json {
@@ -295,6 +305,10 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
         println!(
             "decode tok/s   {:>8.1}",
             report["decode_tok_s"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "ttft ms, prefix cached (last 32 tokens new) {:>8.0}",
+            report["ttft_ms_cached_prefix"].as_f64().unwrap_or(0.0)
         );
         println!(
             "peak RSS MB    {:>8.0}",

@@ -411,12 +411,24 @@ pub struct BenchRun {
 }
 
 impl Engine {
-    /// Runs `prompt` from an empty cache, then `gen` greedy tokens ignoring stop tokens.
-    pub fn bench(&mut self, prompt: &[u32], gen: usize) -> Result<BenchRun, LlmError> {
+    /// Runs `prompt`, then `gen` greedy tokens ignoring stop tokens. With `reuse_cache` the
+    /// cached prefix shared with the previous prompt is kept (as for a fixed system prompt);
+    /// otherwise everything is computed from scratch.
+    pub fn bench(
+        &mut self,
+        prompt: &[u32],
+        gen: usize,
+        reuse_cache: bool,
+    ) -> Result<BenchRun, LlmError> {
         no_panic("benchmark", || {
-            self.model.truncate_cache(0);
+            let reuse = if reuse_cache {
+                self.model.reusable_prefix(prompt)
+            } else {
+                0
+            };
+            self.model.truncate_cache(reuse);
             let start = Instant::now();
-            let mut logits = self.prefill(prompt, &|| false)?;
+            let mut logits = self.prefill(&prompt[reuse..], &|| false)?;
             let prefill = start.elapsed();
             let mut token = super::sampler::argmax(&logits);
             let ttft = start.elapsed();
@@ -428,7 +440,7 @@ impl Engine {
             let decode_secs = decode_start.elapsed().as_secs_f64();
             Ok(BenchRun {
                 prefill_ms: ms(prefill),
-                prefill_tok_s: prompt.len() as f64 / prefill.as_secs_f64(),
+                prefill_tok_s: (prompt.len() - reuse) as f64 / prefill.as_secs_f64(),
                 ttft_ms: ms(ttft),
                 decode_tok_s: if gen > 1 {
                     (gen - 1) as f64 / decode_secs
