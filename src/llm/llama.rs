@@ -92,8 +92,9 @@ struct Proj {
     dense: Option<QMatMul>,
 }
 
-/// Rows at or above which the dense copy is used (below, the quantized kernel is faster).
-const DENSE_MIN_ROWS: usize = 8;
+/// Rows at or above which the dense copy is used. Measured on SmolLM2 (2 threads): 8 rows
+/// take 60 ms quantized (Q8_0) vs 81 ms dense f32, 16 rows 92 ms vs 81 ms.
+const DENSE_MIN_ROWS: usize = 12;
 
 impl Proj {
     fn new(w: QTensor, dense: DensePrefill) -> Result<Self> {
