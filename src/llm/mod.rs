@@ -26,7 +26,7 @@ pub mod tokenizer;
 pub mod worker;
 
 pub use engine::{Engine, EngineOptions, WeightsMode};
-pub use worker::{load_model, Worker, WorkerOptions};
+pub use worker::{load_default_model, load_model, Worker, WorkerOptions};
 
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
