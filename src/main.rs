@@ -20,6 +20,12 @@ enum Command {
     Index(cli::retrieval::IndexArgs),
     /// Retrieve the passages that best match a question.
     Search(cli::retrieval::SearchArgs),
+    /// Answer a question from the articles, with evidence and citations.
+    Ask(cli::answer::AskArgs),
+    /// Prepare (or show) the verified related questions and their stored answers.
+    Related(cli::answer::RelatedArgs),
+    /// Evaluate answers and abstention on a SQuAD-format question set.
+    Eval(cli::answer::EvalArgs),
     /// Download the default model (SmolLM2-135M-Instruct GGUF) into models/ and verify it.
     FetchModel(cli::llm::FetchModelArgs),
     /// Generate text with the local model from a prompt.
@@ -42,6 +48,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Index(args) => cli::retrieval::index(args),
+        Command::Ask(args) => cli::answer::ask(args),
+        Command::Eval(args) => cli::answer::eval(args),
+        Command::Related(args) => cli::answer::related(args),
         Command::Search(args) => cli::retrieval::search(args),
         Command::FetchModel(args) => cli::llm::fetch_model(args),
         Command::Generate(args) => cli::llm::generate(args),

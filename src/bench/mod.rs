@@ -1,4 +1,5 @@
 //! Benchmarks that print figures. Speed is measured here, never asserted in tests.
+pub mod answer;
 pub mod retrieval;
 
 /// The `p`-th percentile (0–100) of `values` by the nearest-rank method; 0 when empty.

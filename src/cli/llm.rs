@@ -57,14 +57,14 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn path(&self) -> anyhow::Result<PathBuf> {
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
         match &self.model {
             Some(p) => Ok(p.clone()),
             None => Ok(fetch::ensure_default_model(Path::new("models"))?),
         }
     }
 
-    fn options(&self) -> EngineOptions {
+    pub fn options(&self) -> EngineOptions {
         EngineOptions {
             weights: match self.weights {
                 WeightsArg::Q8_0 => WeightsMode::Requantize(GgmlDType::Q8_0),

@@ -1,4 +1,5 @@
 //! Subcommand implementations. Each one parses its flags and calls library functions.
+pub mod answer;
 pub mod llm;
 pub mod retrieval;
 

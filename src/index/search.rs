@@ -33,7 +33,19 @@ pub struct SearchHit {
 }
 
 impl SearchIndex {
-    /// The analyzed, de-duplicated terms of `text`, in order of first appearance.
+    /// Every analyzed term of a text (no cap, unlike [`Self::query_terms`]).
+    pub fn text_terms(&self, text: &str) -> HashSet<String> {
+        let mut analyzer = super::schema::analyzer();
+        let mut stream = analyzer.token_stream(text);
+        let mut terms = HashSet::new();
+        while stream.advance() {
+            terms.insert(stream.token().text.clone());
+        }
+        terms
+    }
+
+    /// The analyzed, de-duplicated terms of `text`, in order of first appearance, at most
+    /// [`MAX_QUERY_TERMS`] of them.
     pub fn query_terms(&self, text: &str) -> Vec<String> {
         let mut analyzer = super::schema::analyzer();
         let mut stream = analyzer.token_stream(text);
@@ -49,6 +61,18 @@ impl SearchIndex {
             }
         }
         terms
+    }
+
+    /// Inverse document frequency of an analyzed term over the passages (BM25's formula). A
+    /// term no passage holds gets the highest value, as it would if it occurred once.
+    pub fn idf(&self, term: &str) -> f32 {
+        let searcher = self.reader.searcher();
+        let n = searcher.num_docs() as f32;
+        let df = searcher
+            .doc_freq(&Term::from_field_text(self.fields.body, term))
+            .unwrap_or(0)
+            .max(1) as f32;
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
     }
 
     /// The `k` passages that best match `question` by BM25, best first, optionally only from

@@ -1,0 +1,343 @@
+//! Checking the model's draft against the evidence. Sentences whose facts (numbers, names)
+//! appear in none of the evidence they cite are dropped; citation markers are mapped to
+//! evidence numbers (never trusted blindly); a sentence that forgot its citation gets the one
+//! evidence item that clearly supports it. When nothing supported remains, the answer is the
+//! best evidence sentence itself, quoted.
+use super::evidence::Evidence;
+use super::text;
+use crate::corpus::split_sentences;
+use std::collections::BTreeSet;
+
+/// The checked answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// The answer text with normalised citation markers, e.g. "General Syrsky replaced him [1]."
+    pub text: String,
+    /// Evidence numbers the answer cites, ascending.
+    pub cited: Vec<usize>,
+    /// True when no generated sentence survived and the best evidence is quoted instead.
+    pub fallback: bool,
+    /// Sentences of the draft that were dropped, with the reason.
+    pub dropped: Vec<(String, String)>,
+}
+
+/// Lead-ins a small model pads its answers with; they carry nothing.
+const LEAD_INS: &[&str] = &[
+    "the answer to this question is that",
+    "the answer to the question is that",
+    "the answer is that",
+    "the answer to this question is",
+    "the answer to the question is",
+    "the answer is",
+    "according to the evidence,",
+    "according to the evidence",
+    "according to the text,",
+    "according to the text",
+    "according to the passage,",
+    "according to the passage",
+    "according to the article,",
+    "according to the article",
+    "based on the evidence,",
+    "based on the text,",
+    "based on the passage,",
+    "the passage states that",
+    "the passage says that",
+    "the text states that",
+    "the text says that",
+    "the evidence states that",
+    "the evidence shows that",
+    "the article states that",
+    "the article says that",
+    "answer:",
+];
+
+/// Phrases by which the model says it cannot answer: never shown as an answer.
+const NON_ANSWERS: &[&str] = &[
+    "does not mention",
+    "doesn't mention",
+    "does not say",
+    "doesn't say",
+    "does not provide",
+    "doesn't provide",
+    "no information",
+    "not mentioned",
+    "not provided",
+    "cannot answer",
+    "can't answer",
+    "i don't know",
+    "i do not know",
+    "not specified",
+    "is unclear",
+];
+
+/// Removes padding lead-ins (repeatedly: "Answer: The answer is …") and capitalises.
+pub fn strip_lead_ins(draft: &str) -> String {
+    let mut s = draft.trim().to_string();
+    loop {
+        let lower = s.to_lowercase();
+        let Some(prefix) = LEAD_INS.iter().find(|p| lower.starts_with(*p)) else {
+            break;
+        };
+        s = s[prefix.len()..]
+            .trim_start_matches([':', ',', ' ', '"'])
+            .to_string();
+    }
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => s,
+    }
+}
+
+/// Citation numbers in a sentence (`[1]`, `[1, 2]`, `[1][2]`), and the sentence without them.
+fn take_markers(sentence: &str) -> (String, Vec<usize>) {
+    let mut out = String::new();
+    let mut numbers = Vec::new();
+    let mut rest = sentence;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']') else {
+            break;
+        };
+        let inside = &rest[open + 1..open + close];
+        let parsed: Option<Vec<usize>> = inside
+            .split([',', ' '])
+            .filter(|p| !p.is_empty())
+            .map(|p| p.trim().parse().ok())
+            .collect();
+        match parsed {
+            Some(ns) if !ns.is_empty() => {
+                out.push_str(&rest[..open]);
+                numbers.extend(ns);
+            }
+            _ => out.push_str(&rest[..open + close + 1]),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    let cleaned = out
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" .", ".")
+        .replace(" ,", ",");
+    (cleaned, numbers)
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_alphanumeric).collect()
+}
+
+/// Whether a fact (lower-cased) occurs in the evidence text. Numbers compare whole, on
+/// their digits: "1,200" and "1200" are one number, "1" is not "1,200".
+fn fact_supported(fact: &str, evidence: &str) -> bool {
+    if fact.chars().any(|c| c.is_ascii_digit()) {
+        let f = digits(fact);
+        return evidence
+            .split_whitespace()
+            .map(|t| digits(t.trim_matches(|c: char| !c.is_alphanumeric())))
+            .any(|t| t == f);
+    }
+    text::words(evidence).iter().any(|w| w == fact)
+}
+
+fn content_overlap(sentence: &str, evidence: &str) -> usize {
+    let ev: BTreeSet<String> = text::content_words(evidence)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    text::content_words(sentence)
+        .split_whitespace()
+        .filter(|w| ev.contains(*w))
+        .count()
+}
+
+/// Checks `draft` against `evidence` (numbered from 1), keeping at most `max_sentences`
+/// supported sentences.
+pub fn check(draft: &str, evidence: &[Evidence], max_sentences: usize) -> Checked {
+    let stripped = strip_lead_ins(draft);
+    let mut kept: Vec<String> = Vec::new();
+    let mut cited: BTreeSet<usize> = BTreeSet::new();
+    let mut dropped = Vec::new();
+    for range in split_sentences(&stripped) {
+        if kept.len() >= max_sentences {
+            break;
+        }
+        let raw = &stripped[range];
+        let (sentence, numbers) = take_markers(raw);
+        let sentence = strip_lead_ins(&sentence);
+        if sentence
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .is_empty()
+        {
+            continue;
+        }
+        let lower = sentence.to_lowercase();
+        if NON_ANSWERS.iter().any(|p| lower.contains(p)) {
+            dropped.push((sentence, "says it cannot answer".to_string()));
+            continue;
+        }
+        let mut refs: Vec<usize> = numbers
+            .into_iter()
+            .filter(|n| *n >= 1 && *n <= evidence.len())
+            .collect();
+        refs.dedup();
+        let against: Vec<&Evidence> = if refs.is_empty() {
+            evidence.iter().collect()
+        } else {
+            refs.iter().map(|n| &evidence[n - 1]).collect()
+        };
+        let joined: String = against
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let unsupported: Vec<String> = text::facts(&sentence)
+            .into_iter()
+            .filter(|f| !fact_supported(f, &joined))
+            .collect();
+        if !unsupported.is_empty() {
+            dropped.push((
+                sentence,
+                format!("not in the evidence: {}", unsupported.join(", ")),
+            ));
+            continue;
+        }
+        if refs.is_empty() {
+            // Cite the evidence that shares most content words, when it clearly does.
+            let best = evidence
+                .iter()
+                .map(|e| (content_overlap(&sentence, &e.text), e.number))
+                .max_by_key(|(overlap, number)| (*overlap, std::cmp::Reverse(*number)));
+            match best {
+                Some((overlap, number)) if overlap >= 1 => refs.push(number),
+                _ => {
+                    dropped.push((sentence, "supported by no evidence".to_string()));
+                    continue;
+                }
+            }
+        }
+        let markers: String = refs.iter().map(|n| format!("[{n}]")).collect();
+        let body = sentence.trim_end();
+        let (body, end) = match body.strip_suffix(['.', '!', '?']) {
+            Some(b) => (b.to_string(), &body[b.len()..]),
+            None => (body.to_string(), "."),
+        };
+        kept.push(format!("{body} {markers}{end}"));
+        cited.extend(refs);
+    }
+    if kept.is_empty() {
+        return match evidence.first() {
+            Some(best) => Checked {
+                text: format!("“{}” [{}]", best.text, best.number),
+                cited: vec![best.number],
+                fallback: true,
+                dropped,
+            },
+            None => Checked {
+                text: String::new(),
+                cited: Vec::new(),
+                fallback: true,
+                dropped,
+            },
+        };
+    }
+    Checked {
+        text: kept.join(" "),
+        cited: cited.into_iter().collect(),
+        fallback: false,
+        dropped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(number: usize, text: &str) -> Evidence {
+        Evidence {
+            number,
+            text: text.into(),
+            passage_id: format!("a#{number}"),
+            article_id: "a".into(),
+            article_title: "A".into(),
+            range: 0..text.len(),
+            passage_range: 0..text.len(),
+            passage_text: text.into(),
+            score: 1.0,
+        }
+    }
+
+    fn evidence() -> Vec<Evidence> {
+        vec![
+            ev(1, "The highly popular General Zaluzhny was replaced by the seasoned General Syrsky."),
+            ev(2, "Kursk and the 1,200 square kilometers under Ukrainian control since August represent a bargaining chip."),
+        ]
+    }
+
+    #[test]
+    fn a_supported_sentence_is_kept_with_its_citation() {
+        let c = check(
+            "The answer is: General Syrsky replaced Zaluzhny [1].",
+            &evidence(),
+            1,
+        );
+        assert_eq!(c.text, "General Syrsky replaced Zaluzhny [1].");
+        assert_eq!(c.cited, vec![1]);
+        assert!(!c.fallback);
+    }
+
+    #[test]
+    fn an_invented_number_is_dropped() {
+        let c = check(
+            "It lost 5,000 soldiers there [2]. Ukraine controls 1,200 square kilometers [2].",
+            &evidence(),
+            1,
+        );
+        assert_eq!(c.text, "Ukraine controls 1,200 square kilometers [2].");
+        assert_eq!(c.dropped.len(), 1);
+        assert!(c.dropped[0].1.contains("5,000"), "{:?}", c.dropped);
+    }
+
+    #[test]
+    fn a_name_must_be_in_the_cited_evidence_not_just_any() {
+        // Syrsky is in [1], not in the cited [2]: the sentence is dropped, so the best
+        // evidence is quoted instead.
+        let c = check("General Syrsky holds Kursk [2].", &evidence(), 1);
+        assert!(c.fallback);
+        assert_eq!(c.text, format!("“{}” [1]", evidence()[0].text));
+    }
+
+    #[test]
+    fn a_missing_citation_is_added_and_a_wrong_number_ignored() {
+        let c = check("Zaluzhny was replaced by Syrsky [7]", &evidence(), 1);
+        assert_eq!(c.text, "Zaluzhny was replaced by Syrsky [1].");
+        assert_eq!(c.cited, vec![1]);
+    }
+
+    #[test]
+    fn a_non_answer_falls_back_to_the_evidence() {
+        let c = check(
+            "The text does not mention who replaced him.",
+            &evidence(),
+            1,
+        );
+        assert!(c.fallback);
+        assert_eq!(c.cited, vec![1]);
+    }
+
+    #[test]
+    fn a_number_must_match_whole() {
+        let c = check("The answer is: 1", &evidence(), 1);
+        assert!(c.fallback, "{c:?}");
+        let c = check("About 1200 square kilometers [2].", &evidence(), 1);
+        assert_eq!(c.text, "About 1200 square kilometers [2].");
+    }
+
+    #[test]
+    fn lead_ins_are_stripped() {
+        assert_eq!(
+            strip_lead_ins("According to the text, the passage states that kyiv attacked."),
+            "Kyiv attacked."
+        );
+    }
+}

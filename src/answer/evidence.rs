@@ -1,0 +1,152 @@
+//! Choosing the evidence: the few sentences of the retrieved passages that best match the
+//! question. A 135M model reads two focused sentences better than a whole passage, and the
+//! best sentences hold the answer far more often than the model's own words do.
+use super::text;
+use crate::index::{SearchHit, SearchIndex};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+/// One numbered piece of evidence: a sentence (with the sentence before it when it opens
+/// with a pronoun) quoted from a passage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Citation number, from 1, as the model and the reader see it: `[1]`.
+    pub number: usize,
+    pub text: String,
+    pub passage_id: String,
+    pub article_id: String,
+    pub article_title: String,
+    /// Byte range of the quoted sentence(s) inside the article text.
+    pub range: Range<usize>,
+    /// Byte range of the whole passage inside the article text.
+    pub passage_range: Range<usize>,
+    pub passage_text: String,
+    /// How well the sentence matches the question (sum of the idf of shared terms).
+    pub score: f32,
+}
+
+/// Weighted question terms: analyzed term → idf.
+pub type QueryTerms = Vec<(String, f32)>;
+
+pub fn query_terms(index: &SearchIndex, question: &str) -> QueryTerms {
+    index
+        .query_terms(&text::content_words(question))
+        .into_iter()
+        .map(|t| {
+            let idf = index.idf(&t);
+            (t, idf)
+        })
+        .collect()
+}
+
+/// Share of the question's weight (idf) found in `text`: 1.0 when every content term of the
+/// question occurs in it.
+pub fn coverage(index: &SearchIndex, terms: &QueryTerms, text: &str) -> f32 {
+    let total: f32 = terms.iter().map(|(_, w)| w).sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let present = index.text_terms(text);
+    let found: f32 = terms
+        .iter()
+        .filter(|(t, _)| present.contains(t))
+        .map(|(_, w)| w)
+        .sum();
+    found / total
+}
+
+fn score_sentence(index: &SearchIndex, terms: &QueryTerms, sentence: &str) -> f32 {
+    let present = index.text_terms(sentence);
+    terms
+        .iter()
+        .filter(|(t, _)| present.contains(t))
+        .map(|(_, w)| w)
+        .sum()
+}
+
+/// All sentence ranges of an article, in order (passages overlap, so de-duplicated).
+fn article_sentences(index: &SearchIndex, article_id: &str) -> Vec<Range<usize>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for p in index.passages_of(article_id) {
+        for s in &p.sentences {
+            if seen.insert((s.start, s.end)) {
+                out.push(s.clone());
+            }
+        }
+    }
+    out.sort_by_key(|r| r.start);
+    out
+}
+
+/// Picks up to `max_sentences` sentences from the hits, best first. A second sentence is
+/// taken only when it matches at least `min_ratio` as well as the best one.
+pub fn select(
+    index: &SearchIndex,
+    terms: &QueryTerms,
+    hits: &[SearchHit],
+    max_sentences: usize,
+    min_ratio: f32,
+) -> Vec<Evidence> {
+    let top_hit = hits.first().map(|h| h.score).unwrap_or(1.0).max(1e-6);
+    let mut candidates: Vec<(f32, &SearchHit, Range<usize>)> = Vec::new();
+    let mut seen = HashSet::new();
+    for hit in hits {
+        let Some(passage) = index.passages().get(hit.slot) else {
+            continue;
+        };
+        let Some(article) = index.article(&hit.article_id) else {
+            continue;
+        };
+        for s in &passage.sentences {
+            if !seen.insert((hit.article_id.clone(), s.start)) {
+                continue;
+            }
+            let score = score_sentence(index, terms, &article.text[s.clone()]);
+            // The passage's own rank breaks ties between equally matching sentences.
+            candidates.push((score + 0.1 * hit.score / top_hit, hit, s.clone()));
+        }
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let best = candidates.first().map(|c| c.0).unwrap_or(0.0);
+    let mut sentence_cache: HashMap<String, Vec<Range<usize>>> = HashMap::new();
+    let mut out: Vec<Evidence> = Vec::new();
+    for (score, hit, range) in candidates {
+        if out.len() == max_sentences || score <= 0.1 || score < best * min_ratio {
+            break;
+        }
+        let Some(article) = index.article(&hit.article_id) else {
+            continue;
+        };
+        let mut range = range;
+        if text::starts_with_reference(&article.text[range.clone()]) {
+            let sentences = sentence_cache
+                .entry(hit.article_id.clone())
+                .or_insert_with(|| article_sentences(index, &hit.article_id));
+            if let Some(i) = sentences.iter().position(|s| s.start == range.start) {
+                // Only within the paragraph: a pronoun does not reach across a break.
+                if i > 0 && !article.text[sentences[i - 1].end..range.start].contains('\n') {
+                    range = sentences[i - 1].start..range.end;
+                }
+            }
+        }
+        if out.iter().any(|e| {
+            e.article_id == hit.article_id && e.range.start < range.end && range.start < e.range.end
+        }) {
+            continue;
+        }
+        out.push(Evidence {
+            number: out.len() + 1,
+            text: article.text[range.clone()].to_string(),
+            passage_id: hit.passage_id.clone(),
+            article_id: hit.article_id.clone(),
+            article_title: hit.article_title.clone(),
+            range,
+            passage_range: hit.range.clone(),
+            passage_text: hit.text.clone(),
+            score,
+        });
+    }
+    out
+}

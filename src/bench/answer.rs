@@ -1,0 +1,317 @@
+//! `eval`: the answer pipeline on a SQuAD-format question set. Accuracy of answers and
+//! evidence, abstention on unanswerable and off-topic questions, and latency.
+use super::retrieval::{BenchError, Question};
+use crate::answer::{text, AnswerConfig, AnswerRequest, Answerer};
+use crate::corpus::{self, Corpus};
+use crate::index::{self, IndexOptions, SearchIndex};
+use crate::llm::LanguageModel;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Bench(#[from] BenchError),
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+    #[error(transparent)]
+    Corpus(#[from] crate::corpus::CorpusError),
+    #[error(transparent)]
+    Answer(#[from] crate::answer::AnswerError),
+    #[error("writing per-question results: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How to run the evaluation.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Sample this many questions (all when `None`).
+    pub limit: Option<usize>,
+    pub seed: u64,
+    /// Only retrieval, evidence and the decision: no model calls (fast, for calibration).
+    pub no_generate: bool,
+    pub index: IndexOptions,
+    pub answer: AnswerConfig,
+    pub progress: bool,
+}
+
+/// One question's outcome, written as a JSONL line.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuestionOutcome {
+    pub id: String,
+    pub question: String,
+    pub answerable: bool,
+    pub gold: Vec<String>,
+    pub answer: String,
+    pub draft: String,
+    pub evidence: Vec<String>,
+    pub declined: bool,
+    pub decline_reason: Option<String>,
+    pub coverage: f32,
+    pub answer_contains: bool,
+    pub evidence_contains: bool,
+    pub token_f1: f64,
+    pub retrieved_at_3: bool,
+    pub quoted_evidence: bool,
+    pub total_ms: f64,
+}
+
+/// The summary figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub questions: usize,
+    pub answerable: usize,
+    pub unanswerable: usize,
+    pub generated: bool,
+    /// Share of answerable questions whose short answer contains a gold span.
+    pub answer_contains: f64,
+    /// Share of answerable questions whose answer or evidence contains a gold span.
+    pub evidence_contains: f64,
+    pub token_f1: f64,
+    pub recall_at_3: f64,
+    pub unanswerable_declined: f64,
+    pub answerable_declined: f64,
+    /// Answerable questions asked of an index without their article, declined.
+    pub offtopic_declined: f64,
+    pub offtopic_questions: usize,
+    /// Share of answers that quote the evidence because the draft did not hold up.
+    pub quoted_evidence: f64,
+    pub related_wellformed: Option<f64>,
+    pub related_answerable: Option<f64>,
+    pub latency_p50_ms: f64,
+    pub latency_p90_ms: f64,
+}
+
+fn sample(questions: &[Question], limit: Option<usize>, seed: u64) -> Vec<Question> {
+    let mut qs = questions.to_vec();
+    if let Some(n) = limit {
+        if n < qs.len() {
+            qs.shuffle(&mut StdRng::seed_from_u64(seed));
+            qs.truncate(n);
+        }
+    }
+    qs
+}
+
+fn share(count: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        count as f64 / of as f64
+    }
+}
+
+fn bar(enabled: bool, len: usize, what: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template(&format!("{what} [{{bar:30}}] {{pos}}/{{len}} ({{eta}})"))
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn build(
+    corpus: &Corpus,
+    options: &IndexOptions,
+) -> Result<(tempfile::TempDir, SearchIndex), EvalError> {
+    let scratch = tempfile::tempdir()?;
+    let index = index::build_at(corpus, &scratch.path().join("index"), options)?;
+    Ok((scratch, index))
+}
+
+/// Runs the evaluation; per-question outcomes go to `out` as JSONL.
+pub fn run(
+    corpus_dir: &Path,
+    questions: &[Question],
+    model: Arc<dyn LanguageModel>,
+    options: &EvalOptions,
+    out: &mut dyn Write,
+) -> Result<EvalReport, EvalError> {
+    let corpus = corpus::read_corpus(corpus_dir)?;
+    let sampled = sample(questions, options.limit, options.seed);
+    let (_scratch, index) = build(&corpus, &options.index)?;
+    let answerer = Answerer {
+        index: Arc::new(index),
+        model: model.clone(),
+        config: options.answer.clone(),
+        related: None,
+    };
+    let progress = bar(options.progress, sampled.len(), "answering");
+    let mut outcomes = Vec::with_capacity(sampled.len());
+    for q in &sampled {
+        let request = AnswerRequest {
+            question: q.question.clone(),
+            ..AnswerRequest::default()
+        };
+        let prepared = answerer.prepare(&request)?;
+        let coverage = prepared.coverage;
+        let hits = answerer.index.search(&q.question, 3, None)?;
+        let retrieved_at_3 = q
+            .answers
+            .iter()
+            .any(|g| hits.iter().any(|h| text::contains_normalised(&h.text, g)));
+        let result = if options.no_generate || prepared.decline.is_some() {
+            // Without the model the "answer" is what the fallback would quote.
+            let draft = String::new();
+            answerer.finish(prepared, draft, 0.0, None, &[])
+        } else {
+            let draft_stream = answerer
+                .model
+                .generate(prepared.messages.clone(), answerer.generate_params())
+                .map_err(crate::answer::AnswerError::from)?;
+            let (draft, summary) = draft_stream
+                .collect_blocking()
+                .map_err(crate::answer::AnswerError::from)?;
+            answerer.finish(prepared, draft, 0.0, Some(summary), &[])
+        };
+        let evidence: Vec<String> = result.evidence.iter().map(|e| e.text.clone()).collect();
+        let answer_contains = !result.declined
+            && q.answers
+                .iter()
+                .any(|g| text::contains_normalised(&result.answer, g));
+        let evidence_contains = !result.declined
+            && q.answers.iter().any(|g| {
+                text::contains_normalised(&result.answer, g)
+                    || evidence.iter().any(|e| text::contains_normalised(e, g))
+            });
+        let token_f1 = if result.declined {
+            0.0
+        } else {
+            q.answers
+                .iter()
+                .map(|g| text::token_f1(&strip_markers(&result.answer), g))
+                .fold(0.0, f64::max)
+        };
+        let outcome = QuestionOutcome {
+            id: q.id.clone(),
+            question: q.question.clone(),
+            answerable: q.answerable,
+            gold: q.answers.clone(),
+            answer: result.answer.clone(),
+            draft: result.draft.clone(),
+            evidence,
+            declined: result.declined,
+            decline_reason: result.decline_reason.clone(),
+            coverage,
+            answer_contains,
+            evidence_contains,
+            token_f1,
+            retrieved_at_3,
+            quoted_evidence: result.quoted_evidence,
+            total_ms: result.timings.total_ms,
+        };
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&outcome).unwrap_or_default()
+        )?;
+        outcomes.push(outcome);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    // Off-topic: each article's answerable questions, asked of an index built without it.
+    let mut off_total = 0;
+    let mut off_declined = 0;
+    if corpus.articles.len() > 1 {
+        let progress = bar(options.progress, corpus.articles.len(), "leave-one-out");
+        for left_out in &corpus.articles {
+            let file = left_out.path.to_string_lossy().to_string();
+            let theirs: Vec<&Question> = sampled
+                .iter()
+                .filter(|q| q.answerable && q.article == file)
+                .collect();
+            if theirs.is_empty() {
+                progress.inc(1);
+                continue;
+            }
+            let rest = Corpus {
+                articles: corpus
+                    .articles
+                    .iter()
+                    .filter(|a| a.id != left_out.id)
+                    .cloned()
+                    .collect(),
+                skipped: Vec::new(),
+            };
+            let (_scratch, index) = build(&rest, &options.index)?;
+            let without = Answerer {
+                index: Arc::new(index),
+                model: model.clone(),
+                config: options.answer.clone(),
+                related: None,
+            };
+            for q in theirs {
+                let request = AnswerRequest {
+                    question: q.question.clone(),
+                    ..AnswerRequest::default()
+                };
+                off_total += 1;
+                off_declined += usize::from(without.prepare(&request)?.decline.is_some());
+            }
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+    }
+
+    let answerable: Vec<&QuestionOutcome> = outcomes.iter().filter(|o| o.answerable).collect();
+    let unanswerable: Vec<&QuestionOutcome> = outcomes.iter().filter(|o| !o.answerable).collect();
+    let a = answerable.len();
+    let latencies: Vec<f64> = outcomes.iter().map(|o| o.total_ms).collect();
+    Ok(EvalReport {
+        questions: outcomes.len(),
+        answerable: a,
+        unanswerable: unanswerable.len(),
+        generated: !options.no_generate,
+        answer_contains: share(answerable.iter().filter(|o| o.answer_contains).count(), a),
+        evidence_contains: share(answerable.iter().filter(|o| o.evidence_contains).count(), a),
+        token_f1: if a == 0 {
+            0.0
+        } else {
+            answerable.iter().map(|o| o.token_f1).sum::<f64>() / a as f64
+        },
+        recall_at_3: share(answerable.iter().filter(|o| o.retrieved_at_3).count(), a),
+        unanswerable_declined: share(
+            unanswerable.iter().filter(|o| o.declined).count(),
+            unanswerable.len(),
+        ),
+        answerable_declined: share(answerable.iter().filter(|o| o.declined).count(), a),
+        offtopic_declined: share(off_declined, off_total),
+        offtopic_questions: off_total,
+        quoted_evidence: share(
+            answerable
+                .iter()
+                .filter(|o| o.quoted_evidence && !o.declined)
+                .count(),
+            a,
+        ),
+        related_wellformed: None,
+        related_answerable: None,
+        latency_p50_ms: super::percentile(&latencies, 50.0),
+        latency_p90_ms: super::percentile(&latencies, 90.0),
+    })
+}
+
+fn strip_markers(answer: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in answer.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}

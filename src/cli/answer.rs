@@ -1,0 +1,225 @@
+//! `ask`: one question through the grounded answer pipeline.
+use super::llm::ModelArgs;
+use super::retrieval::CorpusArgs;
+use ama::answer::related::RelatedStore;
+use ama::answer::{AnswerRequest, AnswerResult, Answerer};
+use ama::index;
+use ama::llm::{load_model, WorkerOptions};
+use anyhow::Context;
+use clap::Args;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question.
+    pub question: String,
+    /// Only answer from this article (its id).
+    #[arg(long)]
+    pub article: Option<String>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Loads the index (building it when the corpus changed) and the model.
+pub fn answerer(corpus: &CorpusArgs, model: &ModelArgs) -> anyhow::Result<Answerer> {
+    let (index, _) =
+        index::ensure_index(&corpus.corpus, &corpus.data, &corpus.chunking.options(true))
+            .with_context(|| format!("indexing {}", corpus.corpus.display()))?;
+    let path = model.path()?;
+    let model = load_model(&path, &model.options(), WorkerOptions::default())?;
+    let mut answerer = Answerer::new(Arc::new(index), model);
+    // Suggestions are verified and answered once per article version, then cached.
+    let store = RelatedStore::build(&answerer, &corpus.data.join("related"), true, true);
+    answerer.related = Some(Arc::new(store));
+    Ok(answerer)
+}
+
+pub fn ask(args: AskArgs) -> anyhow::Result<()> {
+    let answerer = answerer(&args.corpus, &args.model)?;
+    let request = AnswerRequest {
+        question: args.question.clone(),
+        history: Vec::new(),
+        article: args.article.clone(),
+    };
+    let result = answerer.ask(&request)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print_result(&result);
+    }
+    Ok(())
+}
+
+fn print_result(r: &AnswerResult) {
+    println!("{}\n", r.answer);
+    if r.declined {
+        if let Some(reason) = &r.decline_reason {
+            println!("(declined: {reason})\n");
+        }
+    }
+    for c in &r.citations {
+        println!("[{}] “{}”", c.number, c.quote);
+        println!(
+            "    — {} ({}, bytes {}..{})",
+            c.article_title, c.passage_id, c.highlight.start, c.highlight.end
+        );
+    }
+    if !r.related.is_empty() {
+        println!("\nRelated questions:");
+        for q in &r.related {
+            println!("  • {q}");
+        }
+    }
+    println!(
+        "\nretrieval {:.1} ms · first token {:.0} ms · total {:.0} ms · {} prompt + {} answer tokens",
+        r.timings.retrieval_ms, r.timings.ttft_ms, r.timings.total_ms, r.tokens.prompt, r.tokens.completion
+    );
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Folder of articles to index.
+    #[arg(long)]
+    pub corpus: std::path::PathBuf,
+    /// Questions in the SQuAD JSONL format.
+    #[arg(long)]
+    pub questions: std::path::PathBuf,
+    /// Sample this many questions (fixed by --seed).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Skip generation: retrieval, evidence and abstention only (fast).
+    #[arg(long)]
+    pub no_generate: bool,
+    /// Decline below this share of the question's weight found in the best passages.
+    #[arg(long)]
+    pub min_coverage: Option<f32>,
+    /// Decline below this share of the question's weight found in the best sentence.
+    #[arg(long)]
+    pub min_sentence_coverage: Option<f32>,
+    /// Evidence sentences given to the model.
+    #[arg(long)]
+    pub evidence_sentences: Option<usize>,
+    /// Where to write per-question results (JSONL).
+    #[arg(long, default_value = "data/eval.jsonl")]
+    pub out: std::path::PathBuf,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub chunking: super::retrieval::ChunkArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    use ama::bench::answer::{run, EvalOptions};
+    let questions = ama::bench::retrieval::read_questions(&args.questions)?;
+    let path = args.model.path()?;
+    let model = load_model(&path, &args.model.options(), WorkerOptions::default())?;
+    let mut config = ama::answer::AnswerConfig::default();
+    if let Some(c) = args.min_coverage {
+        config.min_coverage = c;
+    }
+    if let Some(c) = args.min_sentence_coverage {
+        config.min_sentence_coverage = c;
+    }
+    if let Some(n) = args.evidence_sentences {
+        config.evidence_sentences = n;
+    }
+    let options = EvalOptions {
+        limit: args.limit,
+        seed: args.seed,
+        no_generate: args.no_generate,
+        index: args.chunking.options(false),
+        answer: config,
+        progress: !args.json,
+    };
+    if let Some(parent) = args.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&args.out)?);
+    let r = run(&args.corpus, &questions, model, &options, &mut out)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    println!(
+        "{} questions ({} answerable, {} unanswerable), seed {}{}",
+        r.questions,
+        r.answerable,
+        r.unanswerable,
+        args.seed,
+        if r.generated { "" } else { ", no generation" }
+    );
+    println!("answerable:   answer contains gold {:.3}   answer or evidence contains gold {:.3}   token F1 {:.3}   retrieval recall@3 {:.3}", r.answer_contains, r.evidence_contains, r.token_f1, r.recall_at_3);
+    println!(
+        "              wrongly declined {:.3}   answered by quoting the evidence {:.3}",
+        r.answerable_declined, r.quoted_evidence
+    );
+    println!("unanswerable: declined {:.3}", r.unanswerable_declined);
+    println!(
+        "off-topic:    declined {:.3} of {} (leave one article out)",
+        r.offtopic_declined, r.offtopic_questions
+    );
+    println!(
+        "latency:      p50 {:.0} ms, p90 {:.0} ms",
+        r.latency_p50_ms, r.latency_p90_ms
+    );
+    println!("per-question results: {}", args.out.display());
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct RelatedArgs {
+    /// Only this article's suggestions.
+    #[arg(long)]
+    pub article: Option<String>,
+    /// Print them as JSON (with their stored answers).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Prepares (or loads) the verified suggestions and prints them with their stored answers.
+pub fn related(args: RelatedArgs) -> anyhow::Result<()> {
+    let answerer = answerer(&args.corpus, &args.model)?;
+    let Some(store) = &answerer.related else {
+        anyhow::bail!("no suggestions were prepared");
+    };
+    let mut list: Vec<_> = store
+        .all()
+        .filter(|s| args.article.as_deref().is_none_or(|a| a == s.article_id))
+        .collect();
+    list.sort_by_key(|s| (s.article_id.clone(), s.sentence.start));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for s in &list {
+        println!("{} [{:?}] {}", s.article_id, s.source, s.question);
+        println!("    → {}", s.answer.answer);
+    }
+    println!("\nyield (candidates → kept) per source:");
+    for (source, n) in &store.yields.candidates {
+        let kept_before_thinning = store.yields.kept.get(source).copied().unwrap_or(0);
+        println!("  {source}: {n} candidates, {kept_before_thinning} verified");
+    }
+    println!("kept after thinning to 2 per passage: {}", list.len());
+    let mut rejected: Vec<_> = store.yields.rejected.iter().collect();
+    rejected.sort_by(|a, b| b.1.cmp(a.1));
+    println!("rejections:");
+    for (reason, n) in rejected {
+        println!("  {n:4}  {reason}");
+    }
+    Ok(())
+}
