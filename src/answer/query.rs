@@ -6,30 +6,9 @@ use crate::llm::{ChatMessage, Role};
 
 /// Words that point back at something said before.
 fn refers_back(question: &str) -> bool {
-    text::words(question).iter().any(|w| {
-        matches!(
-            w.as_str(),
-            "he" | "she"
-                | "it"
-                | "they"
-                | "him"
-                | "her"
-                | "them"
-                | "his"
-                | "hers"
-                | "its"
-                | "their"
-                | "theirs"
-                | "this"
-                | "that"
-                | "these"
-                | "those"
-                | "there"
-                | "then"
-                | "else"
-                | "also"
-        )
-    })
+    text::words(question)
+        .iter()
+        .any(|w| text::is_pronoun(w) || matches!(w.as_str(), "there" | "then" | "else" | "also"))
 }
 
 /// The retrieval query for `question`, and whether the history was used.

@@ -91,23 +91,8 @@ pub fn well_formed(question: &str) -> Result<(), &'static str> {
     {
         return Err("refers to the text instead of the subject");
     }
-    if words.iter().any(|w| {
-        matches!(
-            w.as_str(),
-            "he" | "she"
-                | "it"
-                | "they"
-                | "him"
-                | "her"
-                | "them"
-                | "his"
-                | "its"
-                | "their"
-                | "this"
-                | "these"
-                | "those"
-        )
-    }) {
+    // "that" is left out: in a question it is mostly a conjunction ("the claim that…").
+    if words.iter().any(|w| text::is_pronoun(w) && w != "that") {
         return Err("pronoun without a referent");
     }
     let bigrams: Vec<(String, String)> = words
@@ -304,15 +289,16 @@ fn model_candidate(answerer: &Answerer, sentence: &str, span: &str) -> Option<St
     (!q.is_empty()).then_some(q)
 }
 
-/// Verifies a candidate and answers it. `span`: for a model candidate, the answer must
-/// hold it.
+/// Verifies a candidate. A template candidate is checked without the model (its answer is
+/// made later, only if it is kept); a model candidate (`span` given) is answered now, since
+/// its answer must hold the span.
 fn verify(
     answerer: &Answerer,
     article: &Article,
     sentence: &Range<usize>,
     question: &str,
     span: Option<&str>,
-) -> Result<AnswerResult, &'static str> {
+) -> Result<Option<AnswerResult>, &'static str> {
     well_formed(question)?;
     if invented(question, &answerer.index).is_some() {
         return Err("names something the corpus does not");
@@ -331,26 +317,37 @@ fn verify(
     if !lands {
         return Err("its evidence is not the source sentence");
     }
+    let Some(span) = span else {
+        return Ok(None);
+    };
     let result = answerer.ask(&request).map_err(|_| "pipeline error")?;
     if result.declined {
         return Err("the pipeline declines it");
     }
-    if let Some(span) = span {
-        if !text::contains_normalised(&result.answer, span) {
-            return Err("the answer misses the target span");
-        }
+    if !text::contains_normalised(&result.answer, span) {
+        return Err("the answer misses the target span");
     }
-    Ok(result)
+    Ok(Some(result))
 }
 
-/// Builds the verified, pre-answered suggestions of one article.
-pub fn build_for_article(
+/// A verified candidate; its answer is made once it is kept.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub question: String,
+    pub source: Source,
+    pub sentence: Range<usize>,
+    pub focus: String,
+    pub answer: Option<AnswerResult>,
+}
+
+/// Finds the verified candidates of one article.
+pub fn verified_for_article(
     answerer: &Answerer,
     article: &Article,
     use_model: bool,
-) -> (Vec<Suggestion>, Yield) {
+) -> (Vec<Verified>, Yield) {
     let mut yields = Yield::default();
-    let mut kept: Vec<Suggestion> = Vec::new();
+    let mut kept: Vec<Verified> = Vec::new();
     let mut seen_questions: HashSet<String> = HashSet::new();
     let mut sentences: Vec<Range<usize>> = Vec::new();
     for p in answerer.index.passages_of(&article.id) {
@@ -383,10 +380,9 @@ pub fn build_for_article(
             match verify(answerer, article, sentence, &question, span.as_deref()) {
                 Ok(answer) => {
                     yields.add("kept", source, None);
-                    kept.push(Suggestion {
+                    kept.push(Verified {
                         question,
                         source,
-                        article_id: article.id.clone(),
                         sentence: sentence.clone(),
                         focus,
                         answer,
@@ -517,36 +513,71 @@ fn merge(into: &mut Yield, from: &Yield) {
     }
 }
 
-/// Keeps the best `PER_PASSAGE` suggestions of each passage, one per sentence and focus.
-fn thin(index: &SearchIndex, article_id: &str, all: Vec<Suggestion>) -> Vec<Suggestion> {
-    let mut out: Vec<Suggestion> = Vec::new();
+/// Keeps the best `PER_PASSAGE` candidates of each passage, one per sentence and focus,
+/// model questions first (they ask about a specific fact; templates are generic).
+fn thin(index: &SearchIndex, article_id: &str, all: Vec<Verified>) -> Vec<Verified> {
+    let mut out: Vec<Verified> = Vec::new();
     for p in index.passages_of(article_id) {
-        let here: Vec<&Suggestion> = all
+        let mut here: Vec<&Verified> = all
             .iter()
             .filter(|s| p.range.start <= s.sentence.start && s.sentence.end <= p.range.end)
             .collect();
-        // Model questions first: they ask about a specific fact; templates are generic.
-        let mut ordered: Vec<&Suggestion> = here
-            .iter()
-            .copied()
-            .filter(|s| s.source == Source::Model)
-            .collect();
-        ordered.extend(here.iter().copied().filter(|s| s.source != Source::Model));
-        let already: Vec<String> = out.iter().map(|s| s.question.clone()).collect();
-        let picked: Vec<Suggestion> = diverse(
-            ordered.into_iter().filter(|s| {
-                !out.iter()
-                    .any(|o| o.focus == s.focus || o.sentence == s.sentence)
-            }),
-            &already,
-            PER_PASSAGE,
-        )
-        .into_iter()
-        .cloned()
-        .collect();
-        out.extend(picked);
+        here.sort_by_key(|s| u8::from(s.source != Source::Model));
+        let mut taken = 0;
+        for s in here {
+            if taken == PER_PASSAGE {
+                break;
+            }
+            let clash = out.iter().any(|o| {
+                o.sentence == s.sentence
+                    || text::normalise(&o.focus) == text::normalise(&s.focus)
+                    || text::normalise(&o.question) == text::normalise(&s.question)
+            });
+            if !clash {
+                out.push(s.clone());
+                taken += 1;
+            }
+        }
     }
     out
+}
+
+/// The verified, pre-answered suggestions of one article: candidates verified, thinned,
+/// then each kept one answered through the pipeline.
+pub fn build_for_article(
+    answerer: &Answerer,
+    article: &Article,
+    use_model: bool,
+) -> (Vec<Suggestion>, Yield) {
+    let (verified, mut yields) = verified_for_article(answerer, article, use_model);
+    let mut out = Vec::new();
+    for v in thin(&answerer.index, &article.id, verified) {
+        let answer = match v.answer {
+            Some(a) => a,
+            None => {
+                let request = AnswerRequest {
+                    question: v.question.clone(),
+                    ..AnswerRequest::default()
+                };
+                match answerer.ask(&request) {
+                    Ok(a) if !a.declined => a,
+                    _ => {
+                        yields.add("rejected", v.source, Some("the pipeline declines it"));
+                        continue;
+                    }
+                }
+            }
+        };
+        out.push(Suggestion {
+            question: v.question,
+            source: v.source,
+            article_id: article.id.clone(),
+            sentence: v.sentence,
+            focus: v.focus,
+            answer,
+        });
+    }
+    (out, yields)
 }
 
 impl RelatedStore {
@@ -558,8 +589,19 @@ impl RelatedStore {
         use_model: bool,
         progress: bool,
     ) -> RelatedStore {
+        let all: Vec<&Article> = answerer.index.articles().iter().collect();
+        Self::build_for(answerer, &all, cache_dir, use_model, progress)
+    }
+
+    /// As [`Self::build`], for some articles only (evaluation samples).
+    pub fn build_for(
+        answerer: &Answerer,
+        articles: &[&Article],
+        cache_dir: &std::path::Path,
+        use_model: bool,
+        progress: bool,
+    ) -> RelatedStore {
         let _ = std::fs::create_dir_all(cache_dir);
-        let articles = answerer.index.articles();
         let bar = if progress {
             let b = indicatif::ProgressBar::new(articles.len() as u64);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -573,7 +615,7 @@ impl RelatedStore {
         };
         let mut store = RelatedStore::default();
         let mut keep_files = HashSet::new();
-        for article in articles {
+        for &article in articles {
             let key = cache_key(article, answerer.model.name(), use_model);
             let file = cache_dir.join(format!("{key}.json"));
             keep_files.insert(file.clone());
@@ -584,8 +626,7 @@ impl RelatedStore {
             let (suggestions, yields) = match cached {
                 Some(c) => (c.suggestions, c.yields),
                 None => {
-                    let (all, yields) = build_for_article(answerer, article, use_model);
-                    let suggestions = thin(&answerer.index, &article.id, all);
+                    let (suggestions, yields) = build_for_article(answerer, article, use_model);
                     let entry = CachedArticle {
                         format: CACHE_FORMAT,
                         key: key.clone(),

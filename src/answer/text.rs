@@ -236,6 +236,28 @@ pub fn token_f1(prediction: &str, gold: &str) -> f64 {
     2.0 * precision * recall / (precision + recall)
 }
 
+/// Pronouns and demonstratives: words that point at something named elsewhere.
+pub fn is_pronoun(word: &str) -> bool {
+    matches!(
+        word,
+        "he" | "she"
+            | "it"
+            | "they"
+            | "him"
+            | "her"
+            | "them"
+            | "his"
+            | "hers"
+            | "its"
+            | "their"
+            | "theirs"
+            | "this"
+            | "that"
+            | "these"
+            | "those"
+    )
+}
+
 /// Words that open a sentence without naming anything: such a sentence needs the one
 /// before it to be understood.
 pub fn starts_with_reference(sentence: &str) -> bool {

@@ -1,6 +1,7 @@
 //! `eval`: the answer pipeline on a SQuAD-format question set. Accuracy of answers and
 //! evidence, abstention on unanswerable and off-topic questions, and latency.
 use super::retrieval::{BenchError, Question};
+use crate::answer::related::{self, RelatedStore};
 use crate::answer::{text, AnswerConfig, AnswerRequest, Answerer};
 use crate::corpus::{self, Corpus};
 use crate::index::{self, IndexOptions, SearchIndex};
@@ -39,6 +40,11 @@ pub struct EvalOptions {
     pub index: IndexOptions,
     pub answer: AnswerConfig,
     pub progress: bool,
+    /// Prepare suggestions for this many articles and score the related questions shown
+    /// after answers.
+    pub related_articles: usize,
+    /// Include the model's own candidates when preparing suggestions (slower).
+    pub related_model: bool,
 }
 
 /// One question's outcome, written as a JSONL line.
@@ -59,6 +65,7 @@ pub struct QuestionOutcome {
     pub token_f1: f64,
     pub retrieved_at_3: bool,
     pub quoted_evidence: bool,
+    pub related: Vec<String>,
     pub total_ms: f64,
 }
 
@@ -82,8 +89,14 @@ pub struct EvalReport {
     pub offtopic_questions: usize,
     /// Share of answers that quote the evidence because the draft did not hold up.
     pub quoted_evidence: f64,
+    /// Of the related questions shown after answers: well-formed, answerable (the pipeline
+    /// does not decline them), and the share of lists repeating a question.
     pub related_wellformed: Option<f64>,
     pub related_answerable: Option<f64>,
+    pub related_repeats: Option<f64>,
+    pub related_shown: usize,
+    /// Suggestions prepared, per source: candidates and verified.
+    pub related_yield: Option<crate::answer::related::Yield>,
     pub latency_p50_ms: f64,
     pub latency_p90_ms: f64,
 }
@@ -140,12 +153,29 @@ pub fn run(
     let corpus = corpus::read_corpus(corpus_dir)?;
     let sampled = sample(questions, options.limit, options.seed);
     let (_scratch, index) = build(&corpus, &options.index)?;
-    let answerer = Answerer {
+    let mut answerer = Answerer {
         index: Arc::new(index),
         model: model.clone(),
         config: options.answer.clone(),
         related: None,
     };
+    let related_scratch = tempfile::tempdir()?;
+    if options.related_articles > 0 {
+        let articles: Vec<&crate::corpus::Article> = answerer
+            .index
+            .articles()
+            .iter()
+            .take(options.related_articles)
+            .collect();
+        let store = RelatedStore::build_for(
+            &answerer,
+            &articles,
+            related_scratch.path(),
+            options.related_model,
+            options.progress,
+        );
+        answerer.related = Some(Arc::new(store));
+    }
     let progress = bar(options.progress, sampled.len(), "answering");
     let mut outcomes = Vec::with_capacity(sampled.len());
     for q in &sampled {
@@ -208,6 +238,7 @@ pub fn run(
             token_f1,
             retrieved_at_3,
             quoted_evidence: result.quoted_evidence,
+            related: result.related.clone(),
             total_ms: result.timings.total_ms,
         };
         writeln!(
@@ -264,6 +295,28 @@ pub fn run(
         progress.finish_and_clear();
     }
 
+    // Related questions shown after the answers.
+    let (mut shown, mut wellformed, mut answerable_related, mut lists, mut repeating) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
+    if answerer.related.is_some() {
+        for o in outcomes.iter().filter(|o| !o.related.is_empty()) {
+            lists += 1;
+            let norms: Vec<String> = o.related.iter().map(|q| text::normalise(q)).collect();
+            let unique: std::collections::HashSet<&String> = norms.iter().collect();
+            if unique.len() < norms.len() || norms.contains(&text::normalise(&o.question)) {
+                repeating += 1;
+            }
+            for q in &o.related {
+                shown += 1;
+                wellformed += usize::from(related::well_formed(q).is_ok());
+                let request = AnswerRequest {
+                    question: q.clone(),
+                    ..AnswerRequest::default()
+                };
+                answerable_related += usize::from(answerer.prepare(&request)?.decline.is_none());
+            }
+        }
+    }
     let answerable: Vec<&QuestionOutcome> = outcomes.iter().filter(|o| o.answerable).collect();
     let unanswerable: Vec<&QuestionOutcome> = outcomes.iter().filter(|o| !o.answerable).collect();
     let a = answerable.len();
@@ -295,8 +348,11 @@ pub fn run(
                 .count(),
             a,
         ),
-        related_wellformed: None,
-        related_answerable: None,
+        related_wellformed: (shown > 0).then(|| share(wellformed, shown)),
+        related_answerable: (shown > 0).then(|| share(answerable_related, shown)),
+        related_repeats: (lists > 0).then(|| share(repeating, lists)),
+        related_shown: shown,
+        related_yield: answerer.related.as_ref().map(|s| s.yields.clone()),
         latency_p50_ms: super::percentile(&latencies, 50.0),
         latency_p90_ms: super::percentile(&latencies, 90.0),
     })

@@ -106,6 +106,12 @@ pub struct EvalArgs {
     /// Evidence sentences given to the model.
     #[arg(long)]
     pub evidence_sentences: Option<usize>,
+    /// Prepare related questions for this many articles and score those shown after answers.
+    #[arg(long, default_value_t = 1)]
+    pub related_articles: usize,
+    /// Include the model's own question candidates when preparing them (slower).
+    #[arg(long)]
+    pub related_model: bool,
     /// Where to write per-question results (JSONL).
     #[arg(long, default_value = "data/eval.jsonl")]
     pub out: std::path::PathBuf,
@@ -140,6 +146,8 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         index: args.chunking.options(false),
         answer: config,
         progress: !args.json,
+        related_articles: args.related_articles,
+        related_model: args.related_model,
     };
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
@@ -168,6 +176,16 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         "off-topic:    declined {:.3} of {} (leave one article out)",
         r.offtopic_declined, r.offtopic_questions
     );
+    if let (Some(w), Some(a), Some(rep)) = (
+        r.related_wellformed,
+        r.related_answerable,
+        r.related_repeats,
+    ) {
+        println!(
+            "related:      {} shown after answers: well-formed {w:.3}, answerable {a:.3}, lists with a repeat {rep:.3}",
+            r.related_shown
+        );
+    }
     println!(
         "latency:      p50 {:.0} ms, p90 {:.0} ms",
         r.latency_p50_ms, r.latency_p90_ms
