@@ -313,3 +313,36 @@ fn the_question_check_rejects_invented_facts_and_dangling_pronouns() {
     assert!(related::well_formed("Who replaced General Zaluzhny?").is_ok());
     assert!(related::invented("Who replaced General Zaluzhny?", index).is_none());
 }
+
+#[test]
+fn readers_answered_questions_become_verified_suggestions() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join(related::READER_LOG);
+    let answered = ask(
+        &f,
+        "What is the explicit goal of the North Korean reinforcements?",
+    );
+    assert!(!answered.declined && !answered.precomputed);
+    assert!(related::record_asked(&log, &answered, false).unwrap());
+    // Declined questions and follow-ups are not logged.
+    let declined = ask(&f, "What is the capital of France?");
+    assert!(!related::record_asked(&log, &declined, false).unwrap());
+    assert!(!related::record_asked(&log, &answered, true).unwrap());
+    // A logged answer that no longer quotes the article as it is now is rejected.
+    let mut stale = answered.clone();
+    stale.question = "What did the Kremlin deploy to the Kursk province?".into();
+    stale.citations[0].quote = "A sentence the article never had.".into();
+    assert!(related::record_asked(&log, &stale, false).unwrap());
+
+    let mut store = RelatedStore::default();
+    store.add_reader_questions(&f.answerer, &log);
+    let readers: Vec<_> = store
+        .all()
+        .filter(|s| s.source == related::Source::Reader)
+        .collect();
+    assert_eq!(readers.len(), 1, "{readers:?}");
+    assert_eq!(readers[0].question, answered.question);
+    assert_eq!(readers[0].answer.answer, answered.answer);
+    assert_eq!(store.yields.kept.get("reader"), Some(&1));
+}

@@ -32,8 +32,13 @@ pub enum AnswerError {
 pub struct AnswerConfig {
     /// Passages retrieved by BM25.
     pub passages: usize,
-    /// Evidence sentences given to the model.
+    /// Evidence sentences selected and shown with the answer.
     pub evidence_sentences: usize,
+    /// Of those, how many the model reads. Measured with `eval` (300 SQuAD questions): the
+    /// model's short answer holds the gold span more often from the single best sentence
+    /// (0.616) than from two (0.548), and sooner, while showing two sentences holds the span
+    /// more often (0.870 against 0.795).
+    pub model_sentences: usize,
     /// A further sentence must match at least this share as well as the best.
     pub evidence_min_ratio: f32,
     /// Below this share of the question's weight found in the two best passages, decline.
@@ -53,6 +58,7 @@ impl Default for AnswerConfig {
         AnswerConfig {
             passages: 5,
             evidence_sentences: 2,
+            model_sentences: 1,
             evidence_min_ratio: 0.35,
             min_coverage: 0.4,
             min_sentence_coverage: 0.35,
@@ -141,6 +147,16 @@ pub struct AnswerResult {
     pub precomputed: bool,
     pub timings: Timings,
     pub tokens: TokenCounts,
+}
+
+impl AnswerResult {
+    /// The result without its follow-up suggestions (they are recomputed when shown).
+    pub fn answer_without_related(&self) -> AnswerResult {
+        AnswerResult {
+            related: Vec::new(),
+            ..self.clone()
+        }
+    }
 }
 
 /// What a question needs before generation: the evidence, the decision and the prompt.
@@ -258,7 +274,8 @@ impl Answerer {
         } else {
             None
         };
-        let messages = prompt::messages(&question, &evidence);
+        let read = self.config.model_sentences.max(1).min(evidence.len());
+        let messages = prompt::messages(&question, &evidence[..read]);
         Ok(Prepared {
             question,
             query,

@@ -228,10 +228,40 @@ fn is_demonym(entity: &str) -> bool {
         )
 }
 
+/// Months and weekdays are capitalised but are no subject: "What does the article say about
+/// August?" invites an invented answer.
+fn is_calendar_word(entity: &str) -> bool {
+    const CALENDAR: &[&str] = &[
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    entity.split_whitespace().all(|w| CALENDAR.contains(&w))
+}
+
 /// Grounded template questions for one sentence.
 fn template_candidates(sentence: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for e in entities(sentence).into_iter().filter(|e| !is_demonym(e)) {
+    for e in entities(sentence)
+        .into_iter()
+        .filter(|e| !is_demonym(e) && !is_calendar_word(e))
+    {
         let first = e.split_whitespace().next().unwrap_or("");
         if TITLES.contains(&first) && e.split_whitespace().count() >= 2 {
             out.push((format!("Who is {e}?"), e.clone()));
@@ -465,10 +495,27 @@ mod tests {
         );
         assert!(entities("Kyiv attacked.").is_empty());
     }
+
+    #[test]
+    fn templates_skip_nationalities_and_dates() {
+        let qs: Vec<String> = template_candidates(
+            "Kyiv holds Kursk since August with British weapons, as General Syrsky said.",
+        )
+        .into_iter()
+        .map(|(q, _)| q)
+        .collect();
+        assert_eq!(
+            qs,
+            vec![
+                "What does the article say about Kursk?",
+                "Who is General Syrsky?",
+            ]
+        );
+    }
 }
 
 /// Bumped when the way suggestions are made changes, so cached ones are remade.
-const CACHE_FORMAT: u32 = 1;
+const CACHE_FORMAT: u32 = 2;
 /// At most this many suggestions are kept per passage: enough to offer follow-ups near any
 /// answer, few enough to build quickly.
 const PER_PASSAGE: usize = 2;
@@ -740,5 +787,124 @@ impl RelatedStore {
             .into_iter()
             .map(|s| s.question.clone())
             .collect()
+    }
+}
+
+/// File (in the data folder) where answered reader questions are kept, one JSON a line.
+pub const READER_LOG: &str = "asked.jsonl";
+
+/// A reader's question that the pipeline answered, as logged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Asked {
+    question: String,
+    answer: AnswerResult,
+}
+
+/// Logs a reader's question when it makes a good suggestion for others: answered (not
+/// declined), asked without history (a follow-up means nothing on its own), not itself a
+/// stored suggestion, and well-formed.
+pub fn record_asked(
+    log: &std::path::Path,
+    result: &AnswerResult,
+    had_history: bool,
+) -> std::io::Result<bool> {
+    use std::io::Write;
+    if result.declined
+        || result.precomputed
+        || had_history
+        || well_formed(&result.question).is_err()
+    {
+        return Ok(false);
+    }
+    let line = serde_json::to_string(&Asked {
+        question: result.question.clone(),
+        answer: result.answer_without_related(),
+    })
+    .map_err(std::io::Error::other)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    writeln!(file, "{line}")?;
+    Ok(true)
+}
+
+/// How many of the latest reader questions are considered.
+const READER_QUESTIONS: usize = 200;
+
+impl RelatedStore {
+    /// Adds readers' earlier answered questions (from the log) as suggestions, each verified
+    /// again against the current corpus: well-formed, nothing invented, not declined, and its
+    /// stored answer still quoting the articles as they are. No model call is made.
+    pub fn add_reader_questions(&mut self, answerer: &Answerer, log: &std::path::Path) {
+        let Ok(text_log) = std::fs::read_to_string(log) else {
+            return;
+        };
+        let mut seen: HashSet<String> = self.all().map(|s| text::normalise(&s.question)).collect();
+        let entries: Vec<Asked> = text_log
+            .lines()
+            .rev()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .take(READER_QUESTIONS)
+            .collect();
+        let mut yields = Yield::default();
+        for asked in entries {
+            yields.add("candidates", Source::Reader, None);
+            if !seen.insert(text::normalise(&asked.question)) {
+                yields.add("rejected", Source::Reader, Some("duplicate"));
+                continue;
+            }
+            match self.verify_reader(answerer, &asked) {
+                Ok(s) => {
+                    yields.add("kept", Source::Reader, None);
+                    self.by_article
+                        .entry(s.article_id.clone())
+                        .or_default()
+                        .push(s);
+                }
+                Err(reason) => yields.add("rejected", Source::Reader, Some(reason)),
+            }
+        }
+        merge(&mut self.yields, &yields);
+    }
+
+    fn verify_reader(
+        &self,
+        answerer: &Answerer,
+        asked: &Asked,
+    ) -> Result<Suggestion, &'static str> {
+        well_formed(&asked.question)?;
+        if invented(&asked.question, &answerer.index).is_some() {
+            return Err("names something the corpus does not");
+        }
+        let request = AnswerRequest {
+            question: asked.question.clone(),
+            ..AnswerRequest::default()
+        };
+        let prepared = answerer.prepare(&request).map_err(|_| "pipeline error")?;
+        if prepared.decline.is_some() {
+            return Err("the pipeline declines it");
+        }
+        // The stored answer must still quote the articles exactly where it says it does.
+        let still_true = !asked.answer.citations.is_empty()
+            && asked.answer.citations.iter().all(|c| {
+                answerer
+                    .index
+                    .article(&c.article_id)
+                    .and_then(|a| a.text.get(c.highlight.clone()))
+                    .is_some_and(|t| t == c.quote)
+            });
+        if !still_true {
+            return Err("its stored answer no longer matches the articles");
+        }
+        let first = &asked.answer.citations[0];
+        Ok(Suggestion {
+            question: asked.question.clone(),
+            source: Source::Reader,
+            article_id: first.article_id.clone(),
+            sentence: first.highlight.clone(),
+            focus: asked.question.clone(),
+            answer: asked.answer.clone(),
+        })
     }
 }

@@ -1,7 +1,7 @@
 //! `ask`: one question through the grounded answer pipeline.
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
-use ama::answer::related::RelatedStore;
+use ama::answer::related::{self, RelatedStore};
 use ama::answer::{AnswerRequest, AnswerResult, Answerer};
 use ama::index;
 use ama::llm::{load_model, WorkerOptions};
@@ -34,7 +34,8 @@ pub fn answerer(corpus: &CorpusArgs, model: &ModelArgs) -> anyhow::Result<Answer
     let model = load_model(&path, &model.options(), WorkerOptions::default())?;
     let mut answerer = Answerer::new(Arc::new(index), model);
     // Suggestions are verified and answered once per article version, then cached.
-    let store = RelatedStore::build(&answerer, &corpus.data.join("related"), true, true);
+    let mut store = RelatedStore::build(&answerer, &corpus.data.join("related"), true, true);
+    store.add_reader_questions(&answerer, &corpus.data.join(related::READER_LOG));
     answerer.related = Some(Arc::new(store));
     Ok(answerer)
 }
@@ -47,6 +48,14 @@ pub fn ask(args: AskArgs) -> anyhow::Result<()> {
         article: args.article.clone(),
     };
     let result = answerer.ask(&request)?;
+    // An answered question becomes a suggestion for later readers (verified at next start).
+    if let Err(e) = related::record_asked(
+        &args.corpus.data.join(related::READER_LOG),
+        &result,
+        !request.history.is_empty(),
+    ) {
+        tracing::warn!("could not log the question for suggestions: {e}");
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
@@ -103,9 +112,12 @@ pub struct EvalArgs {
     /// Decline below this share of the question's weight found in the best sentence.
     #[arg(long)]
     pub min_sentence_coverage: Option<f32>,
-    /// Evidence sentences given to the model.
+    /// Evidence sentences selected and shown.
     #[arg(long)]
     pub evidence_sentences: Option<usize>,
+    /// Evidence sentences the model reads (at most --evidence-sentences).
+    #[arg(long)]
+    pub model_sentences: Option<usize>,
     /// Prepare related questions for this many articles and score those shown after answers.
     #[arg(long, default_value_t = 1)]
     pub related_articles: usize,
@@ -138,6 +150,10 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.evidence_sentences {
         config.evidence_sentences = n;
+        config.model_sentences = config.model_sentences.min(n);
+    }
+    if let Some(n) = args.model_sentences {
+        config.model_sentences = n;
     }
     let options = EvalOptions {
         limit: args.limit,
