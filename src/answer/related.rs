@@ -515,7 +515,7 @@ mod tests {
 }
 
 /// Bumped when the way suggestions are made changes, so cached ones are remade.
-const CACHE_FORMAT: u32 = 2;
+const CACHE_FORMAT: u32 = 3;
 /// At most this many suggestions are kept per passage: enough to offer follow-ups near any
 /// answer, few enough to build quickly.
 const PER_PASSAGE: usize = 2;
@@ -602,12 +602,17 @@ pub fn build_for_article(
         let answer = match v.answer {
             Some(a) => a,
             None => {
+                // "What does the article say about X?" is best answered by what the article
+                // says: the evidence sentence, quoted. The small model, asked such an open
+                // question, often recombines the sentence's names into a false claim.
                 let request = AnswerRequest {
                     question: v.question.clone(),
                     ..AnswerRequest::default()
                 };
-                match answerer.ask(&request) {
-                    Ok(a) if !a.declined => a,
+                match answerer.prepare(&request) {
+                    Ok(p) if p.decline.is_none() => {
+                        answerer.finish(p, String::new(), 0.0, None, &[])
+                    }
                     _ => {
                         yields.add("rejected", v.source, Some("the pipeline declines it"));
                         continue;
