@@ -109,15 +109,7 @@ pub fn well_formed(question: &str) -> Result<(), &'static str> {
 /// The first number, date or capitalised name in `question` that occurs nowhere in the
 /// corpus, if any.
 pub fn invented(question: &str, index: &SearchIndex) -> Option<String> {
-    let all: HashSet<String> = {
-        // Cheap enough: suggestions are made at index time, for a corpus held in memory.
-        let mut set = HashSet::new();
-        for a in index.articles() {
-            set.extend(text::words(&a.text));
-            set.extend(text::words(&a.title));
-        }
-        set
-    };
+    let all = index.vocabulary();
     text::facts(question).into_iter().find(|f| {
         let words = text::words(f);
         words.is_empty() || !words.iter().all(|w| all.contains(w))

@@ -162,21 +162,7 @@ pub fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.contains(&word)
 }
 
-/// Lower-cased words (runs of letters and digits, apostrophes inside words kept).
-pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
-        .map(|w| w.trim_matches(|c| c == '\'' || c == '’'))
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let w = w.to_lowercase();
-            // "Kyiv’s" → "kyiv": possessives are the same entity.
-            w.strip_suffix("’s")
-                .or_else(|| w.strip_suffix("'s"))
-                .map(str::to_string)
-                .unwrap_or(w)
-        })
-        .collect()
-}
+pub use crate::corpus::words;
 
 /// The words of `text` that carry content, joined by spaces (for the index analyzer).
 pub fn content_words(text: &str) -> String {

@@ -251,6 +251,22 @@ fn opening_words(text: &str, max_words: usize) -> String {
     cut
 }
 
+/// Lower-cased words (runs of letters and digits, apostrophes inside words kept).
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '’'))
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let w = w.to_lowercase();
+            // "Kyiv’s" → "kyiv": possessives are the same entity.
+            w.strip_suffix("’s")
+                .or_else(|| w.strip_suffix("'s"))
+                .map(str::to_string)
+                .unwrap_or(w)
+        })
+        .collect()
+}
+
 fn collapse_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

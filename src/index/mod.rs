@@ -76,6 +76,8 @@ pub struct IndexReport {
 
 /// An opened passage index with its article store.
 pub struct SearchIndex {
+    /// Every word of the corpus (see [`corpus::words`]), built on first use.
+    vocabulary: std::sync::OnceLock<std::collections::HashSet<String>>,
     reader: IndexReader,
     fields: Fields,
     store: Store,
@@ -304,6 +306,7 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(SearchIndex {
+            vocabulary: std::sync::OnceLock::new(),
             reader,
             fields,
             store,
@@ -325,6 +328,18 @@ impl SearchIndex {
 
     pub fn passages_of(&self, article_id: &str) -> &[Passage] {
         self.store.passages_of(article_id)
+    }
+
+    /// Every word of the articles and their titles, lower-cased, possessives dropped.
+    pub fn vocabulary(&self) -> &std::collections::HashSet<String> {
+        self.vocabulary.get_or_init(|| {
+            let mut set = std::collections::HashSet::new();
+            for a in &self.store.articles {
+                set.extend(corpus::words(&a.text));
+                set.extend(corpus::words(&a.title));
+            }
+            set
+        })
     }
 
     /// The folder holding this index.
