@@ -174,12 +174,6 @@ pub struct Prepared {
     started: Instant,
 }
 
-impl Prepared {
-    pub fn started(&self) -> Instant {
-        self.started
-    }
-}
-
 /// Events of a streamed answer: the sources first, then text deltas, then the result.
 #[derive(Debug, Clone)]
 pub enum AnswerEvent {

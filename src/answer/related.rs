@@ -748,13 +748,27 @@ impl RelatedStore {
             .iter()
             .map(|e| (e.article_id.as_str(), e.range.clone()))
             .collect();
-        for s in self.all() {
+        let articles: HashSet<&str> = sources.iter().map(|(a, _)| *a).collect();
+        // Only the answer's own articles are ranked: this runs on every request, and the
+        // corpus may hold far more suggestions than those.
+        for s in articles
+            .iter()
+            .filter_map(|a| self.by_article.get(*a))
+            .flatten()
+        {
             let on_quoted = quoted.iter().any(|(a, r)| {
                 *a == s.article_id && r.start <= s.sentence.start && s.sentence.end <= r.end
             });
             if on_quoted {
                 continue;
             }
+            let passages = index.passages_of(&s.article_id);
+            let pos = |x: usize| {
+                passages
+                    .iter()
+                    .position(|p| p.range.start <= x && x < p.range.end)
+                    .unwrap_or(0)
+            };
             let distance = sources
                 .iter()
                 .filter(|(a, _)| *a == s.article_id)
@@ -762,28 +776,29 @@ impl RelatedStore {
                     if r.start <= s.sentence.start && s.sentence.end <= r.end {
                         0
                     } else {
-                        let passages = index.passages_of(&s.article_id);
-                        let pos = |x: usize| {
-                            passages
-                                .iter()
-                                .position(|p| p.range.start <= x && x < p.range.end)
-                                .unwrap_or(0)
-                        };
                         pos(s.sentence.start).abs_diff(pos(r.start))
                     }
                 })
                 .min()
-                .unwrap_or(1000);
+                .unwrap_or(usize::MAX / 4);
             let source_rank = if s.source == Source::Model { 0 } else { 1 };
             ranked.push((distance * 2 + source_rank, s));
         }
         ranked.sort_by_key(|(rank, s)| (*rank, s.sentence.start));
         let mut asked_all: Vec<String> = asked.to_vec();
         asked_all.push(result.question.clone());
-        diverse(ranked.into_iter().map(|(_, s)| s), &asked_all, n)
-            .into_iter()
-            .map(|s| s.question.clone())
-            .collect()
+        // Other articles' suggestions only top the list up, read lazily as needed.
+        let others = self
+            .all()
+            .filter(|s| !articles.contains(s.article_id.as_str()));
+        diverse(
+            ranked.into_iter().map(|(_, s)| s).chain(others),
+            &asked_all,
+            n,
+        )
+        .into_iter()
+        .map(|s| s.question.clone())
+        .collect()
     }
 }
 
