@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the HTTP API and the chat page (indexes the corpus and fetches the model first).
+    Serve(cli::serve::ServeArgs),
     /// Read the corpus, split it into passages and (re)build the search index when it changed.
     Index(cli::retrieval::IndexArgs),
     /// Retrieve the passages that best match a question.
@@ -47,6 +49,7 @@ fn main() -> std::process::ExitCode {
     cli::init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => cli::serve::serve(args),
         Command::Index(args) => cli::retrieval::index(args),
         Command::Ask(args) => cli::answer::ask(args),
         Command::Eval(args) => cli::answer::eval(args),

@@ -174,6 +174,13 @@ pub struct Prepared {
     started: Instant,
 }
 
+impl Prepared {
+    /// Milliseconds since the request started (for time to first token).
+    pub fn elapsed_ms(&self) -> f64 {
+        crate::millis(self.started.elapsed())
+    }
+}
+
 /// Events of a streamed answer: the sources first, then text deltas, then the result.
 #[derive(Debug, Clone)]
 pub enum AnswerEvent {
@@ -421,7 +428,7 @@ impl Answerer {
             match event {
                 GenEvent::Delta(d) => {
                     if draft.is_empty() {
-                        ttft_ms = crate::millis(prepared.started.elapsed());
+                        ttft_ms = prepared.elapsed_ms();
                     }
                     draft.push_str(&d);
                     on_event(AnswerEvent::Delta(d));

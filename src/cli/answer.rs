@@ -27,11 +27,20 @@ pub struct AskArgs {
 
 /// Loads the index (building it when the corpus changed) and the model.
 pub fn answerer(corpus: &CorpusArgs, model: &ModelArgs) -> anyhow::Result<Answerer> {
+    answerer_with(corpus, model, WorkerOptions::default())
+}
+
+/// `answerer` with the model's queue settings.
+pub fn answerer_with(
+    corpus: &CorpusArgs,
+    model: &ModelArgs,
+    worker: WorkerOptions,
+) -> anyhow::Result<Answerer> {
     let (index, _) =
         index::ensure_index(&corpus.corpus, &corpus.data, &corpus.chunking.options(true))
             .with_context(|| format!("indexing {}", corpus.corpus.display()))?;
     let path = model.path()?;
-    let model = load_model(&path, &model.options(), WorkerOptions::default())?;
+    let model = load_model(&path, &model.options(), worker)?;
     let mut answerer = Answerer::new(Arc::new(index), model);
     // Suggestions are verified and answered once per article version, then cached.
     let mut store = RelatedStore::build(&answerer, &corpus.data.join("related"), true, true);

@@ -2,6 +2,7 @@
 pub mod answer;
 pub mod llm;
 pub mod retrieval;
+pub mod serve;
 
 /// Logs go to stderr so that `--json` output on stdout stays machine-readable.
 pub fn init_tracing() {

@@ -1,0 +1,85 @@
+//! A small in-memory cache of answers. The index is fixed for the life of the server, so an
+//! identical question (same words, article and history) has the same answer.
+use crate::answer::{text, AnswerRequest, AnswerResult};
+use lru::LruCache;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+
+pub struct AnswerCache {
+    entries: Option<Mutex<LruCache<String, AnswerResult>>>,
+}
+
+impl AnswerCache {
+    /// A cache of `capacity` answers; 0 disables it.
+    pub fn new(capacity: usize) -> Self {
+        AnswerCache {
+            entries: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
+        }
+    }
+
+    /// The key: the normalised question, the article and the conversation so far.
+    pub fn key(request: &AnswerRequest) -> String {
+        let history: Vec<(&str, String)> = request
+            .history
+            .iter()
+            .map(|m| (m.role.as_str(), text::normalise(&m.content)))
+            .collect();
+        serde_json::json!([text::normalise(&request.question), request.article, history])
+            .to_string()
+    }
+
+    pub fn get(&self, request: &AnswerRequest) -> Option<AnswerResult> {
+        let entries = self.entries.as_ref()?;
+        let mut entries = entries.lock().ok()?;
+        entries.get(&Self::key(request)).cloned()
+    }
+
+    pub fn put(&self, request: &AnswerRequest, result: &AnswerResult) {
+        if let Some(Ok(mut entries)) = self.entries.as_ref().map(|e| e.lock()) {
+            entries.put(Self::key(request), result.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::ChatMessage;
+
+    fn request(q: &str, history: Vec<ChatMessage>) -> AnswerRequest {
+        AnswerRequest {
+            question: q.into(),
+            history,
+            article: None,
+        }
+    }
+
+    #[test]
+    fn same_question_hits_other_context_misses() {
+        let cache = AnswerCache::new(2);
+        let a = request("Who replaced him?", vec![]);
+        let result: AnswerResult = serde_json::from_value(serde_json::json!({
+            "question": "Who replaced him?", "query": "", "answer": "X [1].", "evidence": [],
+            "citations": [], "related": [], "declined": false, "decline_reason": null,
+            "draft": "", "revised": false, "quoted_evidence": false,
+            "timings": {"retrieval_ms": 0.0, "ttft_ms": 0.0, "total_ms": 0.0},
+            "tokens": {"prompt": 0, "completion": 0}
+        }))
+        .unwrap();
+        cache.put(&a, &result);
+        // Case and spacing do not matter; history and article do.
+        assert!(cache
+            .get(&request("  who REPLACED him? ", vec![]))
+            .is_some());
+        assert!(cache
+            .get(&request(
+                "Who replaced him?",
+                vec![ChatMessage::user("Who is Z?")]
+            ))
+            .is_none());
+        let mut other_article = a.clone();
+        other_article.article = Some("x".into());
+        assert!(cache.get(&other_article).is_none());
+        assert!(AnswerCache::new(0).get(&a).is_none());
+    }
+}

@@ -1,0 +1,105 @@
+//! The real server for end-to-end tests: the `ama` binary serving the seed article on a free
+//! loopback port, with its own data folder, killed on drop.
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A cold server indexes, loads the model and prepares the suggested questions first.
+const READY_WITHIN: Duration = Duration::from_secs(600);
+
+pub struct Server {
+    pub url: String,
+    pub child: Child,
+    /// The server's data folder (index, caches, logs).
+    pub data: PathBuf,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts `ama serve --addr 127.0.0.1:0` with extra flags and waits until `/readyz`.
+    pub fn start_with(args: &[&str]) -> Server {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let data = tempfile::tempdir().expect("temp data folder");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ama"))
+            .current_dir(root)
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--corpus",
+                "seeds",
+                "--data",
+            ])
+            .arg(data.path())
+            .args(args)
+            .env("RUST_LOG", "info,tantivy=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start ama serve");
+        let stdout = child.stdout.take().expect("server stdout");
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("read the server's first line");
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_string();
+        let server = Server {
+            url,
+            child,
+            data: data.path().to_path_buf(),
+            _data: data,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let started = Instant::now();
+        let client = reqwest::blocking::Client::new();
+        loop {
+            if let Ok(r) = client.get(format!("{}/readyz", self.url)).send() {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < READY_WITHIN,
+                "the server was not ready within {READY_WITHIN:?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the server did not exit within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
