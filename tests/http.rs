@@ -1,0 +1,516 @@
+//! The real server (`ama serve` on the seed article, the real model) over real HTTP: every
+//! endpoint and every error path. One server per test function: starting one prepares the
+//! index, the model and the suggested questions.
+mod common {
+    pub mod server;
+}
+
+use common::server::Server;
+use reqwest::blocking::{Client, Response};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+fn post(url: &str, body: impl Into<reqwest::blocking::Body>) -> Response {
+    client()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap()
+}
+
+fn post_json(url: &str, body: &Value) -> Response {
+    post(url, body.to_string())
+}
+
+/// Asserts an error response: its status and a JSON body `{"error": {"message", "type"}}`.
+fn assert_error(r: Response, status: u16) -> Value {
+    assert_eq!(r.status().as_u16(), status);
+    let v: Value = r.json().expect("an error body is JSON");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    assert!(v["error"]["type"].is_string(), "{v}");
+    v
+}
+
+/// Server-Sent Events of a finished stream: (event name, data).
+fn sse(text: &str) -> Vec<(String, String)> {
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .filter_map(|block| {
+            let mut name = String::from("message");
+            let mut data = Vec::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = n.trim().to_string();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push(d.strip_prefix(' ').unwrap_or(d).to_string());
+                }
+            }
+            (!data.is_empty()).then(|| (name, data.join("\n")))
+        })
+        .collect()
+}
+
+/// A raw request line, so that no client normalises the path first.
+fn raw_get(url: &str, path: &str) -> String {
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn api_against_the_real_server() {
+    let server = Server::start();
+    let url = server.url.clone();
+
+    // Health and the model list.
+    let health: Value = client()
+        .get(format!("{url}/healthz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready: Value = client()
+        .get(format!("{url}/readyz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["articles"], 1);
+    let models: Value = client()
+        .get(format!("{url}/v1/models"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(models["object"], "list");
+    assert_eq!(models["data"][0]["id"], "SmolLM2-135M-Instruct.Q4_1");
+
+    // Articles: the list, one whole with passages and its related questions, an unknown id.
+    let list: Value = client()
+        .get(format!("{url}/api/articles"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let first = &list["articles"][0];
+    let id = first["id"].as_str().unwrap().to_string();
+    assert!(first["passages"].as_u64().unwrap() >= 5, "{first}");
+    let article: Value = client()
+        .get(format!("{url}/api/articles/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let text = article["text"].as_str().unwrap();
+    let passages = article["passages"].as_array().unwrap();
+    assert_eq!(passages.len() as u64, first["passages"].as_u64().unwrap());
+    for p in passages {
+        let (s, e) = (
+            p["range"]["start"].as_u64().unwrap() as usize,
+            p["range"]["end"].as_u64().unwrap() as usize,
+        );
+        assert!(s < e && e <= text.len() && text.is_char_boundary(s) && text.is_char_boundary(e));
+        for sentence in p["sentences"].as_array().unwrap() {
+            let ss = sentence["start"].as_u64().unwrap() as usize;
+            assert!(ss >= s && sentence["end"].as_u64().unwrap() as usize <= e);
+        }
+    }
+    let related = article["related"].as_array().unwrap();
+    assert!(related.len() >= 3, "{related:?}");
+    assert_error(
+        client()
+            .get(format!("{url}/api/articles/no-such-article"))
+            .send()
+            .unwrap(),
+        404,
+    );
+
+    // An answer with its citation, whose highlight is the quoted sentence of the article.
+    let r = post_json(
+        &format!("{url}/api/ask"),
+        &json!({"question": "Who replaced General Zaluzhny?"}),
+    );
+    assert_eq!(r.status(), 200);
+    let a: Value = r.json().unwrap();
+    assert!(a["answer"].as_str().unwrap().contains("Syrsky"), "{a}");
+    assert_eq!(a["declined"], false);
+    let c = &a["citations"][0];
+    assert_eq!(c["article_id"], id.as_str());
+    let (hs, he) = (
+        c["highlight"]["start"].as_u64().unwrap() as usize,
+        c["highlight"]["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&text[hs..he], c["quote"].as_str().unwrap());
+    assert!(a["related"].as_array().unwrap().len() >= 2, "{a}");
+    assert!(a["timings"]["total_ms"].as_f64().is_some());
+
+    // Asked again: from the cache, the same answer.
+    let again: Value = post_json(
+        &format!("{url}/api/ask"),
+        &json!({"question": "who replaced general Zaluzhny"}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(again["cached"], true);
+    assert_eq!(again["answer"], a["answer"]);
+
+    // A question the article cannot answer is declined, with questions it can answer.
+    let off: Value = post_json(
+        &format!("{url}/api/ask"),
+        &json!({"question": "What is the boiling point of mercury?", "article": id}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(off["declined"], true, "{off}");
+    assert!(off["citations"].as_array().unwrap().is_empty());
+    assert!(!off["related"].as_array().unwrap().is_empty());
+
+    // A follow-up borrows the subject of the conversation.
+    let follow: Value = post_json(
+        &format!("{url}/api/ask"),
+        &json!({
+            "question": "Who replaced him?",
+            "history": [
+                {"role": "user", "content": "Who spearheaded Ukraine's defense in Kyiv?"},
+                {"role": "assistant", "content": "General Zaluzhny [1]."}
+            ]
+        }),
+    )
+    .json()
+    .unwrap();
+    assert!(
+        follow["query"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("zaluzhny"),
+        "{follow}"
+    );
+    assert!(
+        follow["answer"].as_str().unwrap().contains("Syrsky"),
+        "{follow}"
+    );
+
+    // The stream: sources, deltas of the draft, then the checked result; nothing after it.
+    let body = post_json(
+        &format!("{url}/api/ask/stream"),
+        &json!({"question": "What do North Korean reinforcements aim to do in Kursk?"}),
+    );
+    assert_eq!(body.status(), 200);
+    assert!(body.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let events = sse(&body.text().unwrap());
+    assert_eq!(
+        events.first().map(|e| e.0.as_str()),
+        Some("sources"),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.last().map(|e| e.0.as_str()),
+        Some("done"),
+        "{events:?}"
+    );
+    let deltas: String = events
+        .iter()
+        .filter(|e| e.0 == "delta")
+        .map(|e| {
+            serde_json::from_str::<Value>(&e.1).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let done: Value = serde_json::from_str(&events.last().unwrap().1).unwrap();
+    assert!(!deltas.is_empty());
+    assert_eq!(
+        done["draft"].as_str().unwrap(),
+        deltas,
+        "the deltas are the draft"
+    );
+    let sources: Value = serde_json::from_str(&events[0].1).unwrap();
+    assert!(!sources["evidence"].as_array().unwrap().is_empty());
+    assert!(!done["answer"].as_str().unwrap().is_empty());
+
+    // The answered question is logged for later readers' suggestions (written aside from
+    // the response, so give it a moment).
+    assert_eq!(done["declined"], false, "{done}");
+    let logged = (0..50).any(|_| {
+        let log = std::fs::read_to_string(server.data.join("asked.jsonl")).unwrap_or_default();
+        log.contains("North Korean reinforcements") || {
+            std::thread::sleep(Duration::from_millis(100));
+            false
+        }
+    });
+    assert!(logged, "the streamed question was not logged: {done}");
+
+    // Retrieval only.
+    let hits: Value = client()
+        .get(format!("{url}/api/search?q=Ukraine%20Russia&k=2"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(hits["hits"].as_array().unwrap().len(), 2);
+    assert_error(
+        client()
+            .get(format!("{url}/api/search?q=%20"))
+            .send()
+            .unwrap(),
+        422,
+    );
+
+    // Feedback is recorded.
+    let r = post_json(
+        &format!("{url}/api/feedback"),
+        &json!({"question": "Who replaced General Zaluzhny?", "answer": "General Syrsky [1].", "useful": true}),
+    );
+    assert_eq!(r.status(), 204);
+    let feedback = std::fs::read_to_string(server.data.join("feedback.jsonl")).unwrap();
+    assert!(feedback.contains("\"useful\":true"));
+
+    // OpenAI-compatible chat, without and with streaming.
+    let chat: Value = post_json(
+        &format!("{url}/v1/chat/completions"),
+        &json!({"model": "any", "temperature": 0.7, "user": "x", "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Who replaced General Zaluzhny?"}
+        ]}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(chat["object"], "chat.completion");
+    let content = chat["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(
+        content.contains("Syrsky") && content.contains("Sources:\n[1]"),
+        "{content}"
+    );
+    assert_eq!(chat["sources"][0]["number"], 1);
+    let streamed = post_json(
+        &format!("{url}/v1/chat/completions"),
+        &json!({"stream": true, "messages": [{"role": "user", "content": "Who replaced General Zaluzhny?"}]}),
+    )
+    .text()
+    .unwrap();
+    let chunks = sse(&streamed);
+    assert_eq!(chunks.last().map(|c| c.1.as_str()), Some("[DONE]"));
+    let mut text = String::new();
+    for (_, data) in &chunks[..chunks.len() - 1] {
+        let v: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(v["object"], "chat.completion.chunk");
+        if let Some(t) = v["choices"][0]["delta"]["content"].as_str() {
+            text.push_str(t);
+        }
+    }
+    assert!(chunks.len() > 4, "the answer arrives in several chunks");
+    assert_eq!(text, content, "streamed and whole answers agree");
+
+    // Error paths: every one a JSON body.
+    let api = format!("{url}/api/ask");
+    assert_error(post(&api, vec![b'a'; 70 * 1024]), 413);
+    assert_error(
+        post(
+            &api,
+            format!("{{\"question\": \"{}\"}}", "x".repeat(70_000)),
+        ),
+        413,
+    );
+    assert_error(post_json(&api, &json!({"question": "  \n "})), 422);
+    assert_error(post_json(&api, &json!({"question": "w".repeat(2001)})), 422);
+    assert_error(post_json(&api, &json!({"questio": "typo"})), 422);
+    assert_error(
+        post_json(
+            &api,
+            &json!({"question": "Who?", "history": [{"role": "robot", "content": "x"}]}),
+        ),
+        422,
+    );
+    assert_error(post(&api, "{\"question\": "), 400);
+    assert_error(post(&api, b"{\"question\": \"\xff\xfe\"}".to_vec()), 400);
+    assert_error(post(&api, ""), 400);
+    assert_error(
+        post_json(&api, &json!({"question": "Who?", "article": "missing"})),
+        404,
+    );
+    assert_error(
+        post_json(
+            &format!("{url}/v1/chat/completions"),
+            &json!({"messages": []}),
+        ),
+        422,
+    );
+    assert_error(client().get(&api).send().unwrap(), 405);
+    assert_error(
+        client().get(format!("{url}/api/nothing")).send().unwrap(),
+        404,
+    );
+
+    // The page, and nothing outside web/.
+    let page = client().get(&url).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text().unwrap().contains("Ask me anything"));
+    for path in [
+        "/../Cargo.toml",
+        "/..%2fCargo.toml",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/web/../src/main.rs",
+        "/README.md",
+    ] {
+        let response = raw_get(&url, path);
+        assert!(
+            !response.contains("[package]") && !response.contains("root:"),
+            "{path}: {response}"
+        );
+        assert!(response.starts_with("HTTP/1.1 4"), "{path}: {response}");
+    }
+
+    // Python's official OpenAI client.
+    openai_python_client(&url);
+
+    // SIGTERM shuts down cleanly.
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+/// The official `openai` package, pinned, in a virtual environment under `target/` (made
+/// with pip the first time, like the model).
+const OPENAI_PACKAGE: &str = "openai==3.57.0";
+
+fn openai_python() -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join("target/openai-venv");
+    let python = venv.join("bin/python");
+    let marker = venv.join(OPENAI_PACKAGE);
+    if !marker.exists() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 is needed for the OpenAI client test");
+        assert!(status.success(), "python3 -m venv failed");
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                OPENAI_PACKAGE,
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "pip install {OPENAI_PACKAGE} failed");
+        std::fs::write(&marker, "").unwrap();
+    }
+    python
+}
+
+/// Runs `tests/openai_client.py` with the official client against the server.
+fn openai_python_client(url: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(openai_python())
+        .arg(root.join("tests/openai_client.py"))
+        .arg(format!("{url}/v1"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "openai client failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ok: models, chat, stream"), "{stdout}");
+}
+
+/// With a queue of one, a burst of different questions gets some 503s with Retry-After and
+/// JSON bodies, never anything else; the server keeps answering afterwards.
+#[test]
+fn a_burst_beyond_the_queue_is_refused_cleanly() {
+    let server = Server::start_with(&["--queue", "1", "--cache", "0"]);
+    let url = server.url.clone();
+    let subjects: [&'static str; 12] = [
+        "Zaluzhny",
+        "Syrsky",
+        "Kursk",
+        "Putin",
+        "Zelensky",
+        "Bakhmut",
+        "Mariupol",
+        "Donbas",
+        "North Korea",
+        "Trump",
+        "Kherson",
+        "Kyiv",
+    ];
+    let handles: Vec<_> = subjects
+        .into_iter()
+        .map(|s| {
+            let url = url.clone();
+            let q = format!("What does the article say about {s} and the war?");
+            std::thread::spawn(move || {
+                let r = post_json(
+                    &format!("{url}/api/ask/stream"),
+                    &json!({"question": q, "history": [{"role": "user", "content": s}]}),
+                );
+                let status = r.status().as_u16();
+                let retry = r.headers().get("retry-after").is_some();
+                let body = r.text().unwrap();
+                (status, retry, body)
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    for h in handles {
+        let (status, retry, body) = h.join().unwrap();
+        match status {
+            200 => assert!(body.contains("event: done"), "{body}"),
+            503 => {
+                busy += 1;
+                assert!(retry);
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["error"]["type"], "overloaded_error");
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "12 simultaneous generations never filled a queue of one"
+    );
+    let r = post_json(
+        &format!("{url}/api/ask"),
+        &json!({"question": "Who replaced General Zaluzhny?"}),
+    );
+    assert_eq!(r.status(), 200);
+}
