@@ -43,6 +43,8 @@ enum BenchCommand {
     Retrieval(cli::retrieval::BenchRetrievalArgs),
     /// Model load time, prefill and decode speed, time to first token, peak memory.
     Llm(cli::llm::BenchLlmArgs),
+    /// Load test of the HTTP server: concurrent clients over loopback, 503s, errors, latency.
+    Serve(cli::serve::BenchServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Generate(args) => cli::llm::generate(args),
         Command::Bench(BenchCommand::Retrieval(args)) => cli::retrieval::bench(args),
         Command::Bench(BenchCommand::Llm(args)) => cli::llm::bench_llm(args),
+        Command::Bench(BenchCommand::Serve(args)) => cli::serve::bench_serve(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -90,3 +90,133 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     server.await.context("serving")
 }
+
+#[derive(Debug, Args)]
+pub struct BenchServeArgs {
+    /// A running server to load; without it, `ama serve` is started on a free loopback port
+    /// over --corpus/--data and stopped afterwards.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 50)]
+    pub clients: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Questions (JSONL with a "question" field; the answerable ones are used).
+    #[arg(long, default_value = "tests/seed_questions.jsonl")]
+    pub questions: std::path::PathBuf,
+    /// Generations that may wait in the started server's queue.
+    #[arg(long, default_value_t = 4)]
+    pub queue: usize,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+}
+
+/// Kills the started server when the bench ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let text = std::fs::read_to_string(&args.questions)
+        .with_context(|| format!("reading {}", args.questions.display()))?;
+    let questions: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["answerable"].as_bool().unwrap_or(true))
+        .filter_map(|v| v["question"].as_str().map(str::to_string))
+        .collect();
+    anyhow::ensure!(
+        !questions.is_empty(),
+        "no questions in {}",
+        args.questions.display()
+    );
+    let mut _child = None;
+    let url = match &args.url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let mut child = std::process::Command::new(std::env::current_exe()?)
+                .args(["serve", "--addr", "127.0.0.1:0", "--queue"])
+                .arg(args.queue.to_string())
+                .arg("--corpus")
+                .arg(&args.corpus.corpus)
+                .arg("--data")
+                .arg(&args.corpus.data)
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .context("starting ama serve")?;
+            let stdout = child.stdout.take().context("server stdout")?;
+            let child = Child(child);
+            let mut first = String::new();
+            std::io::BufReader::new(stdout).read_line(&mut first)?;
+            let url = first
+                .trim()
+                .strip_prefix("listening on ")
+                .with_context(|| format!("unexpected first line from the server: {first:?}"))?
+                .to_string();
+            _child = Some(child);
+            url
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let wait = std::time::Instant::now();
+        loop {
+            if let Ok(r) = client.get(format!("{url}/readyz")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            anyhow::ensure!(
+                wait.elapsed() < Duration::from_secs(900),
+                "the server never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let options = ama::bench::serve::LoadOptions {
+            clients: args.clients.max(1),
+            duration: Duration::from_secs(args.seconds.max(1)),
+            questions,
+            seed: args.seed,
+        };
+        Ok(ama::bench::serve::run(&url, &options).await?)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} clients for {:.1} s against {url}: {} requests, {} served ({:.1}/s), {} refused with 503, {} errors",
+        report.clients, report.seconds, report.requests, report.ok, report.requests_per_s, report.busy_503, report.errors
+    );
+    println!(
+        "{:<36} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
+        "kind", "requests", "served", "503", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for (name, k) in &report.kinds {
+        println!(
+            "{:<36} {:>8} {:>8} {:>6} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            name, k.requests, k.ok, k.busy_503, k.errors, k.p50_ms, k.p90_ms, k.p99_ms, k.max_ms
+        );
+    }
+    for e in &report.error_samples {
+        println!("error: {e}");
+    }
+    anyhow::ensure!(report.errors == 0, "{} requests failed", report.errors);
+    Ok(())
+}
