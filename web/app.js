@@ -627,15 +627,15 @@
   function feedbackNodes(turn) {
     const wrap = h('span', { class: 'feedback', role: 'group', 'aria-label': 'Was this useful?' });
     const status = h('span', { class: 'feedback-status', 'aria-live': 'off' });
-    const mk = (useful, label, emoji) => h('button', {
+    const mk = (useful, label) => h('button', {
       type: 'button',
       class: 'tool feedback-button',
       'aria-label': label,
       'aria-pressed': turn.feedback === useful ? 'true' : 'false',
       title: label,
       onclick: () => sendFeedback(turn, useful, wrap, status),
-    }, h('span', { 'aria-hidden': 'true' }, emoji), h('span', { class: 'tool-word', 'aria-hidden': 'true' }, useful ? ' Yes' : ' No'));
-    wrap.append(h('span', { class: 'feedback-label', 'aria-hidden': 'true' }, 'Was this useful?'), mk(true, 'Useful', '👍'), mk(false, 'Not useful', '👎'), status);
+    }, h('span', { class: 'tool-word', 'aria-hidden': 'true' }, useful ? 'Yes' : 'No'));
+    wrap.append(h('span', { class: 'feedback-label', 'aria-hidden': 'true' }, 'Was this useful?'), mk(true, 'Useful'), mk(false, 'Not useful'), status);
     if (turn.feedback !== null && turn.feedback !== undefined) status.textContent = 'Thanks!';
     return wrap;
   }
