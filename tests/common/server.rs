@@ -75,7 +75,7 @@ impl Server {
                 started.elapsed() < READY_WITHIN,
                 "the server was not ready within {READY_WITHIN:?}"
             );
-            std::thread::sleep(Duration::from_millis(250));
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 
