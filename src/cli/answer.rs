@@ -43,6 +43,7 @@ pub fn answerer_with(
     let model = load_model(&path, &model.options(), worker)?;
     let mut answerer = Answerer::new(Arc::new(index), model);
     // Suggestions are verified and answered once per article version, then cached.
+    tracing::info!("preparing the suggested questions (once per article version, then cached)");
     let mut store = RelatedStore::build(&answerer, &corpus.data.join("related"), true, true);
     store.add_reader_questions(&answerer, &corpus.data.join(related::READER_LOG));
     answerer.related = Some(Arc::new(store));
