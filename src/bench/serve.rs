@@ -251,63 +251,51 @@ fn classify(status: reqwest::StatusCode, body: &str) -> Option<Outcome> {
     match status.as_u16() {
         200 | 204 => None,
         503 => Some(Outcome::Busy),
-        s => Some(Outcome::Error(format!(
-            "HTTP {s}: {}",
-            body.chars().take(200).collect::<String>()
-        ))),
+        s => Some(Outcome::Error(format!("HTTP {s}: {}", short(body)))),
     }
 }
 
+/// Sends a request; the body when it was served, else how it failed.
+async fn send(request: reqwest::RequestBuilder) -> Result<String, Outcome> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Outcome::Error(e.to_string()))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    match classify(status, &text) {
+        Some(outcome) => Err(outcome),
+        None => Ok(text),
+    }
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
 async fn get(client: &reqwest::Client, url: &str) -> Outcome {
-    match client.get(url).send().await {
-        Ok(r) => {
-            let status = r.status();
-            let body = r.text().await.unwrap_or_default();
-            classify(status, &body).unwrap_or(Outcome::Ok)
-        }
-        Err(e) => Outcome::Error(e.to_string()),
+    match send(client.get(url)).await {
+        Ok(_) => Outcome::Ok,
+        Err(o) => o,
     }
 }
 
 async fn json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Outcome {
-    match client.post(url).json(body).send().await {
-        Ok(r) => {
-            let status = r.status();
-            let text = r.text().await.unwrap_or_default();
-            if let Some(o) = classify(status, &text) {
-                return o;
-            }
-            match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(v) if v.get("error").is_none() => Outcome::Ok,
-                _ => Outcome::Error(format!(
-                    "bad body: {}",
-                    text.chars().take(200).collect::<String>()
-                )),
-            }
-        }
-        Err(e) => Outcome::Error(e.to_string()),
+    match send(client.post(url).json(body)).await {
+        Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) if v.get("error").is_none() => Outcome::Ok,
+            _ => Outcome::Error(format!("bad body: {}", short(&text))),
+        },
+        Err(o) => o,
     }
 }
 
 /// A stream counts as served when it ends with its `done` event.
 async fn stream(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Outcome {
-    match client.post(url).json(body).send().await {
-        Ok(r) => {
-            let status = r.status();
-            let text = r.text().await.unwrap_or_default();
-            if let Some(o) = classify(status, &text) {
-                return o;
-            }
-            if text.contains("event: done") && !text.contains("event: error") {
-                Outcome::Ok
-            } else {
-                Outcome::Error(format!(
-                    "stream without done: {}",
-                    text.chars().rev().take(200).collect::<String>()
-                ))
-            }
-        }
-        Err(e) => Outcome::Error(e.to_string()),
+    match send(client.post(url).json(body)).await {
+        Ok(text) if text.contains("event: done") && !text.contains("event: error") => Outcome::Ok,
+        Ok(text) => Outcome::Error(format!("stream without done: {}", short(&text))),
+        Err(o) => o,
     }
 }
 
