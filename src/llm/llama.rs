@@ -5,8 +5,9 @@
 //! - a KV cache in preallocated buffers that can be truncated, so a prompt sharing a prefix
 //!   with the previous one (system prompt, earlier turns) reuses its keys and values;
 //! - fused Q/K/V and gate/up projections (one matmul dispatch instead of three or two);
-//! - optional dense weights used for multi-row (prefill) matmuls, where candle's f32 gemm is
-//!   much faster than its quantized kernels, while single-token decode stays quantized;
+//! - every projection on our int8 kernels ([`super::kernels`]): weights repacked at load,
+//!   activations quantised once per matmul (optional dense f32/f16 copies for multi-row
+//!   matmuls remain for comparison: candle's f32 gemm is slower than the VNNI kernel);
 //! - grouped-query attention without copying K/V per query head;
 //! - the output head on the last position only.
 use std::borrow::Cow;
@@ -15,6 +16,8 @@ use std::sync::Arc;
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor, D};
+
+use super::kernels::{self, PackedMatrix};
 
 /// Which dense copy of the weights (if any) serves multi-row matmuls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,15 +89,70 @@ impl LlamaConfig {
     }
 }
 
-/// A linear layer: quantized weights, plus an optional dense copy for multi-row inputs.
+/// A linear layer: weights repacked for our kernels ([`kernels`]), plus an optional dense copy
+/// for multi-row inputs (candle's f32 gemm; slower than the int8 kernels on AVX2/AVX-512).
 struct Proj {
-    quant: QMatMul,
+    packed: PackedMatrix,
     dense: Option<QMatMul>,
 }
 
-/// Rows at or above which the dense copy is used. Measured on SmolLM2 (2 threads): 8 rows
-/// take 60 ms quantized (Q8_0) vs 81 ms dense f32, 16 rows 92 ms vs 81 ms.
+/// Rows at or above which a dense copy, when loaded, is used.
 const DENSE_MIN_ROWS: usize = 12;
+
+/// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 and Q4_0 exactly, other types
+/// requantised to int8 per block of 32.
+pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
+    let (n, k) = w.shape().dims2()?;
+    let packed = match w.dtype() {
+        GgmlDType::Q8_0 => PackedMatrix::from_q8_0(&w.data()?, n, k),
+        GgmlDType::Q4_0 => PackedMatrix::from_q4_0(&w.data()?, n, k),
+        _ => {
+            let dense = w
+                .dequantize(&Device::Cpu)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            PackedMatrix::from_f32(&dense, n, k)
+        }
+    };
+    packed.map_err(|e| candle_core::Error::Msg(format!("packing weights: {e}")))
+}
+
+/// `x · wᵀ` over the last dimension of a contiguous f32 tensor, on our kernels.
+struct PackedOp<'a>(&'a PackedMatrix);
+
+impl candle_core::CustomOp1 for PackedOp<'_> {
+    fn name(&self) -> &'static str {
+        "ama-packed-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let candle_core::CpuStorage::F32(data) = storage else {
+            candle_core::bail!("packed matmul: f32 input expected")
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("packed matmul: contiguous input expected")
+        };
+        let x = &data[start..end];
+        let mut dims = layout.shape().dims().to_vec();
+        let k = dims.last().copied().unwrap_or(0);
+        if k != self.0.k() {
+            candle_core::bail!("packed matmul: input width {k}, weights {}", self.0.k())
+        }
+        let m = x.len() / k.max(1);
+        let n = self.0.n();
+        let mut out = vec![0f32; m * n];
+        kernels::matmul(x, m, self.0, &mut out)
+            .map_err(|e| candle_core::Error::Msg(format!("packed matmul: {e}")))?;
+        if let Some(last) = dims.last_mut() {
+            *last = n;
+        }
+        Ok((candle_core::CpuStorage::F32(out), dims.into()))
+    }
+}
 
 impl Proj {
     fn new(w: QTensor, dense: DensePrefill) -> Result<Self> {
@@ -104,16 +162,16 @@ impl Proj {
             DensePrefill::F16 => Some(QMatMul::TensorF16(w.dequantize_f16(&Device::Cpu)?)),
         };
         Ok(Self {
-            quant: QMatMul::from_arc(Arc::new(w))?,
+            packed: pack(&w)?,
             dense,
         })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let rows = x.dim(D::Minus2)?;
+        let rows = x.dims().iter().rev().skip(1).product::<usize>();
         match &self.dense {
             Some(dense) if rows >= DENSE_MIN_ROWS => dense.forward(x),
-            _ => self.quant.forward(x),
+            _ => x.contiguous()?.apply_op1_no_bwd(&PackedOp(&self.packed)),
         }
     }
 }
@@ -196,7 +254,7 @@ pub struct Llama {
     embed: Arc<QTensor>,
     layers: Vec<Layer>,
     norm: Tensor,
-    output: QMatMul,
+    output: Proj,
     cos: Tensor,
     sin: Tensor,
     /// Tokens whose keys and values are in the cache, in order.
@@ -219,9 +277,9 @@ impl Llama {
         cfg.context_length = cfg.context_length.min(max_context).max(1);
         let embed = get(ct, r, "token_embd.weight")?;
         let output = match get(ct, r, "output.weight") {
-            Ok(w) => QMatMul::from_arc(Arc::new(w))?,
+            Ok(w) => Proj::new(w, DensePrefill::Off)?,
             // Tied embeddings (SmolLM2): the head is the embedding matrix.
-            Err(_) => QMatMul::from_arc(Arc::new(get(ct, r, "token_embd.weight")?))?,
+            Err(_) => Proj::new(get(ct, r, "token_embd.weight")?, DensePrefill::Off)?,
         };
         let norm = get(ct, r, "output_norm.weight")?.dequantize(&Device::Cpu)?;
         let kv_dim = cfg.n_kv_head * cfg.head_dim;

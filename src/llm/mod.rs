@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub mod engine;
 pub mod fetch;
 pub mod gguf;
+pub mod kernels;
 pub mod llama;
 pub mod model;
 pub mod sampler;
