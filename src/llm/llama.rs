@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
-use candle_core::{DType, Device, Module, Result, Tensor, D};
+use candle_core::{DType, Device, Module, Result, Tensor};
 
-use super::kernels::{self, PackedMatrix};
+use super::kernels::{self, ops, PackedMatrix};
 
 /// Which dense copy of the weights (if any) serves multi-row matmuls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,43 +117,6 @@ pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
     packed.map_err(|e| candle_core::Error::Msg(format!("packing weights: {e}")))
 }
 
-/// `x · wᵀ` over the last dimension of a contiguous f32 tensor, on our kernels.
-struct PackedOp<'a>(&'a PackedMatrix);
-
-impl candle_core::CustomOp1 for PackedOp<'_> {
-    fn name(&self) -> &'static str {
-        "ama-packed-matmul"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &candle_core::CpuStorage,
-        layout: &candle_core::Layout,
-    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let candle_core::CpuStorage::F32(data) = storage else {
-            candle_core::bail!("packed matmul: f32 input expected")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("packed matmul: contiguous input expected")
-        };
-        let x = &data[start..end];
-        let mut dims = layout.shape().dims().to_vec();
-        let k = dims.last().copied().unwrap_or(0);
-        if k != self.0.k() {
-            candle_core::bail!("packed matmul: input width {k}, weights {}", self.0.k())
-        }
-        let m = x.len() / k.max(1);
-        let n = self.0.n();
-        let mut out = vec![0f32; m * n];
-        kernels::matmul(x, m, self.0, &mut out)
-            .map_err(|e| candle_core::Error::Msg(format!("packed matmul: {e}")))?;
-        if let Some(last) = dims.last_mut() {
-            *last = n;
-        }
-        Ok((candle_core::CpuStorage::F32(out), dims.into()))
-    }
-}
-
 impl Proj {
     fn new(w: QTensor, dense: DensePrefill) -> Result<Self> {
         let dense = match dense {
@@ -167,11 +130,24 @@ impl Proj {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let rows = x.dims().iter().rev().skip(1).product::<usize>();
+    fn n(&self) -> usize {
+        self.packed.n()
+    }
+
+    /// `out (m × n) = x (m × k) · wᵀ`.
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) -> Result<()> {
         match &self.dense {
-            Some(dense) if rows >= DENSE_MIN_ROWS => dense.forward(x),
-            _ => x.contiguous()?.apply_op1_no_bwd(&PackedOp(&self.packed)),
+            Some(dense) if m >= DENSE_MIN_ROWS => {
+                let xt = Tensor::from_slice(x, (m, self.packed.k()), &Device::Cpu)?;
+                let y = dense.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
+                if y.len() != out.len() {
+                    candle_core::bail!("dense matmul: {} outputs for {}", y.len(), out.len())
+                }
+                out.copy_from_slice(&y);
+                Ok(())
+            }
+            _ => kernels::matmul(x, m, &self.packed, out)
+                .map_err(|e| candle_core::Error::Msg(format!("packed matmul: {e}"))),
         }
     }
 }
@@ -217,46 +193,77 @@ impl Projections {
         }
     }
 
-    /// Outputs of each projection, in order; `sizes` are their output widths.
-    fn forward(&self, x: &Tensor, sizes: &[usize]) -> Result<Vec<Tensor>> {
+    /// All outputs side by side: `out` is `m × Σ n`.
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) -> Result<()> {
         match self {
-            Self::Fused(p) => {
-                let y = p.forward(x)?;
-                let mut out = Vec::with_capacity(sizes.len());
-                let mut start = 0;
-                for &n in sizes {
-                    out.push(y.narrow(D::Minus1, start, n)?);
-                    start += n;
+            Self::Fused(p) => p.forward(x, m, out),
+            Self::Separate(ps) => {
+                let total: usize = ps.iter().map(Proj::n).sum();
+                let mut c0 = 0;
+                for p in ps {
+                    let n = p.n();
+                    let mut part = vec![0f32; m * n];
+                    p.forward(x, m, &mut part)?;
+                    for r in 0..m {
+                        out[r * total + c0..r * total + c0 + n]
+                            .copy_from_slice(&part[r * n..(r + 1) * n]);
+                    }
+                    c0 += n;
                 }
-                Ok(out)
+                Ok(())
             }
-            Self::Separate(ps) => ps.iter().map(|p| p.forward(x)).collect(),
         }
     }
 }
 
 struct Layer {
-    attn_norm: Tensor,
+    attn_norm: Vec<f32>,
+    /// Q, K and V side by side.
     qkv: Projections,
     wo: Proj,
-    ffn_norm: Tensor,
+    ffn_norm: Vec<f32>,
+    /// Gate and up side by side.
     gate_up: Projections,
     down: Proj,
     ffn: usize,
-    /// (1, n_kv_head, capacity, head_dim) each; the first `Llama::cached.len()` positions hold
-    /// keys and values.
-    k_cache: Option<Tensor>,
-    v_cache: Option<Tensor>,
+    /// The first `Llama::cached.len()` positions hold keys (after RoPE) and values. Keys
+    /// transposed, `kv_dim × capacity` (see [`ops::attention`]); values `capacity × kv_dim`.
+    k_cache: Vec<f32>,
+    v_cache: Vec<f32>,
+}
+
+/// Buffers reused from one forward call to the next (decode allocates nothing per layer).
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    h: Vec<f32>,
+    qkv: Vec<f32>,
+    att: Vec<f32>,
+    o: Vec<f32>,
+    gu: Vec<f32>,
+    act: Vec<f32>,
+    last: Vec<f32>,
+}
+
+fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    v.resize(len, 0.0);
+    &mut v[..len]
+}
+
+fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()
 }
 
 pub struct Llama {
     cfg: LlamaConfig,
     embed: Arc<QTensor>,
     layers: Vec<Layer>,
-    norm: Tensor,
+    norm: Vec<f32>,
     output: Proj,
-    cos: Tensor,
-    sin: Tensor,
+    /// `context_length × head_dim / 2` each.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    scratch: Scratch,
     /// Tokens whose keys and values are in the cache, in order.
     cached: Vec<u32>,
     capacity: usize,
@@ -281,7 +288,7 @@ impl Llama {
             // Tied embeddings (SmolLM2): the head is the embedding matrix.
             Err(_) => Proj::new(get(ct, r, "token_embd.weight")?, DensePrefill::Off)?,
         };
-        let norm = get(ct, r, "output_norm.weight")?.dequantize(&Device::Cpu)?;
+        let norm = to_vec(&get(ct, r, "output_norm.weight")?.dequantize(&Device::Cpu)?)?;
         let kv_dim = cfg.n_kv_head * cfg.head_dim;
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
@@ -299,19 +306,22 @@ impl Llama {
             let up = get(ct, r, &format!("{p}.ffn_up.weight"))?;
             let (ffn, _) = gate.shape().dims2()?;
             layers.push(Layer {
-                attn_norm: get(ct, r, &format!("{p}.attn_norm.weight"))?
-                    .dequantize(&Device::Cpu)?,
+                attn_norm: to_vec(
+                    &get(ct, r, &format!("{p}.attn_norm.weight"))?.dequantize(&Device::Cpu)?,
+                )?,
                 qkv: Projections::new(vec![wq, wk, wv], dense)?,
                 wo: Proj::new(get(ct, r, &format!("{p}.attn_output.weight"))?, dense)?,
-                ffn_norm: get(ct, r, &format!("{p}.ffn_norm.weight"))?.dequantize(&Device::Cpu)?,
+                ffn_norm: to_vec(
+                    &get(ct, r, &format!("{p}.ffn_norm.weight"))?.dequantize(&Device::Cpu)?,
+                )?,
                 gate_up: Projections::new(vec![gate, up], dense)?,
                 down: Proj::new(get(ct, r, &format!("{p}.ffn_down.weight"))?, dense)?,
                 ffn,
-                k_cache: None,
-                v_cache: None,
+                k_cache: Vec::new(),
+                v_cache: Vec::new(),
             });
         }
-        let (cos, sin) = rope_tables(&cfg)?;
+        let (cos, sin) = rope_tables(&cfg);
         Ok(Self {
             cfg,
             embed: Arc::new(embed),
@@ -320,6 +330,7 @@ impl Llama {
             output,
             cos,
             sin,
+            scratch: Scratch::default(),
             cached: Vec::new(),
             capacity: 0,
         })
@@ -339,35 +350,33 @@ impl Llama {
         self.cached.truncate(len);
     }
 
-    /// Makes room for `needed` positions, growing the buffers geometrically.
-    fn reserve(&mut self, needed: usize) -> Result<()> {
+    /// Makes room for `needed` positions, growing the buffers geometrically (the cached
+    /// positions stay where they are).
+    fn reserve(&mut self, needed: usize) {
         if needed <= self.capacity {
-            return Ok(());
+            return;
         }
         let cap = needed
             .max(self.capacity * 2)
             .max(256)
             .min(self.cfg.context_length.max(needed));
-        let keep = self.cached.len();
-        let shape = (1, self.cfg.n_kv_head, cap, self.cfg.head_dim);
+        let kv_dim = self.cfg.n_kv_head * self.cfg.head_dim;
+        let (old, keep) = (self.capacity, self.cached.len());
         for layer in &mut self.layers {
-            for cache in [&mut layer.k_cache, &mut layer.v_cache] {
-                let fresh = Tensor::zeros(shape, DType::F32, &Device::Cpu)?;
-                if let Some(old) = cache.as_ref() {
-                    if keep > 0 {
-                        fresh.slice_set(&old.narrow(2, 0, keep)?.contiguous()?, 2, 0)?;
-                    }
-                }
-                *cache = Some(fresh);
+            let mut k_t = vec![0f32; cap * kv_dim];
+            for c in 0..kv_dim {
+                k_t[c * cap..c * cap + keep]
+                    .copy_from_slice(&layer.k_cache[c * old..c * old + keep]);
             }
+            layer.k_cache = k_t;
+            layer.v_cache.resize(cap * kv_dim, 0.0);
         }
         self.capacity = cap;
-        Ok(())
     }
 
     /// Runs `tokens` at positions `cached_tokens().len()..`, appends them to the cache and
-    /// returns the logits of the last one, shape `(vocab,)`.
-    pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
+    /// returns the logits of the last one.
+    pub fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
         let pos = self.cached.len();
         let s = tokens.len();
         if s == 0 {
@@ -380,76 +389,86 @@ impl Llama {
                 self.cfg.context_length
             )
         }
-        self.reserve(pos + s)?;
+        self.reserve(pos + s);
         let cfg = &self.cfg;
+        let (hidden, hd) = (cfg.hidden, cfg.head_dim);
+        let kv_dim = cfg.n_kv_head * hd;
+        let qkv_dim = hidden + 2 * kv_dim;
+        let half = hd / 2;
         let ids = Tensor::new(tokens, &Device::Cpu)?;
-        let mut x = self.embed.embedding(&ids)?.unsqueeze(0)?; // (1, s, hidden)
-        let cos = self.cos.narrow(0, pos, s)?;
-        let sin = self.sin.narrow(0, pos, s)?;
-        let mask = if s > 1 {
-            Some(causal_mask(s, pos)?)
-        } else {
-            None
+        let emb = to_vec(&self.embed.embedding(&ids)?)?;
+        let sc = &mut self.scratch;
+        sc.x.clear();
+        sc.x.extend_from_slice(&emb);
+        let x = &mut sc.x[..];
+        if x.len() != s * hidden {
+            candle_core::bail!(
+                "embedding rows of {} values, expected {hidden}",
+                x.len() / s
+            )
+        }
+        let shape = kernels::ops::AttnShape {
+            s,
+            pos,
+            n_head: cfg.n_head,
+            n_kv_head: cfg.n_kv_head,
+            head_dim: hd,
+            capacity: self.capacity,
         };
-        let kv_dim = cfg.n_kv_head * cfg.head_dim;
-        let groups = cfg.n_head / cfg.n_kv_head;
-        let scale = 1.0 / (cfg.head_dim as f64).sqrt();
         for layer in &mut self.layers {
-            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, cfg.eps)?;
-            let qkv = layer.qkv.forward(&h, &[cfg.hidden, kv_dim, kv_dim])?;
-            let q = qkv[0]
-                .reshape((1, s, cfg.n_head, cfg.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let k = qkv[1]
-                .reshape((1, s, cfg.n_kv_head, cfg.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let v = qkv[2]
-                .reshape((1, s, cfg.n_kv_head, cfg.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
-            let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
-            let (Some(k_cache), Some(v_cache)) = (&layer.k_cache, &layer.v_cache) else {
-                candle_core::bail!("kv cache not allocated")
-            };
-            k_cache.slice_set(&k, 2, pos)?;
-            v_cache.slice_set(&v, 2, pos)?;
-            let k_all = k_cache.narrow(2, 0, pos + s)?;
-            let v_all = v_cache.narrow(2, 0, pos + s)?;
-            // Query heads sharing a KV head are adjacent: view them as more rows of that
-            // KV head instead of repeating K and V.
-            let q = q.reshape((1, cfg.n_kv_head, groups * s, cfg.head_dim))?;
-            let att = (q.matmul(&k_all.t()?)? * scale)?;
-            let att = match &mask {
-                Some(mask) => att
-                    .reshape((1, cfg.n_kv_head, groups, s, pos + s))?
-                    .broadcast_add(mask)?
-                    .reshape((1, cfg.n_kv_head, groups * s, pos + s))?,
-                None => att,
-            };
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let y = att.matmul(&v_all)?; // (1, n_kv, groups*s, hd)
-            let y = y
-                .reshape((1, cfg.n_head, s, cfg.head_dim))?
-                .transpose(1, 2)?
-                .reshape((1, s, cfg.hidden))?;
-            let x1 = (layer.wo.forward(&y)? + &x)?;
-            let h = candle_nn::ops::rms_norm(&x1, &layer.ffn_norm, cfg.eps)?;
-            let gu = layer.gate_up.forward(&h, &[layer.ffn, layer.ffn])?;
-            let act = (candle_nn::ops::silu(&gu[0])? * &gu[1])?;
-            x = (layer.down.forward(&act)? + x1)?;
+            let h = sized(&mut sc.h, s * hidden);
+            ops::rms_norm(x, &layer.attn_norm, cfg.eps, h);
+            let qkv = sized(&mut sc.qkv, s * qkv_dim);
+            layer.qkv.forward(h, s, qkv)?;
+            for (i, row) in qkv.chunks_exact_mut(qkv_dim).enumerate() {
+                let p = pos + i;
+                let (cos, sin) = (
+                    &self.cos[p * half..(p + 1) * half],
+                    &self.sin[p * half..(p + 1) * half],
+                );
+                let (qk, v) = row.split_at_mut(hidden + kv_dim);
+                for head in qk.chunks_exact_mut(hd) {
+                    ops::rope_interleaved(head, cos, sin);
+                }
+                let (_, k) = qk.split_at(hidden);
+                let cap = self.capacity;
+                for (c, &kv) in k.iter().enumerate() {
+                    layer.k_cache[c * cap + p] = kv;
+                }
+                layer.v_cache[p * kv_dim..(p + 1) * kv_dim].copy_from_slice(v);
+            }
+            // Queries packed as s × hidden for the attention.
+            let q = sized(&mut sc.h, s * hidden);
+            for (dst, row) in q.chunks_exact_mut(hidden).zip(qkv.chunks_exact(qkv_dim)) {
+                dst.copy_from_slice(&row[..hidden]);
+            }
+            let att = sized(&mut sc.att, s * hidden);
+            let used = (pos + s) * kv_dim;
+            ops::attention(q, &layer.k_cache, &layer.v_cache[..used], shape, att);
+            let o = sized(&mut sc.o, s * hidden);
+            layer.wo.forward(att, s, o)?;
+            x.iter_mut().zip(o.iter()).for_each(|(a, b)| *a += b);
+            let h = sized(&mut sc.h, s * hidden);
+            ops::rms_norm(x, &layer.ffn_norm, cfg.eps, h);
+            let gu = sized(&mut sc.gu, s * 2 * layer.ffn);
+            layer.gate_up.forward(h, s, gu)?;
+            let act = sized(&mut sc.act, s * layer.ffn);
+            ops::swiglu(gu, layer.ffn, act);
+            let o = sized(&mut sc.o, s * hidden);
+            layer.down.forward(act, s, o)?;
+            x.iter_mut().zip(o.iter()).for_each(|(a, b)| *a += b);
         }
         self.cached.extend_from_slice(tokens);
         // Only the last position's logits are needed: norm and head on one row.
-        let last = x.narrow(1, s - 1, 1)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.norm, cfg.eps)?;
-        self.output.forward(&last)?.flatten_all()
+        let h = sized(&mut sc.h, hidden);
+        ops::rms_norm(&x[(s - 1) * hidden..], &self.norm, cfg.eps, h);
+        let last = sized(&mut sc.last, self.output.n());
+        self.output.forward(h, 1, last)?;
+        Ok(last.to_vec())
     }
 }
 
-fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
+fn rope_tables(cfg: &LlamaConfig) -> (Vec<f32>, Vec<f32>) {
     let half = cfg.rope_dim / 2;
     let inv: Vec<f32> = (0..half)
         .map(|i| 1.0 / cfg.rope_base.powf(2.0 * i as f32 / cfg.rope_dim as f32))
@@ -464,22 +483,7 @@ fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
             sin.push(a.sin());
         }
     }
-    Ok((
-        Tensor::from_vec(cos, (n, half), &Device::Cpu)?,
-        Tensor::from_vec(sin, (n, half), &Device::Cpu)?,
-    ))
-}
-
-/// Additive mask `(s, pos + s)`: query `i` (at position `pos + i`) sees keys `0..=pos + i`.
-fn causal_mask(s: usize, pos: usize) -> Result<Tensor> {
-    let l = pos + s;
-    let mut m = vec![0f32; s * l];
-    for i in 0..s {
-        for j in (pos + i + 1)..l {
-            m[i * l + j] = f32::NEG_INFINITY;
-        }
-    }
-    Tensor::from_vec(m, (s, l), &Device::Cpu)
+    (cos, sin)
 }
 
 /// Whether a quantized type runs slowly in candle's CPU kernels and is worth requantising.

@@ -19,6 +19,7 @@ use std::sync::{Mutex, OnceLock};
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub mod ops;
 mod pack;
 mod portable;
 
