@@ -20,11 +20,11 @@ pub(super) fn gemm(
     col0: usize,
 ) {
     // SAFETY: `Kernel::Avx2` is only offered (and `matmul_with` refuses any kernel not offered)
-    // when the CPU reports avx2 (FMA is checked with it).
+    // when the CPU reports avx2 (FMA and F16C are checked with it).
     unsafe { gemm_avx2(a, rows, w, tiles, out, ldo, col0) }
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 fn gemm_avx2(
     a: &QuantizedRows,
     rows: Range<usize>,
@@ -48,7 +48,7 @@ fn gemm_avx2(
     }
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
 fn kernel<const R: usize>(
     a: &QuantizedRows,

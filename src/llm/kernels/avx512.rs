@@ -102,9 +102,9 @@ fn kernel<const R: usize, const T: usize, const W: usize>(
         }
         let mut ws = [_mm512_setzero_ps(); T];
         for j in 0..T {
-            let s = w.tile_scales(t0 + j, b);
-            // SAFETY: `s` holds exactly 16 f32.
-            ws[j] = unsafe { _mm512_loadu_ps(s.as_ptr()) };
+            let s = w.tile_scales_f16(t0 + j, b);
+            // SAFETY: `s` holds exactly 16 f16 (32 bytes).
+            ws[j] = _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(s.as_ptr().cast()) });
         }
         for i in 0..R {
             let da = _mm512_set1_ps(a.d[(r0 + i) * nb + b]);
@@ -125,4 +125,137 @@ fn kernel<const R: usize, const T: usize, const W: usize>(
         }
     }
     store_block::<R, W>(&res, r0, rows, t0, w.n(), out, ldo, col0);
+}
+
+/// Attention's inner loops with explicit AVX-512 (see `ops::AttnMicro`).
+pub(super) struct Attn;
+
+impl super::ops::AttnMicro for Attn {
+    #[inline(always)]
+    fn scores(
+        qv: &[f32],
+        q0: usize,
+        qn: usize,
+        hd: usize,
+        kt: &[f32],
+        cap: usize,
+        j0: usize,
+        jn: usize,
+        scores: &mut [f32],
+        lpad: usize,
+    ) {
+        // SAFETY: only instantiated inside `ops::attention_item_avx512`, which runs only when
+        // the CPU reports avx512f.
+        unsafe { scores_avx512(qv, q0, qn, hd, kt, cap, j0, jn, scores, lpad) }
+    }
+
+    #[inline(always)]
+    fn values(
+        scores: &[f32],
+        q0: usize,
+        qn: usize,
+        lpad: usize,
+        lmax: usize,
+        v: &[f32],
+        stride: usize,
+        hd: usize,
+        dst: &mut [f32],
+    ) {
+        if !hd.is_multiple_of(16) {
+            return <super::ops::Plain as super::ops::AttnMicro>::values(
+                scores, q0, qn, lpad, lmax, v, stride, hd, dst,
+            );
+        }
+        // SAFETY: as above.
+        unsafe { values_avx512(scores, q0, qn, lpad, lmax, v, stride, hd, dst) }
+    }
+}
+
+/// 4 query vectors × 16 keys: per dimension one key-row load (masked past `jn`) and four
+/// broadcast multiply-adds.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+fn scores_avx512(
+    qv: &[f32],
+    q0: usize,
+    qn: usize,
+    hd: usize,
+    kt: &[f32],
+    cap: usize,
+    j0: usize,
+    jn: usize,
+    scores: &mut [f32],
+    lpad: usize,
+) {
+    let mask: __mmask16 = if jn >= 16 { 0xffff } else { (1u16 << jn) - 1 };
+    let mut acc = [_mm512_setzero_ps(); 4];
+    let qrows: [&[f32]; 4] = std::array::from_fn(|i| {
+        if i < qn {
+            &qv[(q0 + i) * hd..(q0 + i + 1) * hd]
+        } else {
+            &qv[q0 * hd..(q0 + 1) * hd]
+        }
+    });
+    for d in 0..hd {
+        let row = &kt[d * cap + j0..d * cap + j0 + jn.min(16)];
+        // SAFETY: `row` holds `jn.min(16)` floats and the mask enables exactly those lanes;
+        // masked-off lanes are not read.
+        let k = unsafe { _mm512_maskz_loadu_ps(mask, row.as_ptr()) };
+        for i in 0..4 {
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(qrows[i][d]), k, acc[i]);
+        }
+    }
+    for i in 0..qn.min(4) {
+        let dst = &mut scores[(q0 + i) * lpad + j0..(q0 + i) * lpad + j0 + 16];
+        // SAFETY: `dst` holds 16 floats (`lpad` is a multiple of 16 past `j0`).
+        unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), acc[i]) };
+    }
+}
+
+/// 4 query vectors × 64 dimensions per pass (16 accumulators): per key four value loads and
+/// sixteen broadcast multiply-adds. `hd` is a multiple of 16.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+fn values_avx512(
+    scores: &[f32],
+    q0: usize,
+    qn: usize,
+    lpad: usize,
+    lmax: usize,
+    v: &[f32],
+    stride: usize,
+    hd: usize,
+    dst: &mut [f32],
+) {
+    let prow: [&[f32]; 4] = std::array::from_fn(|i| {
+        let qi = if i < qn { q0 + i } else { q0 };
+        &scores[qi * lpad..qi * lpad + lmax]
+    });
+    let mut d0 = 0;
+    while d0 < hd {
+        let chunks = ((hd - d0) / 16).min(4);
+        let mut acc = [[_mm512_setzero_ps(); 4]; 4];
+        for j in 0..lmax {
+            let vrow = &v[j * stride + d0..j * stride + d0 + chunks * 16];
+            let mut vv = [_mm512_setzero_ps(); 4];
+            for c in 0..chunks {
+                // SAFETY: `vrow` holds `chunks·16` floats.
+                vv[c] = unsafe { _mm512_loadu_ps(vrow.as_ptr().add(c * 16)) };
+            }
+            for i in 0..4 {
+                let p = _mm512_set1_ps(prow[i][j]);
+                for c in 0..chunks {
+                    acc[i][c] = _mm512_fmadd_ps(p, vv[c], acc[i][c]);
+                }
+            }
+        }
+        for i in 0..qn.min(4) {
+            let o = &mut dst[(q0 + i) * hd + d0..(q0 + i) * hd + d0 + chunks * 16];
+            for c in 0..chunks {
+                // SAFETY: `o` holds `chunks·16` floats.
+                unsafe { _mm512_storeu_ps(o.as_mut_ptr().add(c * 16), acc[i][c]) };
+            }
+        }
+        d0 += chunks * 16;
+    }
 }

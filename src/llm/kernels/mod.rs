@@ -56,7 +56,10 @@ impl Kernel {
         let mut v = vec![Kernel::Portable];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+                && std::is_x86_feature_detected!("f16c")
+            {
                 v.push(Kernel::Avx2);
             }
             if std::is_x86_feature_detected!("avx512f")

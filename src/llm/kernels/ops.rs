@@ -198,7 +198,7 @@ fn attention_item(
             // SAFETY: selected only when the CPU reports avx2 and fma.
             unsafe { attention_item_avx2(q, k_t, v, sh, kvh, blk, dst, scratch) }
         }
-        _ => attention_item_body(q, k_t, v, sh, kvh, blk, dst, scratch),
+        _ => attention_item_body::<Plain>(q, k_t, v, sh, kvh, blk, dst, scratch),
     }
 }
 
@@ -215,7 +215,7 @@ fn attention_item_avx512(
     dst: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
-    attention_item_body(q, k_t, v, sh, kvh, blk, dst, scratch)
+    attention_item_body::<super::avx512::Attn>(q, k_t, v, sh, kvh, blk, dst, scratch)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -231,7 +231,105 @@ fn attention_item_avx2(
     dst: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
-    attention_item_body(q, k_t, v, sh, kvh, blk, dst, scratch)
+    attention_item_body::<Plain>(q, k_t, v, sh, kvh, blk, dst, scratch)
+}
+
+/// The two inner loops of attention, per instruction set.
+pub(super) trait AttnMicro {
+    /// `scores[(q0 + i)·lpad + j0 + l] = Σ_d qv[(q0 + i)·hd + d] · kt[d·cap + j0 + l]` for
+    /// `i < qn ≤ QB`, `l < 16` (keys past `jn` may be garbage; they are masked later).
+    #[allow(clippy::too_many_arguments)]
+    fn scores(
+        qv: &[f32],
+        q0: usize,
+        qn: usize,
+        hd: usize,
+        kt: &[f32],
+        cap: usize,
+        j0: usize,
+        jn: usize,
+        scores: &mut [f32],
+        lpad: usize,
+    );
+    /// `dst[(q0 + i)·hd + d] = Σ_{j < lmax} scores[(q0 + i)·lpad + j] · v[j·stride + d]`
+    /// (`v` starts at the head's first value).
+    #[allow(clippy::too_many_arguments)]
+    fn values(
+        scores: &[f32],
+        q0: usize,
+        qn: usize,
+        lpad: usize,
+        lmax: usize,
+        v: &[f32],
+        stride: usize,
+        hd: usize,
+        dst: &mut [f32],
+    );
+}
+
+/// Plain Rust (vectorised by the compiler as it can).
+pub(super) struct Plain;
+
+impl AttnMicro for Plain {
+    #[inline(always)]
+    fn scores(
+        qv: &[f32],
+        q0: usize,
+        qn: usize,
+        hd: usize,
+        kt: &[f32],
+        cap: usize,
+        j0: usize,
+        jn: usize,
+        scores: &mut [f32],
+        lpad: usize,
+    ) {
+        let mut acc = [[0f32; JB]; QB];
+        for d in 0..hd {
+            let krow = load_block(&kt[d * cap + j0..], jn);
+            for (a, qi) in acc.iter_mut().zip(q0..q0 + qn) {
+                let qd = qv[qi * hd + d];
+                for l in 0..JB {
+                    a[l] += qd * krow[l];
+                }
+            }
+        }
+        for (a, qi) in acc.iter().zip(q0..q0 + qn) {
+            scores[qi * lpad + j0..qi * lpad + j0 + JB].copy_from_slice(a);
+        }
+    }
+
+    #[inline(always)]
+    fn values(
+        scores: &[f32],
+        q0: usize,
+        qn: usize,
+        lpad: usize,
+        lmax: usize,
+        v: &[f32],
+        stride: usize,
+        hd: usize,
+        dst: &mut [f32],
+    ) {
+        let mut d0 = 0;
+        while d0 < hd {
+            let dn = (hd - d0).min(JB);
+            let mut acc = [[0f32; JB]; QB];
+            for j in 0..lmax {
+                let vrow = load_block(&v[j * stride + d0..], dn);
+                for (a, qi) in acc.iter_mut().zip(q0..q0 + qn) {
+                    let p = scores[qi * lpad + j];
+                    for l in 0..JB {
+                        a[l] += p * vrow[l];
+                    }
+                }
+            }
+            for (a, qi) in acc.iter().zip(q0..q0 + qn) {
+                dst[qi * hd + d0..qi * hd + d0 + dn].copy_from_slice(&a[..dn]);
+            }
+            d0 += JB;
+        }
+    }
 }
 
 /// One work item: query heads of kv head `kvh` × rows of block `blk`. `dst` is
@@ -239,7 +337,7 @@ fn attention_item_avx2(
 /// instruction set by the wrappers above.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn attention_item_body(
+fn attention_item_body<M: AttnMicro>(
     q: &[f32],
     k_t: &[f32],
     v: &[f32],
@@ -283,19 +381,7 @@ fn attention_item_body(
         let mut j0 = 0;
         while j0 < lmax {
             let jn = (lmax - j0).min(JB);
-            let mut acc = [[0f32; JB]; QB];
-            for d in 0..hd {
-                let krow = load_block(&kt[d * sh.capacity + j0..], jn);
-                for (a, qi) in acc.iter_mut().zip(q0..q0 + QB) {
-                    let qd = if qi < nq { qv[qi * hd + d] } else { 0.0 };
-                    for l in 0..JB {
-                        a[l] += qd * krow[l];
-                    }
-                }
-            }
-            for (a, qi) in acc.iter().zip(q0..q0 + qn) {
-                scores[qi * lpad + j0..qi * lpad + j0 + JB].copy_from_slice(a);
-            }
+            M::scores(qv, q0, qn, hd, kt, sh.capacity, j0, jn, scores, lpad);
             j0 += JB;
         }
         q0 += QB;
@@ -304,43 +390,45 @@ fn attention_item_body(
     for qi in 0..nq {
         let len = sh.pos + r0 + qi % rows + 1;
         let row = &mut scores[qi * lpad..(qi + 1) * lpad];
-        let max = row[..len].iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-        let mut sum = 0f32;
-        for x in row[..len].iter_mut() {
-            *x = fast_exp(*x - max);
-            sum += *x;
+        // In 16 independent lanes so that max, exp and sum vectorise.
+        let mut lanes = [f32::NEG_INFINITY; 16];
+        let mut chunks = row[..len].chunks_exact(16);
+        for c in &mut chunks {
+            for l in 0..16 {
+                lanes[l] = lanes[l].max(c[l]);
+            }
         }
-        row[len..].iter_mut().for_each(|x| *x = 0.0);
+        let max = chunks
+            .remainder()
+            .iter()
+            .chain(lanes.iter())
+            .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        row[len..].iter_mut().for_each(|x| *x = f32::NEG_INFINITY);
+        let mut sums = [0f32; 16];
+        for c in row.chunks_exact_mut(16) {
+            for l in 0..16 {
+                // Masked entries: exp(-inf) clamps to ~1e-38; zero them exactly.
+                let e = fast_exp(c[l] - max);
+                let e = if c[l] == f32::NEG_INFINITY { 0.0 } else { e };
+                c[l] = e;
+                sums[l] += e;
+            }
+        }
+        let sum: f32 = sums.iter().sum();
         if let Some(slot) = inv_sums.get_mut(qi) {
             *slot = 1.0 / sum;
         }
     }
-    // Outputs: QB query vectors × 16 dims per register block, over all keys.
+    // Outputs: QB query vectors per register block, over all keys; then normalised.
+    let vh = &v[kvh * hd..];
     let mut q0 = 0;
     while q0 < nq {
         let qn = (nq - q0).min(QB);
-        let mut d0 = 0;
-        while d0 < hd {
-            let dn = (hd - d0).min(JB);
-            let mut acc = [[0f32; JB]; QB];
-            for j in 0..lmax {
-                let vrow = load_block(&v[j * kv_dim + kvh * hd + d0..], dn);
-                for (a, qi) in acc.iter_mut().zip(q0..q0 + QB) {
-                    let p = if qi < nq { scores[qi * lpad + j] } else { 0.0 };
-                    for l in 0..JB {
-                        a[l] += p * vrow[l];
-                    }
-                }
-            }
-            for (a, qi) in acc.iter().zip(q0..q0 + qn) {
-                let inv = inv_sums.get(qi).copied().unwrap_or(0.0);
-                for (o, &x) in dst[qi * hd + d0..qi * hd + d0 + dn].iter_mut().zip(a) {
-                    *o = x * inv;
-                }
-            }
-            d0 += JB;
-        }
+        M::values(scores, q0, qn, lpad, lmax, vh, kv_dim, hd, dst);
         q0 += QB;
+    }
+    for (o, &inv) in dst.chunks_exact_mut(hd).zip(inv_sums.iter()) {
+        o.iter_mut().for_each(|x| *x *= inv);
     }
 }
 
@@ -365,8 +453,19 @@ mod tests {
 
     #[test]
     fn attention_matches_a_direct_computation() {
-        // Odd sizes: 3 query heads per kv head, head_dim 12, 70 new rows after 5 cached.
-        let (n_head, n_kv_head, hd, pos, s) = (6, 2, 12, 5, 70);
+        // Odd sizes: 3 query heads per kv head, head_dim 12, 70 new rows after 5 cached;
+        // SmolLM2's heads (9 on 3, head_dim 64) at a prompt and at a decode step.
+        for (n_head, n_kv_head, hd, pos, s) in [
+            (6, 2, 12, 5, 70),
+            (9, 3, 64, 0, 33),
+            (9, 3, 64, 40, 1),
+            (4, 4, 32, 0, 1),
+        ] {
+            check_attention(n_head, n_kv_head, hd, pos, s);
+        }
+    }
+
+    fn check_attention(n_head: usize, n_kv_head: usize, hd: usize, pos: usize, s: usize) {
         let total = pos + s;
         let f = |i: usize| ((i * 7919 % 1000) as f32 / 500.0) - 1.0;
         let q: Vec<f32> = (0..s * n_head * hd).map(f).collect();
@@ -392,7 +491,7 @@ mod tests {
         let (qd, kd) = (n_head * hd, n_kv_head * hd);
         for i in 0..s {
             for h in 0..n_head {
-                let kvh = h / 3;
+                let kvh = h / (n_head / n_kv_head);
                 let sc: Vec<f64> = (0..=pos + i)
                     .map(|j| {
                         (0..hd)
@@ -438,5 +537,41 @@ mod tests {
         let silu = |g: f32| g / (1.0 + (-g).exp());
         assert!((act[0] - silu(1.0) * 2.0).abs() < 1e-6);
         assert!((act[1] - silu(-1.0) * 3.0).abs() < 1e-6);
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    /// Attention time at decode and prefill shapes (run with `--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn attention_throughput() {
+        for &(s, pos) in &[(1usize, 64usize), (1, 512), (512, 0)] {
+            let (n_head, n_kv_head, hd) = (9, 3, 64);
+            let capacity = 1024;
+            let q = vec![0.01f32; s * n_head * hd];
+            let k_t = vec![0.02f32; n_kv_head * hd * capacity];
+            let v = vec![0.03f32; capacity * n_kv_head * hd];
+            let mut out = vec![0f32; s * n_head * hd];
+            let sh = AttnShape {
+                s,
+                pos,
+                n_head,
+                n_kv_head,
+                head_dim: hd,
+                capacity,
+            };
+            let reps = if s == 1 { 2000 } else { 10 };
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                attention(&q, &k_t, &v, sh, &mut out);
+            }
+            println!(
+                "s {s} pos {pos}: {:.1} µs per call",
+                t.elapsed().as_secs_f64() / reps as f64 * 1e6
+            );
+        }
     }
 }

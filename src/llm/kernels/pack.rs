@@ -3,18 +3,21 @@ use super::{quantize_block, KernelError, NR, QK, TILE_BYTES};
 
 /// An `n × k` weight matrix (one row per output column) repacked for the microkernels.
 ///
-/// Tile `t` (columns `t·NR..`), block `b` (k `b·QK..`) is `TILE_BYTES` bytes at
-/// `(t·nb + b)·TILE_BYTES`: for each group `g` of 4 consecutive k, `NR` columns × 4 bytes,
-/// each value an int8 plus 128 (so `vpdpbusd` can take the weights as its unsigned operand).
-/// Its scales are the `NR` f32 at `(t·nb + b)·NR`. Columns past `n` and k past `k` are zero.
+/// Tile `t` (columns `t·NR..`), block `b` (k `b·QK..`) is `BLOCK_STRIDE` bytes at
+/// `(t·nb + b)·BLOCK_STRIDE`: for each group `g` of 4 consecutive k, `NR` columns × 4 bytes,
+/// each value an int8 plus 128 (so `vpdpbusd` can take the weights as its unsigned operand),
+/// then the `NR` scales as f16 (as in GGUF): a matrix is one sequential stream (decode reads
+/// 1.0625 bytes per weight, like Q8_0). Columns past `n` and k past `k` are zero.
 #[derive(Debug, Clone)]
 pub struct PackedMatrix {
     n: usize,
     k: usize,
     nb: usize,
-    quants: Vec<u8>,
-    scales: Vec<f32>,
+    data: Vec<u8>,
 }
+
+/// Bytes per tile block: the int8 values, then `NR` f16 scales.
+pub(crate) const BLOCK_STRIDE: usize = TILE_BYTES + 2 * NR;
 
 /// GGUF block layouts we unpack directly.
 const Q8_0_BYTES: usize = 34;
@@ -32,21 +35,23 @@ impl PackedMatrix {
             n,
             k,
             nb,
-            // 128 = int8 zero.
-            quants: vec![128; tiles * nb * TILE_BYTES],
-            scales: vec![0.0; tiles * nb * NR],
+            // 128 = int8 zero; zero bytes = f16 zero scales.
+            data: [[128u8; TILE_BYTES].as_slice(), &[0u8; 2 * NR]]
+                .concat()
+                .repeat(tiles * nb),
         }
     }
 
     /// Stores the 32 int8 values of column `c`, block `b`, and their scale.
     fn set_block(&mut self, c: usize, b: usize, q: &[i8; QK], d: f32) {
         let (t, col) = (c / NR, c % NR);
-        let base = (t * self.nb + b) * TILE_BYTES;
+        let base = (t * self.nb + b) * BLOCK_STRIDE;
         for (i, &v) in q.iter().enumerate() {
             let (g, j) = (i / 4, i % 4);
-            self.quants[base + g * NR * 4 + col * 4 + j] = (v as u8) ^ 0x80;
+            self.data[base + g * NR * 4 + col * 4 + j] = (v as u8) ^ 0x80;
         }
-        self.scales[(t * self.nb + b) * NR + col] = d;
+        let at = base + TILE_BYTES + 2 * col;
+        self.data[at..at + 2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
     }
 
     fn check(n: usize, k: usize, len: usize, per_block: usize) -> Result<(), KernelError> {
@@ -140,31 +145,37 @@ impl PackedMatrix {
     /// The `TILE_BYTES` of tile `t`, block `b`.
     #[inline(always)]
     pub(crate) fn tile_block(&self, t: usize, b: usize) -> &[u8; TILE_BYTES] {
-        let base = (t * self.nb + b) * TILE_BYTES;
-        self.quants[base..base + TILE_BYTES]
+        let base = (t * self.nb + b) * BLOCK_STRIDE;
+        self.data[base..base + TILE_BYTES]
             .try_into()
             .unwrap_or(&[128; TILE_BYTES])
     }
 
-    /// The `NR` scales of tile `t`, block `b`.
+    /// The `NR` scales (f16, little-endian) of tile `t`, block `b`.
     #[inline(always)]
-    pub(crate) fn tile_scales(&self, t: usize, b: usize) -> &[f32; NR] {
-        let base = (t * self.nb + b) * NR;
-        self.scales[base..base + NR]
+    pub(crate) fn tile_scales_f16(&self, t: usize, b: usize) -> &[u8; 2 * NR] {
+        let base = (t * self.nb + b) * BLOCK_STRIDE + TILE_BYTES;
+        self.data[base..base + 2 * NR]
             .try_into()
-            .unwrap_or(&[0.0; NR])
+            .unwrap_or(&[0; 2 * NR])
     }
 
-    /// The int8 value of column `c` at `kk` (for tests and the reference).
+    /// The `NR` scales of tile `t`, block `b`, as f32.
+    #[inline(always)]
+    pub(crate) fn tile_scales(&self, t: usize, b: usize) -> [f32; NR] {
+        let raw = self.tile_scales_f16(t, b);
+        std::array::from_fn(|c| f16_at(raw, 2 * c))
+    }
+
+    /// The int8 value of column `c` at `kk` and its block's scale (for tests).
     pub fn value(&self, c: usize, kk: usize) -> (i8, f32) {
         let (t, col, b, i) = (c / NR, c % NR, kk / QK, kk % QK);
-        let base = (t * self.nb + b) * TILE_BYTES;
-        let q = (self.quants[base + (i / 4) * NR * 4 + col * 4 + i % 4] ^ 0x80) as i8;
-        (q, self.scales[(t * self.nb + b) * NR + col])
+        let q = (self.tile_block(t, b)[(i / 4) * NR * 4 + col * 4 + i % 4] ^ 0x80) as i8;
+        (q, self.tile_scales(t, b)[col])
     }
 
     /// Bytes held.
     pub fn size_bytes(&self) -> usize {
-        self.quants.len() + self.scales.len() * 4
+        self.data.len()
     }
 }
