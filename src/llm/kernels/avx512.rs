@@ -232,30 +232,51 @@ fn values_avx512(
         &scores[qi * lpad..qi * lpad + lmax]
     });
     let mut d0 = 0;
+    while d0 + 64 <= hd {
+        values_block::<4>(&prow, qn, q0, lmax, v, stride, hd, d0, dst);
+        d0 += 64;
+    }
     while d0 < hd {
-        let chunks = ((hd - d0) / 16).min(4);
-        let mut acc = [[_mm512_setzero_ps(); 4]; 4];
-        for j in 0..lmax {
-            let vrow = &v[j * stride + d0..j * stride + d0 + chunks * 16];
-            let mut vv = [_mm512_setzero_ps(); 4];
-            for c in 0..chunks {
-                // SAFETY: `vrow` holds `chunks·16` floats.
-                vv[c] = unsafe { _mm512_loadu_ps(vrow.as_ptr().add(c * 16)) };
-            }
-            for i in 0..4 {
-                let p = _mm512_set1_ps(prow[i][j]);
-                for c in 0..chunks {
-                    acc[i][c] = _mm512_fmadd_ps(p, vv[c], acc[i][c]);
-                }
+        values_block::<1>(&prow, qn, q0, lmax, v, stride, hd, d0, dst);
+        d0 += 16;
+    }
+}
+
+/// `C` × 16 dimensions from `d0` for 4 query vectors (a constant `C` keeps the accumulators
+/// in registers).
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+fn values_block<const C: usize>(
+    prow: &[&[f32]; 4],
+    qn: usize,
+    q0: usize,
+    lmax: usize,
+    v: &[f32],
+    stride: usize,
+    hd: usize,
+    d0: usize,
+    dst: &mut [f32],
+) {
+    let mut acc = [[_mm512_setzero_ps(); C]; 4];
+    for j in 0..lmax {
+        let vrow = &v[j * stride + d0..j * stride + d0 + C * 16];
+        let mut vv = [_mm512_setzero_ps(); C];
+        for c in 0..C {
+            // SAFETY: `vrow` holds `C·16` floats.
+            vv[c] = unsafe { _mm512_loadu_ps(vrow.as_ptr().add(c * 16)) };
+        }
+        for i in 0..4 {
+            let p = _mm512_set1_ps(prow[i][j]);
+            for c in 0..C {
+                acc[i][c] = _mm512_fmadd_ps(p, vv[c], acc[i][c]);
             }
         }
-        for i in 0..qn.min(4) {
-            let o = &mut dst[(q0 + i) * hd + d0..(q0 + i) * hd + d0 + chunks * 16];
-            for c in 0..chunks {
-                // SAFETY: `o` holds `chunks·16` floats.
-                unsafe { _mm512_storeu_ps(o.as_mut_ptr().add(c * 16), acc[i][c]) };
-            }
+    }
+    for i in 0..qn.min(4) {
+        let o = &mut dst[(q0 + i) * hd + d0..(q0 + i) * hd + d0 + C * 16];
+        for c in 0..C {
+            // SAFETY: `o` holds `C·16` floats.
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr().add(c * 16), acc[i][c]) };
         }
-        d0 += chunks * 16;
     }
 }
