@@ -226,8 +226,9 @@ struct Layer {
     gate_up: Projections,
     down: Proj,
     ffn: usize,
-    /// The first `Llama::cached.len()` positions hold keys (after RoPE) and values. Keys
-    /// transposed, `kv_dim × capacity` (see [`ops::attention`]); values `capacity × kv_dim`.
+    /// The first `Llama::cached.len()` positions hold keys (after RoPE) and values. Keys in
+    /// tiles of 16 positions ([`ops::key_index`]); values `capacity × kv_dim`. Both grow in
+    /// place.
     k_cache: Vec<f32>,
     v_cache: Vec<f32>,
 }
@@ -360,15 +361,11 @@ impl Llama {
             .max(self.capacity * 2)
             .max(256)
             .min(self.cfg.context_length.max(needed));
+        // Whole key tiles.
+        let cap = cap.div_ceil(16) * 16;
         let kv_dim = self.cfg.n_kv_head * self.cfg.head_dim;
-        let (old, keep) = (self.capacity, self.cached.len());
         for layer in &mut self.layers {
-            let mut k_t = vec![0f32; cap * kv_dim];
-            for c in 0..kv_dim {
-                k_t[c * cap..c * cap + keep]
-                    .copy_from_slice(&layer.k_cache[c * old..c * old + keep]);
-            }
-            layer.k_cache = k_t;
+            layer.k_cache.resize(cap * kv_dim, 0.0);
             layer.v_cache.resize(cap * kv_dim, 0.0);
         }
         self.capacity = cap;
@@ -413,7 +410,6 @@ impl Llama {
             n_head: cfg.n_head,
             n_kv_head: cfg.n_kv_head,
             head_dim: hd,
-            capacity: self.capacity,
         };
         for layer in &mut self.layers {
             let h = sized(&mut sc.h, s * hidden);
@@ -431,9 +427,9 @@ impl Llama {
                     ops::rope_interleaved(head, cos, sin);
                 }
                 let (_, k) = qk.split_at(hidden);
-                let cap = self.capacity;
                 for (c, &kv) in k.iter().enumerate() {
-                    layer.k_cache[c * cap + p] = kv;
+                    let at = ops::key_index(p, c / hd, c % hd, cfg.n_kv_head, hd);
+                    layer.k_cache[at] = kv;
                 }
                 layer.v_cache[p * kv_dim..(p + 1) * kv_dim].copy_from_slice(v);
             }

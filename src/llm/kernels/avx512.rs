@@ -138,15 +138,13 @@ impl super::ops::AttnMicro for Attn {
         qn: usize,
         hd: usize,
         kt: &[f32],
-        cap: usize,
         j0: usize,
-        jn: usize,
         scores: &mut [f32],
         lpad: usize,
     ) {
         // SAFETY: only instantiated inside `ops::attention_item_avx512`, which runs only when
         // the CPU reports avx512f.
-        unsafe { scores_avx512(qv, q0, qn, hd, kt, cap, j0, jn, scores, lpad) }
+        unsafe { scores_avx512(qv, q0, qn, hd, kt, j0, scores, lpad) }
     }
 
     #[inline(always)]
@@ -171,7 +169,7 @@ impl super::ops::AttnMicro for Attn {
     }
 }
 
-/// 4 query vectors × 16 keys: per dimension one key-row load (masked past `jn`) and four
+/// 4 query vectors × 16 keys of one key tile: per dimension one 16-key load and four
 /// broadcast multiply-adds.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
@@ -181,13 +179,10 @@ fn scores_avx512(
     qn: usize,
     hd: usize,
     kt: &[f32],
-    cap: usize,
     j0: usize,
-    jn: usize,
     scores: &mut [f32],
     lpad: usize,
 ) {
-    let mask: __mmask16 = if jn >= 16 { 0xffff } else { (1u16 << jn) - 1 };
     let mut acc = [_mm512_setzero_ps(); 4];
     let qrows: [&[f32]; 4] = std::array::from_fn(|i| {
         if i < qn {
@@ -197,10 +192,9 @@ fn scores_avx512(
         }
     });
     for d in 0..hd {
-        let row = &kt[d * cap + j0..d * cap + j0 + jn.min(16)];
-        // SAFETY: `row` holds `jn.min(16)` floats and the mask enables exactly those lanes;
-        // masked-off lanes are not read.
-        let k = unsafe { _mm512_maskz_loadu_ps(mask, row.as_ptr()) };
+        let row = &kt[d * 16..d * 16 + 16];
+        // SAFETY: `row` holds 16 floats.
+        let k = unsafe { _mm512_loadu_ps(row.as_ptr()) };
         for i in 0..4 {
             acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(qrows[i][d]), k, acc[i]);
         }

@@ -102,8 +102,14 @@ pub struct AttnShape {
     pub n_head: usize,
     pub n_kv_head: usize,
     pub head_dim: usize,
-    /// Positions the key buffer has room for (its row stride).
-    pub capacity: usize,
+}
+
+/// Where key `d` of kv head `kvh` at position `p` lives in the key buffer: tiles of 16
+/// positions × `head_dim` per kv head, position-major (`(p / 16, kvh, d, p % 16)`), so the
+/// scores of 16 keys read one contiguous tile and the buffer grows without moving anything.
+#[inline(always)]
+pub fn key_index(p: usize, kvh: usize, d: usize, n_kv_head: usize, head_dim: usize) -> usize {
+    ((p / 16 * n_kv_head + kvh) * head_dim + d) * 16 + p % 16
 }
 
 /// Query rows per attention work item.
@@ -112,8 +118,9 @@ const ROW_BLOCK: usize = 16;
 const QB: usize = 4;
 const JB: usize = 16;
 
-/// Causal grouped-query attention. `q` is `s × (n_head·hd)` row-major. Keys are transposed:
-/// `k_t[(kvh·hd + d)·capacity + j]` (so 16 keys' scores build with vertical multiply-adds);
+/// Causal grouped-query attention. `q` is `s × (n_head·hd)` row-major. Keys are in 16-key
+/// tiles (see [`key_index`]; 16 keys' scores build with vertical multiply-adds) and hold at
+/// least `pos + s` positions rounded up to 16;
 /// values are position-major, `v[j·n_kv_head·hd + kvh·hd + d]`. Both hold `pos + s` positions.
 /// Writes `s × (n_head·hd)` into `out`. Query head `h` reads kv head `h / (n_head / n_kv_head)`.
 ///
@@ -236,8 +243,9 @@ fn attention_item_avx2(
 
 /// The two inner loops of attention, per instruction set.
 pub(super) trait AttnMicro {
-    /// `scores[(q0 + i)·lpad + j0 + l] = Σ_d qv[(q0 + i)·hd + d] · kt[d·cap + j0 + l]` for
-    /// `i < qn ≤ QB`, `l < 16` (keys past `jn` may be garbage; they are masked later).
+    /// `scores[(q0 + i)·lpad + j0 + l] = Σ_d qv[(q0 + i)·hd + d] · kt[d·16 + l]` for
+    /// `i < qn ≤ QB`, `l < 16`: `kt` is the key tile of positions `j0..j0 + 16` (keys past the
+    /// causal length are masked later).
     #[allow(clippy::too_many_arguments)]
     fn scores(
         qv: &[f32],
@@ -245,9 +253,7 @@ pub(super) trait AttnMicro {
         qn: usize,
         hd: usize,
         kt: &[f32],
-        cap: usize,
         j0: usize,
-        jn: usize,
         scores: &mut [f32],
         lpad: usize,
     );
@@ -278,15 +284,13 @@ impl AttnMicro for Plain {
         qn: usize,
         hd: usize,
         kt: &[f32],
-        cap: usize,
         j0: usize,
-        jn: usize,
         scores: &mut [f32],
         lpad: usize,
     ) {
         let mut acc = [[0f32; JB]; QB];
         for d in 0..hd {
-            let krow = load_block(&kt[d * cap + j0..], jn);
+            let krow = load_block(&kt[d * JB..], JB);
             for (a, qi) in acc.iter_mut().zip(q0..q0 + qn) {
                 let qd = qv[qi * hd + d];
                 for l in 0..JB {
@@ -373,15 +377,14 @@ fn attention_item_body<M: AttnMicro>(
             }
         }
     }
-    let kt = &k_t[kvh * hd * sh.capacity..(kvh + 1) * hd * sh.capacity];
     // Scores: QB query vectors × JB keys per register block.
     let mut q0 = 0;
     while q0 < nq {
         let qn = (nq - q0).min(QB);
         let mut j0 = 0;
         while j0 < lmax {
-            let jn = (lmax - j0).min(JB);
-            M::scores(qv, q0, qn, hd, kt, sh.capacity, j0, jn, scores, lpad);
+            let tile = key_index(j0, kvh, 0, sh.n_kv_head, hd);
+            M::scores(qv, q0, qn, hd, &k_t[tile..tile + hd * JB], j0, scores, lpad);
             j0 += JB;
         }
         q0 += QB;
@@ -472,12 +475,18 @@ mod tests {
         let k: Vec<f32> = (0..total * n_kv_head * hd).map(|i| f(i + 3)).collect();
         let v: Vec<f32> = (0..total * n_kv_head * hd).map(|i| f(i + 11)).collect();
         let mut out = vec![0f32; s * n_head * hd];
-        let capacity = total + 9;
+        let capacity = total.div_ceil(16) * 16;
         let mut k_t = vec![f32::NAN; n_kv_head * hd * capacity];
         for j in 0..total {
-            for c in 0..n_kv_head * hd {
-                k_t[c * capacity + j] = k[j * n_kv_head * hd + c];
+            for kvh in 0..n_kv_head {
+                for d in 0..hd {
+                    k_t[key_index(j, kvh, d, n_kv_head, hd)] = k[j * n_kv_head * hd + kvh * hd + d];
+                }
             }
+        }
+        // Past the causal length: garbage but finite (as a reused cache holds).
+        for x in k_t.iter_mut().filter(|x| x.is_nan()) {
+            *x = 1e3;
         }
         let sh = AttnShape {
             s,
@@ -485,7 +494,6 @@ mod tests {
             n_head,
             n_kv_head,
             head_dim: hd,
-            capacity,
         };
         attention(&q, &k_t, &v, sh, &mut out);
         let (qd, kd) = (n_head * hd, n_kv_head * hd);
@@ -561,7 +569,6 @@ mod bench {
                 n_head,
                 n_kv_head,
                 head_dim: hd,
-                capacity,
             };
             let reps = if s == 1 { 2000 } else { 10 };
             let t = std::time::Instant::now();
