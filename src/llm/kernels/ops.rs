@@ -127,6 +127,24 @@ const JB: usize = 16;
 /// Work items are (kv head, block of query rows): all query heads of a group share every key
 /// and value load. One dispatch on candle's pool; items are claimed dynamically.
 pub fn attention(q: &[f32], k_t: &[f32], v: &[f32], sh: AttnShape, out: &mut [f32]) {
+    attention_with(super::Kernel::selected(), q, k_t, v, sh, out)
+}
+
+/// [`attention`] with a given instruction set (one of [`super::Kernel::available`]; any
+/// other falls back to the portable code).
+pub fn attention_with(
+    kernel: super::Kernel,
+    q: &[f32],
+    k_t: &[f32],
+    v: &[f32],
+    sh: AttnShape,
+    out: &mut [f32],
+) {
+    let kernel = if super::Kernel::available().contains(&kernel) {
+        kernel
+    } else {
+        super::Kernel::Portable
+    };
     let blocks = sh.s.div_ceil(ROW_BLOCK);
     let groups = sh.n_head / sh.n_kv_head.max(1);
     let hd = sh.head_dim;
@@ -138,7 +156,6 @@ pub fn attention(q: &[f32], k_t: &[f32], v: &[f32], sh: AttnShape, out: &mut [f3
         .map(Mutex::new)
         .collect();
     let next = AtomicUsize::new(0);
-    let kernel = super::Kernel::selected();
     let work = |_tid: usize| {
         let mut scratch = Vec::new();
         loop {
@@ -495,7 +512,21 @@ mod tests {
             n_kv_head,
             head_dim: hd,
         };
-        attention(&q, &k_t, &v, sh, &mut out);
+        for kernel in super::super::Kernel::available() {
+            attention_with(kernel, &q, &k_t, &v, sh, &mut out);
+            check_output(&q, &k, &v, &out, sh);
+        }
+    }
+
+    fn check_output(q: &[f32], k: &[f32], v: &[f32], out: &[f32], sh: AttnShape) {
+        let AttnShape {
+            s,
+            pos,
+            n_head,
+            n_kv_head,
+            head_dim: hd,
+            ..
+        } = sh;
         let (qd, kd) = (n_head * hd, n_kv_head * hd);
         for i in 0..s {
             for h in 0..n_head {
