@@ -21,7 +21,7 @@ fn generate_prints_the_answer_plain_and_streamed() {
         let mut cmd = ama();
         cmd.args([
             "generate",
-            "What is the capital of France?",
+            "What is the capital of France? Answer in one sentence.",
             "--max-tokens",
             "12",
         ]);

@@ -49,7 +49,7 @@ pub struct ModelArgs {
     pub model: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "q8_0")]
     pub weights: WeightsArg,
-    #[arg(long, value_enum, default_value = "f32")]
+    #[arg(long, value_enum, default_value = "off")]
     pub dense: DenseArg,
     /// Largest context length to use.
     #[arg(long, default_value_t = 4096)]

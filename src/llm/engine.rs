@@ -44,12 +44,13 @@ impl Default for EngineOptions {
     /// - Q8_0, all quantized: prefill 158, decode 52, peak RSS 325 MB;
     /// - Q4_0, all quantized: prefill 127, decode 54, 240 MB;
     /// - Q8_0 + f16 dense prefill: prefill 270, 507 MB;
-    /// - Q8_0 + f32 dense prefill: prefill 360–430, decode 52–58, 703 MB (chosen: time to
-    ///   first token is what a reader waits for, and it stays under the 1 GiB target).
+    /// - Q8_0 + f32 dense prefill: prefill 360–430, decode 52–58, 703 MB;
+    /// - Q8_0 on our int8 kernels (AVX-512 VNNI), no dense copy: prefill 776, decode 70,
+    ///   297 MB (chosen).
     fn default() -> Self {
         Self {
             weights: WeightsMode::Requantize(GgmlDType::Q8_0),
-            dense_prefill: DensePrefill::F32,
+            dense_prefill: DensePrefill::Off,
             max_context: 4096,
             prefill_chunk: 512,
         }

@@ -5,8 +5,9 @@
 //! - a KV cache in preallocated buffers that can be truncated, so a prompt sharing a prefix
 //!   with the previous one (system prompt, earlier turns) reuses its keys and values;
 //! - fused Q/K/V and gate/up projections (one matmul dispatch instead of three or two);
-//! - optional dense weights used for multi-row (prefill) matmuls, where candle's f32 gemm is
-//!   much faster than its quantized kernels, while single-token decode stays quantized;
+//! - every projection on our int8 kernels ([`super::kernels`]): weights repacked at load,
+//!   activations quantised once per matmul (optional dense f32/f16 copies for multi-row
+//!   matmuls remain for comparison: candle's f32 gemm is slower than the VNNI kernel);
 //! - grouped-query attention without copying K/V per query head;
 //! - the output head on the last position only.
 use std::borrow::Cow;
@@ -14,7 +15,9 @@ use std::sync::Arc;
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
-use candle_core::{DType, Device, Module, Result, Tensor, D};
+use candle_core::{DType, Device, Module, Result, Tensor};
+
+use super::kernels::{self, ops, PackedMatrix};
 
 /// Which dense copy of the weights (if any) serves multi-row matmuls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,15 +89,33 @@ impl LlamaConfig {
     }
 }
 
-/// A linear layer: quantized weights, plus an optional dense copy for multi-row inputs.
+/// A linear layer: weights repacked for our kernels ([`kernels`]), plus an optional dense copy
+/// for multi-row inputs (candle's f32 gemm; slower than the int8 kernels on AVX2/AVX-512).
 struct Proj {
-    quant: QMatMul,
+    packed: PackedMatrix,
     dense: Option<QMatMul>,
 }
 
-/// Rows at or above which the dense copy is used. Measured on SmolLM2 (2 threads): 8 rows
-/// take 60 ms quantized (Q8_0) vs 81 ms dense f32, 16 rows 92 ms vs 81 ms.
+/// Rows at or above which a dense copy, when loaded, is used.
 const DENSE_MIN_ROWS: usize = 12;
+
+/// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 and Q4_0 exactly, other types
+/// requantised to int8 per block of 32.
+pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
+    let (n, k) = w.shape().dims2()?;
+    let packed = match w.dtype() {
+        GgmlDType::Q8_0 => PackedMatrix::from_q8_0(&w.data()?, n, k),
+        GgmlDType::Q4_0 => PackedMatrix::from_q4_0(&w.data()?, n, k),
+        _ => {
+            let dense = w
+                .dequantize(&Device::Cpu)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            PackedMatrix::from_f32(&dense, n, k)
+        }
+    };
+    packed.map_err(|e| candle_core::Error::Msg(format!("packing weights: {e}")))
+}
 
 impl Proj {
     fn new(w: QTensor, dense: DensePrefill) -> Result<Self> {
@@ -104,16 +125,29 @@ impl Proj {
             DensePrefill::F16 => Some(QMatMul::TensorF16(w.dequantize_f16(&Device::Cpu)?)),
         };
         Ok(Self {
-            quant: QMatMul::from_arc(Arc::new(w))?,
+            packed: pack(&w)?,
             dense,
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let rows = x.dim(D::Minus2)?;
+    fn n(&self) -> usize {
+        self.packed.n()
+    }
+
+    /// `out (m × n) = x (m × k) · wᵀ`.
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) -> Result<()> {
         match &self.dense {
-            Some(dense) if rows >= DENSE_MIN_ROWS => dense.forward(x),
-            _ => self.quant.forward(x),
+            Some(dense) if m >= DENSE_MIN_ROWS => {
+                let xt = Tensor::from_slice(x, (m, self.packed.k()), &Device::Cpu)?;
+                let y = dense.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
+                if y.len() != out.len() {
+                    candle_core::bail!("dense matmul: {} outputs for {}", y.len(), out.len())
+                }
+                out.copy_from_slice(&y);
+                Ok(())
+            }
+            _ => kernels::matmul(x, m, &self.packed, out)
+                .map_err(|e| candle_core::Error::Msg(format!("packed matmul: {e}"))),
         }
     }
 }
@@ -159,46 +193,78 @@ impl Projections {
         }
     }
 
-    /// Outputs of each projection, in order; `sizes` are their output widths.
-    fn forward(&self, x: &Tensor, sizes: &[usize]) -> Result<Vec<Tensor>> {
+    /// All outputs side by side: `out` is `m × Σ n`.
+    fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) -> Result<()> {
         match self {
-            Self::Fused(p) => {
-                let y = p.forward(x)?;
-                let mut out = Vec::with_capacity(sizes.len());
-                let mut start = 0;
-                for &n in sizes {
-                    out.push(y.narrow(D::Minus1, start, n)?);
-                    start += n;
+            Self::Fused(p) => p.forward(x, m, out),
+            Self::Separate(ps) => {
+                let total: usize = ps.iter().map(Proj::n).sum();
+                let mut c0 = 0;
+                for p in ps {
+                    let n = p.n();
+                    let mut part = vec![0f32; m * n];
+                    p.forward(x, m, &mut part)?;
+                    for r in 0..m {
+                        out[r * total + c0..r * total + c0 + n]
+                            .copy_from_slice(&part[r * n..(r + 1) * n]);
+                    }
+                    c0 += n;
                 }
-                Ok(out)
+                Ok(())
             }
-            Self::Separate(ps) => ps.iter().map(|p| p.forward(x)).collect(),
         }
     }
 }
 
 struct Layer {
-    attn_norm: Tensor,
+    attn_norm: Vec<f32>,
+    /// Q, K and V side by side.
     qkv: Projections,
     wo: Proj,
-    ffn_norm: Tensor,
+    ffn_norm: Vec<f32>,
+    /// Gate and up side by side.
     gate_up: Projections,
     down: Proj,
     ffn: usize,
-    /// (1, n_kv_head, capacity, head_dim) each; the first `Llama::cached.len()` positions hold
-    /// keys and values.
-    k_cache: Option<Tensor>,
-    v_cache: Option<Tensor>,
+    /// The first `Llama::cached.len()` positions hold keys (after RoPE) and values. Keys in
+    /// tiles of 16 positions ([`ops::key_index`]); values `capacity × kv_dim`. Both grow in
+    /// place.
+    k_cache: Vec<f32>,
+    v_cache: Vec<f32>,
+}
+
+/// Buffers reused from one forward call to the next (decode allocates nothing per layer).
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    h: Vec<f32>,
+    qkv: Vec<f32>,
+    att: Vec<f32>,
+    o: Vec<f32>,
+    gu: Vec<f32>,
+    act: Vec<f32>,
+    last: Vec<f32>,
+}
+
+fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    v.resize(len, 0.0);
+    &mut v[..len]
+}
+
+fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()
 }
 
 pub struct Llama {
     cfg: LlamaConfig,
     embed: Arc<QTensor>,
     layers: Vec<Layer>,
-    norm: Tensor,
-    output: QMatMul,
-    cos: Tensor,
-    sin: Tensor,
+    norm: Vec<f32>,
+    output: Proj,
+    /// `context_length × head_dim / 2` each.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    scratch: Scratch,
     /// Tokens whose keys and values are in the cache, in order.
     cached: Vec<u32>,
     capacity: usize,
@@ -219,11 +285,11 @@ impl Llama {
         cfg.context_length = cfg.context_length.min(max_context).max(1);
         let embed = get(ct, r, "token_embd.weight")?;
         let output = match get(ct, r, "output.weight") {
-            Ok(w) => QMatMul::from_arc(Arc::new(w))?,
+            Ok(w) => Proj::new(w, DensePrefill::Off)?,
             // Tied embeddings (SmolLM2): the head is the embedding matrix.
-            Err(_) => QMatMul::from_arc(Arc::new(get(ct, r, "token_embd.weight")?))?,
+            Err(_) => Proj::new(get(ct, r, "token_embd.weight")?, DensePrefill::Off)?,
         };
-        let norm = get(ct, r, "output_norm.weight")?.dequantize(&Device::Cpu)?;
+        let norm = to_vec(&get(ct, r, "output_norm.weight")?.dequantize(&Device::Cpu)?)?;
         let kv_dim = cfg.n_kv_head * cfg.head_dim;
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
@@ -241,19 +307,22 @@ impl Llama {
             let up = get(ct, r, &format!("{p}.ffn_up.weight"))?;
             let (ffn, _) = gate.shape().dims2()?;
             layers.push(Layer {
-                attn_norm: get(ct, r, &format!("{p}.attn_norm.weight"))?
-                    .dequantize(&Device::Cpu)?,
+                attn_norm: to_vec(
+                    &get(ct, r, &format!("{p}.attn_norm.weight"))?.dequantize(&Device::Cpu)?,
+                )?,
                 qkv: Projections::new(vec![wq, wk, wv], dense)?,
                 wo: Proj::new(get(ct, r, &format!("{p}.attn_output.weight"))?, dense)?,
-                ffn_norm: get(ct, r, &format!("{p}.ffn_norm.weight"))?.dequantize(&Device::Cpu)?,
+                ffn_norm: to_vec(
+                    &get(ct, r, &format!("{p}.ffn_norm.weight"))?.dequantize(&Device::Cpu)?,
+                )?,
                 gate_up: Projections::new(vec![gate, up], dense)?,
                 down: Proj::new(get(ct, r, &format!("{p}.ffn_down.weight"))?, dense)?,
                 ffn,
-                k_cache: None,
-                v_cache: None,
+                k_cache: Vec::new(),
+                v_cache: Vec::new(),
             });
         }
-        let (cos, sin) = rope_tables(&cfg)?;
+        let (cos, sin) = rope_tables(&cfg);
         Ok(Self {
             cfg,
             embed: Arc::new(embed),
@@ -262,6 +331,7 @@ impl Llama {
             output,
             cos,
             sin,
+            scratch: Scratch::default(),
             cached: Vec::new(),
             capacity: 0,
         })
@@ -281,35 +351,29 @@ impl Llama {
         self.cached.truncate(len);
     }
 
-    /// Makes room for `needed` positions, growing the buffers geometrically.
-    fn reserve(&mut self, needed: usize) -> Result<()> {
+    /// Makes room for `needed` positions, growing the buffers geometrically (the cached
+    /// positions stay where they are).
+    fn reserve(&mut self, needed: usize) {
         if needed <= self.capacity {
-            return Ok(());
+            return;
         }
         let cap = needed
             .max(self.capacity * 2)
             .max(256)
             .min(self.cfg.context_length.max(needed));
-        let keep = self.cached.len();
-        let shape = (1, self.cfg.n_kv_head, cap, self.cfg.head_dim);
+        // Whole key tiles.
+        let cap = cap.div_ceil(16) * 16;
+        let kv_dim = self.cfg.n_kv_head * self.cfg.head_dim;
         for layer in &mut self.layers {
-            for cache in [&mut layer.k_cache, &mut layer.v_cache] {
-                let fresh = Tensor::zeros(shape, DType::F32, &Device::Cpu)?;
-                if let Some(old) = cache.as_ref() {
-                    if keep > 0 {
-                        fresh.slice_set(&old.narrow(2, 0, keep)?.contiguous()?, 2, 0)?;
-                    }
-                }
-                *cache = Some(fresh);
-            }
+            layer.k_cache.resize(cap * kv_dim, 0.0);
+            layer.v_cache.resize(cap * kv_dim, 0.0);
         }
         self.capacity = cap;
-        Ok(())
     }
 
     /// Runs `tokens` at positions `cached_tokens().len()..`, appends them to the cache and
-    /// returns the logits of the last one, shape `(vocab,)`.
-    pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
+    /// returns the logits of the last one.
+    pub fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
         let pos = self.cached.len();
         let s = tokens.len();
         if s == 0 {
@@ -322,76 +386,85 @@ impl Llama {
                 self.cfg.context_length
             )
         }
-        self.reserve(pos + s)?;
+        self.reserve(pos + s);
         let cfg = &self.cfg;
+        let (hidden, hd) = (cfg.hidden, cfg.head_dim);
+        let kv_dim = cfg.n_kv_head * hd;
+        let qkv_dim = hidden + 2 * kv_dim;
+        let half = hd / 2;
         let ids = Tensor::new(tokens, &Device::Cpu)?;
-        let mut x = self.embed.embedding(&ids)?.unsqueeze(0)?; // (1, s, hidden)
-        let cos = self.cos.narrow(0, pos, s)?;
-        let sin = self.sin.narrow(0, pos, s)?;
-        let mask = if s > 1 {
-            Some(causal_mask(s, pos)?)
-        } else {
-            None
+        let emb = to_vec(&self.embed.embedding(&ids)?)?;
+        let sc = &mut self.scratch;
+        sc.x.clear();
+        sc.x.extend_from_slice(&emb);
+        let x = &mut sc.x[..];
+        if x.len() != s * hidden {
+            candle_core::bail!(
+                "embedding rows of {} values, expected {hidden}",
+                x.len() / s
+            )
+        }
+        let shape = kernels::ops::AttnShape {
+            s,
+            pos,
+            n_head: cfg.n_head,
+            n_kv_head: cfg.n_kv_head,
+            head_dim: hd,
         };
-        let kv_dim = cfg.n_kv_head * cfg.head_dim;
-        let groups = cfg.n_head / cfg.n_kv_head;
-        let scale = 1.0 / (cfg.head_dim as f64).sqrt();
         for layer in &mut self.layers {
-            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, cfg.eps)?;
-            let qkv = layer.qkv.forward(&h, &[cfg.hidden, kv_dim, kv_dim])?;
-            let q = qkv[0]
-                .reshape((1, s, cfg.n_head, cfg.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let k = qkv[1]
-                .reshape((1, s, cfg.n_kv_head, cfg.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let v = qkv[2]
-                .reshape((1, s, cfg.n_kv_head, cfg.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
-            let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
-            let (Some(k_cache), Some(v_cache)) = (&layer.k_cache, &layer.v_cache) else {
-                candle_core::bail!("kv cache not allocated")
-            };
-            k_cache.slice_set(&k, 2, pos)?;
-            v_cache.slice_set(&v, 2, pos)?;
-            let k_all = k_cache.narrow(2, 0, pos + s)?;
-            let v_all = v_cache.narrow(2, 0, pos + s)?;
-            // Query heads sharing a KV head are adjacent: view them as more rows of that
-            // KV head instead of repeating K and V.
-            let q = q.reshape((1, cfg.n_kv_head, groups * s, cfg.head_dim))?;
-            let att = (q.matmul(&k_all.t()?)? * scale)?;
-            let att = match &mask {
-                Some(mask) => att
-                    .reshape((1, cfg.n_kv_head, groups, s, pos + s))?
-                    .broadcast_add(mask)?
-                    .reshape((1, cfg.n_kv_head, groups * s, pos + s))?,
-                None => att,
-            };
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let y = att.matmul(&v_all)?; // (1, n_kv, groups*s, hd)
-            let y = y
-                .reshape((1, cfg.n_head, s, cfg.head_dim))?
-                .transpose(1, 2)?
-                .reshape((1, s, cfg.hidden))?;
-            let x1 = (layer.wo.forward(&y)? + &x)?;
-            let h = candle_nn::ops::rms_norm(&x1, &layer.ffn_norm, cfg.eps)?;
-            let gu = layer.gate_up.forward(&h, &[layer.ffn, layer.ffn])?;
-            let act = (candle_nn::ops::silu(&gu[0])? * &gu[1])?;
-            x = (layer.down.forward(&act)? + x1)?;
+            let h = sized(&mut sc.h, s * hidden);
+            ops::rms_norm(x, &layer.attn_norm, cfg.eps, h);
+            let qkv = sized(&mut sc.qkv, s * qkv_dim);
+            layer.qkv.forward(h, s, qkv)?;
+            for (i, row) in qkv.chunks_exact_mut(qkv_dim).enumerate() {
+                let p = pos + i;
+                let (cos, sin) = (
+                    &self.cos[p * half..(p + 1) * half],
+                    &self.sin[p * half..(p + 1) * half],
+                );
+                let (qk, v) = row.split_at_mut(hidden + kv_dim);
+                for head in qk.chunks_exact_mut(hd) {
+                    ops::rope_interleaved(head, cos, sin);
+                }
+                let (_, k) = qk.split_at(hidden);
+                for (c, &kv) in k.iter().enumerate() {
+                    let at = ops::key_index(p, c / hd, c % hd, cfg.n_kv_head, hd);
+                    layer.k_cache[at] = kv;
+                }
+                layer.v_cache[p * kv_dim..(p + 1) * kv_dim].copy_from_slice(v);
+            }
+            // Queries packed as s × hidden for the attention.
+            let q = sized(&mut sc.h, s * hidden);
+            for (dst, row) in q.chunks_exact_mut(hidden).zip(qkv.chunks_exact(qkv_dim)) {
+                dst.copy_from_slice(&row[..hidden]);
+            }
+            let att = sized(&mut sc.att, s * hidden);
+            let used = (pos + s) * kv_dim;
+            ops::attention(q, &layer.k_cache, &layer.v_cache[..used], shape, att);
+            let o = sized(&mut sc.o, s * hidden);
+            layer.wo.forward(att, s, o)?;
+            x.iter_mut().zip(o.iter()).for_each(|(a, b)| *a += b);
+            let h = sized(&mut sc.h, s * hidden);
+            ops::rms_norm(x, &layer.ffn_norm, cfg.eps, h);
+            let gu = sized(&mut sc.gu, s * 2 * layer.ffn);
+            layer.gate_up.forward(h, s, gu)?;
+            let act = sized(&mut sc.act, s * layer.ffn);
+            ops::swiglu(gu, layer.ffn, act);
+            let o = sized(&mut sc.o, s * hidden);
+            layer.down.forward(act, s, o)?;
+            x.iter_mut().zip(o.iter()).for_each(|(a, b)| *a += b);
         }
         self.cached.extend_from_slice(tokens);
         // Only the last position's logits are needed: norm and head on one row.
-        let last = x.narrow(1, s - 1, 1)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.norm, cfg.eps)?;
-        self.output.forward(&last)?.flatten_all()
+        let h = sized(&mut sc.h, hidden);
+        ops::rms_norm(&x[(s - 1) * hidden..], &self.norm, cfg.eps, h);
+        let last = sized(&mut sc.last, self.output.n());
+        self.output.forward(h, 1, last)?;
+        Ok(last.to_vec())
     }
 }
 
-fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
+fn rope_tables(cfg: &LlamaConfig) -> (Vec<f32>, Vec<f32>) {
     let half = cfg.rope_dim / 2;
     let inv: Vec<f32> = (0..half)
         .map(|i| 1.0 / cfg.rope_base.powf(2.0 * i as f32 / cfg.rope_dim as f32))
@@ -406,22 +479,7 @@ fn rope_tables(cfg: &LlamaConfig) -> Result<(Tensor, Tensor)> {
             sin.push(a.sin());
         }
     }
-    Ok((
-        Tensor::from_vec(cos, (n, half), &Device::Cpu)?,
-        Tensor::from_vec(sin, (n, half), &Device::Cpu)?,
-    ))
-}
-
-/// Additive mask `(s, pos + s)`: query `i` (at position `pos + i`) sees keys `0..=pos + i`.
-fn causal_mask(s: usize, pos: usize) -> Result<Tensor> {
-    let l = pos + s;
-    let mut m = vec![0f32; s * l];
-    for i in 0..s {
-        for j in (pos + i + 1)..l {
-            m[i * l + j] = f32::NEG_INFINITY;
-        }
-    }
-    Tensor::from_vec(m, (s, l), &Device::Cpu)
+    (cos, sin)
 }
 
 /// Whether a quantized type runs slowly in candle's CPU kernels and is worth requantising.

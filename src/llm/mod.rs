@@ -4,8 +4,11 @@
 //! - [`gguf`]: read and validate a GGUF file, requantise slow weight types once (cached).
 //! - [`tokenizer`]: a `tokenizers::Tokenizer` built from the GGUF metadata.
 //! - [`template`]: the model's chat template rendered with minijinja (ChatML fallback).
-//! - [`llama`]: our llama forward pass (prefix KV reuse, dense prefill); [`model`] wraps it and
-//!   candle's loaders for the other architectures.
+//! - [`llama`]: our llama forward pass over plain f32 buffers (prefix KV reuse, fused
+//!   projections); [`model`] wraps it and candle's loaders for the other architectures.
+//! - [`kernels`]: our int8 quantized matmul (weights repacked at load, AVX-512 VNNI / AVX2 /
+//!   portable microkernels chosen at run time) and the attention and element-wise steps;
+//!   `AMA_NO_FAST_KERNELS=1` forces the portable code.
 //! - [`sampler`], [`engine`]: one generation, synchronously; [`worker`]: a dedicated thread
 //!   that owns the engine and serves a bounded queue, behind the [`LanguageModel`] trait.
 //!
@@ -18,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub mod engine;
 pub mod fetch;
 pub mod gguf;
+pub mod kernels;
 pub mod llama;
 pub mod model;
 pub mod sampler;

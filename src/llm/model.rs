@@ -121,7 +121,7 @@ impl Model {
             || -> candle_core::Result<Tensor> { Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0) };
         // For candle's models index_pos 0 drops their cache and starts afresh.
         let logits = match &mut self.net {
-            Network::Llama(l) => l.forward(tokens)?,
+            Network::Llama(l) => return Ok(l.forward(tokens)?),
             Network::Qwen2(m) => m.forward(&input()?, pos)?,
             Network::Gemma3(m) => m.forward(&input()?, pos)?,
             Network::Phi3(m) => m.forward(&input()?, pos)?,

@@ -1,0 +1,125 @@
+//! The AVX2 microkernel (x86-64 without VNNI): `vpmaddubsw` needs an unsigned operand whose
+//! products cannot saturate, so the int8 weight is made unsigned by taking its absolute value
+//! and its sign moves to the activation (`vpsignb`), then `vpmaddwd` sums pairs into int32.
+//! Two rows × one tile (16 columns, two 8-column halves) per call, to fit 16 registers.
+// Register arrays of several rows and columns are indexed in step: index loops read best.
+#![allow(clippy::needless_range_loop)]
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::{store_block, PackedMatrix, QuantizedRows, NR, QK};
+
+pub(super) fn gemm(
+    a: &QuantizedRows,
+    rows: Range<usize>,
+    w: &PackedMatrix,
+    tiles: Range<usize>,
+    out: &mut [f32],
+    ldo: usize,
+    col0: usize,
+) {
+    // SAFETY: `Kernel::Avx2` is only offered (and `matmul_with` refuses any kernel not offered)
+    // when the CPU reports avx2 (FMA and F16C are checked with it).
+    unsafe { gemm_avx2(a, rows, w, tiles, out, ldo, col0) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn gemm_avx2(
+    a: &QuantizedRows,
+    rows: Range<usize>,
+    w: &PackedMatrix,
+    tiles: Range<usize>,
+    out: &mut [f32],
+    ldo: usize,
+    col0: usize,
+) {
+    for t in tiles {
+        let mut r0 = rows.start;
+        while r0 < rows.end {
+            if rows.end - r0 >= 2 {
+                kernel::<2>(a, r0, &rows, w, t, out, ldo, col0);
+                r0 += 2;
+            } else {
+                kernel::<1>(a, r0, &rows, w, t, out, ldo, col0);
+                r0 += 1;
+            }
+        }
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
+fn kernel<const R: usize>(
+    a: &QuantizedRows,
+    r0: usize,
+    rows: &Range<usize>,
+    w: &PackedMatrix,
+    t: usize,
+    out: &mut [f32],
+    ldo: usize,
+    col0: usize,
+) {
+    let nb = w.nb();
+    let ones = _mm256_set1_epi16(1);
+    let flip = _mm256_set1_epi8(-128);
+    let mut accf = [[_mm256_setzero_ps(); 2]; R];
+    for b in 0..nb {
+        let mut acci = [[_mm256_setzero_si256(); 2]; R];
+        let mut arow: [&[i8]; R] = [&[]; R];
+        for i in 0..R {
+            let row = (r0 + i) * nb + b;
+            arow[i] = &a.q[row * QK..(row + 1) * QK];
+        }
+        let wt = w.tile_block(t, b);
+        for g in 0..QK / 4 {
+            let mut wabs = [_mm256_setzero_si256(); 2];
+            let mut wsgn = [_mm256_setzero_si256(); 2];
+            for h in 0..2 {
+                // SAFETY: `wt` holds 512 bytes; `g·64 + h·32 + 32 ≤ 512`.
+                let raw = unsafe { _mm256_loadu_si256(wt.as_ptr().add(g * 64 + h * 32).cast()) };
+                // Undo the +128 offset: the signed weights.
+                let wq = _mm256_xor_si256(raw, flip);
+                wabs[h] = _mm256_abs_epi8(wq);
+                wsgn[h] = wq;
+            }
+            for i in 0..R {
+                let q = &arow[i][g * 4..g * 4 + 4];
+                let av = _mm256_set1_epi32(i32::from_le_bytes([
+                    q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8,
+                ]));
+                for h in 0..2 {
+                    let s = _mm256_sign_epi8(av, wsgn[h]);
+                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[h], s), ones);
+                    acci[i][h] = _mm256_add_epi32(acci[i][h], p);
+                }
+            }
+        }
+        let s = w.tile_scales(t, b);
+        // SAFETY: `s` holds 16 f32: two loads of 8.
+        let ws = unsafe {
+            [
+                _mm256_loadu_ps(s.as_ptr()),
+                _mm256_loadu_ps(s.as_ptr().add(8)),
+            ]
+        };
+        for i in 0..R {
+            let da = _mm256_set1_ps(a.d[(r0 + i) * nb + b]);
+            for h in 0..2 {
+                accf[i][h] = _mm256_fmadd_ps(
+                    _mm256_cvtepi32_ps(acci[i][h]),
+                    _mm256_mul_ps(ws[h], da),
+                    accf[i][h],
+                );
+            }
+        }
+    }
+    let mut res = [[0f32; NR]; R];
+    for i in 0..R {
+        for h in 0..2 {
+            // SAFETY: `res[i]` holds 16 f32; 8 at `h·8` are in bounds.
+            unsafe { _mm256_storeu_ps(res[i].as_mut_ptr().add(h * 8), accf[i][h]) };
+        }
+    }
+    store_block::<R, NR>(&res, r0, rows, t, w.n(), out, ldo, col0);
+}

@@ -1,0 +1,276 @@
+//! The AVX-512 VNNI microkernel: `MR` rows × 2 tiles (32 columns) per call, one `vpdpbusd`
+//! per 4 k × 16 columns × row. Each 64-byte weight vector is loaded once and used for every
+//! row of the group; the int32 sums of a block start at `-128 × Σ activation` (cancelling the
+//! weights' +128 offset) and are scaled into f32 accumulators once per block.
+// Register arrays of several rows and columns are indexed in step: index loops read best.
+#![allow(clippy::needless_range_loop)]
+
+use std::arch::x86_64::*;
+use std::ops::Range;
+
+use super::{store_block, PackedMatrix, QuantizedRows, MR, NR, QK};
+
+pub(super) fn gemm(
+    a: &QuantizedRows,
+    rows: Range<usize>,
+    w: &PackedMatrix,
+    tiles: Range<usize>,
+    out: &mut [f32],
+    ldo: usize,
+    col0: usize,
+) {
+    // SAFETY: `Kernel::Avx512Vnni` is only offered (and `matmul_with` refuses any kernel not
+    // offered) when the CPU reports avx512f, avx512bw and avx512vnni.
+    unsafe { gemm_vnni(a, rows, w, tiles, out, ldo, col0) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn gemm_vnni(
+    a: &QuantizedRows,
+    rows: Range<usize>,
+    w: &PackedMatrix,
+    tiles: Range<usize>,
+    out: &mut [f32],
+    ldo: usize,
+    col0: usize,
+) {
+    let mut t = tiles.start;
+    while t < tiles.end {
+        let pair = tiles.end - t >= 2;
+        let mut r0 = rows.start;
+        while r0 < rows.end {
+            let r = (rows.end - r0).min(MR);
+            match (r, pair) {
+                (1, true) => kernel::<1, 2, 32>(a, r0, &rows, w, t, out, ldo, col0),
+                (2, true) => kernel::<2, 2, 32>(a, r0, &rows, w, t, out, ldo, col0),
+                (3, true) => kernel::<3, 2, 32>(a, r0, &rows, w, t, out, ldo, col0),
+                (_, true) => kernel::<MR, 2, 32>(a, r0, &rows, w, t, out, ldo, col0),
+                (1, false) => kernel::<1, 1, 16>(a, r0, &rows, w, t, out, ldo, col0),
+                (2, false) => kernel::<2, 1, 16>(a, r0, &rows, w, t, out, ldo, col0),
+                (3, false) => kernel::<3, 1, 16>(a, r0, &rows, w, t, out, ldo, col0),
+                (_, false) => kernel::<MR, 1, 16>(a, r0, &rows, w, t, out, ldo, col0),
+            }
+            r0 += r;
+        }
+        t += if pair { 2 } else { 1 };
+    }
+}
+
+/// `R` rows from `r0` × `T` tiles from `t0` (`W = T·NR` columns).
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::too_many_arguments)]
+fn kernel<const R: usize, const T: usize, const W: usize>(
+    a: &QuantizedRows,
+    r0: usize,
+    rows: &Range<usize>,
+    w: &PackedMatrix,
+    t0: usize,
+    out: &mut [f32],
+    ldo: usize,
+    col0: usize,
+) {
+    let nb = w.nb();
+    let mut accf = [[_mm512_setzero_ps(); T]; R];
+    for b in 0..nb {
+        let mut acci = [[_mm512_setzero_si512(); T]; R];
+        let mut arow: [&[i8]; R] = [&[]; R];
+        for i in 0..R {
+            let row = (r0 + i) * nb + b;
+            arow[i] = &a.q[row * QK..(row + 1) * QK];
+            let c = _mm512_set1_epi32(a.corr[row]);
+            for acc in acci[i].iter_mut() {
+                *acc = c;
+            }
+        }
+        let wt: [&[u8; 512]; T] = std::array::from_fn(|j| w.tile_block(t0 + j, b));
+        for g in 0..QK / 4 {
+            let mut wv = [_mm512_setzero_si512(); T];
+            for j in 0..T {
+                // SAFETY: `wt[j]` holds 512 bytes and `g < 8`, so the 64 bytes read at
+                // `g·64` are in bounds; loadu has no alignment requirement.
+                wv[j] = unsafe { _mm512_loadu_si512(wt[j].as_ptr().add(g * 64).cast()) };
+            }
+            for i in 0..R {
+                let q = &arow[i][g * 4..g * 4 + 4];
+                let av = _mm512_set1_epi32(i32::from_le_bytes([
+                    q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8,
+                ]));
+                for j in 0..T {
+                    acci[i][j] = _mm512_dpbusd_epi32(acci[i][j], wv[j], av);
+                }
+            }
+        }
+        let mut ws = [_mm512_setzero_ps(); T];
+        for j in 0..T {
+            let s = w.tile_scales_f16(t0 + j, b);
+            // SAFETY: `s` holds exactly 16 f16 (32 bytes).
+            ws[j] = _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(s.as_ptr().cast()) });
+        }
+        for i in 0..R {
+            let da = _mm512_set1_ps(a.d[(r0 + i) * nb + b]);
+            for j in 0..T {
+                accf[i][j] = _mm512_fmadd_ps(
+                    _mm512_cvtepi32_ps(acci[i][j]),
+                    _mm512_mul_ps(ws[j], da),
+                    accf[i][j],
+                );
+            }
+        }
+    }
+    let mut res = [[0f32; W]; R];
+    for i in 0..R {
+        for j in 0..T {
+            // SAFETY: `res[i]` holds `T·16` f32 and `j < T`: 16 floats at `j·16` are in bounds.
+            unsafe { _mm512_storeu_ps(res[i].as_mut_ptr().add(j * NR), accf[i][j]) };
+        }
+    }
+    store_block::<R, W>(&res, r0, rows, t0, w.n(), out, ldo, col0);
+}
+
+/// Attention's inner loops with explicit AVX-512 (see `ops::AttnMicro`).
+pub(super) struct Attn;
+
+impl super::ops::AttnMicro for Attn {
+    #[inline(always)]
+    fn scores(
+        qv: &[f32],
+        q0: usize,
+        qn: usize,
+        hd: usize,
+        kt: &[f32],
+        j0: usize,
+        scores: &mut [f32],
+        lpad: usize,
+    ) {
+        // SAFETY: only instantiated inside `ops::attention_item_avx512`, which runs only when
+        // the CPU reports avx512f.
+        unsafe { scores_avx512(qv, q0, qn, hd, kt, j0, scores, lpad) }
+    }
+
+    #[inline(always)]
+    fn values(
+        scores: &[f32],
+        q0: usize,
+        qn: usize,
+        lpad: usize,
+        lmax: usize,
+        v: &[f32],
+        stride: usize,
+        hd: usize,
+        dst: &mut [f32],
+    ) {
+        if !hd.is_multiple_of(16) {
+            return <super::ops::Plain as super::ops::AttnMicro>::values(
+                scores, q0, qn, lpad, lmax, v, stride, hd, dst,
+            );
+        }
+        // SAFETY: as above.
+        unsafe { values_avx512(scores, q0, qn, lpad, lmax, v, stride, hd, dst) }
+    }
+}
+
+/// 4 query vectors × 16 keys of one key tile: per dimension one 16-key load and four
+/// broadcast multiply-adds.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+fn scores_avx512(
+    qv: &[f32],
+    q0: usize,
+    qn: usize,
+    hd: usize,
+    kt: &[f32],
+    j0: usize,
+    scores: &mut [f32],
+    lpad: usize,
+) {
+    let mut acc = [_mm512_setzero_ps(); 4];
+    let qrows: [&[f32]; 4] = std::array::from_fn(|i| {
+        if i < qn {
+            &qv[(q0 + i) * hd..(q0 + i + 1) * hd]
+        } else {
+            &qv[q0 * hd..(q0 + 1) * hd]
+        }
+    });
+    for d in 0..hd {
+        let row = &kt[d * 16..d * 16 + 16];
+        // SAFETY: `row` holds 16 floats.
+        let k = unsafe { _mm512_loadu_ps(row.as_ptr()) };
+        for i in 0..4 {
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(qrows[i][d]), k, acc[i]);
+        }
+    }
+    for i in 0..qn.min(4) {
+        let dst = &mut scores[(q0 + i) * lpad + j0..(q0 + i) * lpad + j0 + 16];
+        // SAFETY: `dst` holds 16 floats (`lpad` is a multiple of 16 past `j0`).
+        unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), acc[i]) };
+    }
+}
+
+/// 4 query vectors × 64 dimensions per pass (16 accumulators): per key four value loads and
+/// sixteen broadcast multiply-adds. `hd` is a multiple of 16.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+fn values_avx512(
+    scores: &[f32],
+    q0: usize,
+    qn: usize,
+    lpad: usize,
+    lmax: usize,
+    v: &[f32],
+    stride: usize,
+    hd: usize,
+    dst: &mut [f32],
+) {
+    let prow: [&[f32]; 4] = std::array::from_fn(|i| {
+        let qi = if i < qn { q0 + i } else { q0 };
+        &scores[qi * lpad..qi * lpad + lmax]
+    });
+    let mut d0 = 0;
+    while d0 + 64 <= hd {
+        values_block::<4>(&prow, qn, q0, lmax, v, stride, hd, d0, dst);
+        d0 += 64;
+    }
+    while d0 < hd {
+        values_block::<1>(&prow, qn, q0, lmax, v, stride, hd, d0, dst);
+        d0 += 16;
+    }
+}
+
+/// `C` × 16 dimensions from `d0` for 4 query vectors (a constant `C` keeps the accumulators
+/// in registers).
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+fn values_block<const C: usize>(
+    prow: &[&[f32]; 4],
+    qn: usize,
+    q0: usize,
+    lmax: usize,
+    v: &[f32],
+    stride: usize,
+    hd: usize,
+    d0: usize,
+    dst: &mut [f32],
+) {
+    let mut acc = [[_mm512_setzero_ps(); C]; 4];
+    for j in 0..lmax {
+        let vrow = &v[j * stride + d0..j * stride + d0 + C * 16];
+        let mut vv = [_mm512_setzero_ps(); C];
+        for c in 0..C {
+            // SAFETY: `vrow` holds `C·16` floats.
+            vv[c] = unsafe { _mm512_loadu_ps(vrow.as_ptr().add(c * 16)) };
+        }
+        for i in 0..4 {
+            let p = _mm512_set1_ps(prow[i][j]);
+            for c in 0..C {
+                acc[i][c] = _mm512_fmadd_ps(p, vv[c], acc[i][c]);
+            }
+        }
+    }
+    for i in 0..qn.min(4) {
+        let o = &mut dst[(q0 + i) * hd + d0..(q0 + i) * hd + d0 + C * 16];
+        for c in 0..C {
+            // SAFETY: `o` holds `C·16` floats.
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr().add(c * 16), acc[i][c]) };
+        }
+    }
+}

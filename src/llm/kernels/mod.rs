@@ -1,0 +1,340 @@
+//! Our own quantized matrix multiply, in place of candle's `QMatMul` for the llama weights.
+//!
+//! - Weights are repacked once at load ([`PackedMatrix`]) into tiles of [`NR`] output columns
+//!   by 32 input values (one GGUF block): int8 values stored with a +128 offset (as `u8`) in
+//!   groups of 4 consecutive k per column, so that one 64-byte vector holds 4 k of 16 columns,
+//!   plus one f32 scale per column and block. Q8_0 and Q4_0 unpack exactly; any other type is
+//!   dequantised and requantised per block of 32 (as Q8_0 would).
+//! - Activations are quantised once per matmul ([`QuantizedRows`]): int8 per block of 32 with
+//!   an f32 scale and `-128 × sum` (which cancels the weights' +128 offset).
+//! - A microkernel computes [`MR`] rows × 2 tiles at a time, reading each weight vector once
+//!   per group of rows: AVX-512 VNNI (`vpdpbusd`), AVX2 (`vpmaddubsw`) or portable Rust, chosen
+//!   at run time. `AMA_NO_FAST_KERNELS=1` forces the portable kernel.
+//! - One dispatch on candle's thread pool per matmul: prompt rows are split between the threads
+//!   (each quantises its own rows), a single row (decode) splits the output columns.
+use std::ops::Range;
+use std::sync::{Mutex, OnceLock};
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+pub mod ops;
+mod pack;
+mod portable;
+
+pub use pack::PackedMatrix;
+
+/// Input values per block (one scale each), as in GGUF's Q8_0 and Q4_0.
+pub const QK: usize = 32;
+/// Output columns per tile.
+pub const NR: usize = 16;
+/// Activation rows per microkernel call.
+pub const MR: usize = 4;
+/// Bytes of one tile block: `QK × NR` int8 values.
+pub(crate) const TILE_BYTES: usize = QK * NR;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    #[error("unsupported weights: {0}")]
+    Unsupported(String),
+}
+
+/// The microkernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    Portable,
+    Avx2,
+    Avx512Vnni,
+}
+
+impl Kernel {
+    /// Kernels this CPU can run, slowest first.
+    pub fn available() -> Vec<Kernel> {
+        let mut v = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+                && std::is_x86_feature_detected!("f16c")
+            {
+                v.push(Kernel::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512vnni")
+            {
+                v.push(Kernel::Avx512Vnni);
+            }
+        }
+        v
+    }
+
+    /// The kernel used by [`matmul`]: the fastest available, or the portable one when
+    /// `AMA_NO_FAST_KERNELS` is set (to anything but `0` or empty).
+    pub fn selected() -> Kernel {
+        static SELECTED: OnceLock<Kernel> = OnceLock::new();
+        *SELECTED.get_or_init(|| {
+            if fast_kernels_disabled() {
+                Kernel::Portable
+            } else {
+                Kernel::available()
+                    .last()
+                    .copied()
+                    .unwrap_or(Kernel::Portable)
+            }
+        })
+    }
+}
+
+/// Whether `AMA_NO_FAST_KERNELS` asks for the portable code paths only.
+pub fn fast_kernels_disabled() -> bool {
+    std::env::var("AMA_NO_FAST_KERNELS")
+        .map(|v| !v.is_empty() && v != "0")
+        .unwrap_or(false)
+}
+
+/// Activation rows quantised to int8 per block of [`QK`].
+#[derive(Debug, Clone)]
+pub struct QuantizedRows {
+    /// `m × nb × QK` (nb blocks per row) values, zero-padded past `k`.
+    pub(crate) q: Vec<i8>,
+    /// Scale per row and block.
+    pub(crate) d: Vec<f32>,
+    /// `-128 × Σ q` per row and block: cancels the +128 offset of the packed weights.
+    pub(crate) corr: Vec<i32>,
+}
+
+/// Rounds to the nearest integer (ties to even) for |v| < 2^22, in a form the compiler can
+/// vectorise on any x86-64 or ARM (no rounding instruction needed).
+#[inline(always)]
+fn round_small(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 × 2^23
+    (v + MAGIC) - MAGIC
+}
+
+impl QuantizedRows {
+    /// Quantises `m` rows of `k` values (row-major `x`).
+    pub fn quantize(x: &[f32], m: usize, k: usize) -> Result<Self, KernelError> {
+        if x.len() != m * k {
+            return Err(KernelError::Shape(format!(
+                "{} activation values for {m} rows of {k}",
+                x.len()
+            )));
+        }
+        let nb = k.div_ceil(QK);
+        let mut out = Self {
+            q: vec![0; m * nb * QK],
+            d: vec![0.0; m * nb],
+            corr: vec![0; m * nb],
+        };
+        for r in 0..m {
+            let row = &x[r * k..(r + 1) * k];
+            for b in 0..nb {
+                let src = &row[b * QK..((b + 1) * QK).min(k)];
+                let mut block = [0f32; QK];
+                block[..src.len()].copy_from_slice(src);
+                let (d, sum) = quantize_block(&block, &mut out.q[(r * nb + b) * QK..][..QK]);
+                out.d[r * nb + b] = d;
+                out.corr[r * nb + b] = -128 * sum;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Quantises one block to int8 with scale `max|x| / 127`; returns the scale and the sum of the
+/// quantised values.
+#[inline]
+fn quantize_block(x: &[f32; QK], q: &mut [i8]) -> (f32, i32) {
+    // max |x| on the bit patterns (non-negative floats order like integers): vectorises.
+    let amax_bits = x
+        .iter()
+        .map(|v| v.to_bits() & 0x7fff_ffff)
+        .max()
+        .unwrap_or(0);
+    let amax = f32::from_bits(amax_bits);
+    if amax.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || !amax.is_finite() {
+        // All zero (or not finite: the output is garbage either way, keep it finite).
+        q.iter_mut().for_each(|v| *v = 0);
+        return (0.0, 0);
+    }
+    let d = amax / 127.0;
+    let id = 127.0 / amax;
+    let mut sum = 0i32;
+    for (qi, &v) in q.iter_mut().zip(x) {
+        let r = round_small(v * id).clamp(-127.0, 127.0) as i32;
+        *qi = r as i8;
+        sum += r;
+    }
+    (d, sum)
+}
+
+/// `out (m × n) = x (m × k) · wᵀ` with the selected kernel.
+pub fn matmul(x: &[f32], m: usize, w: &PackedMatrix, out: &mut [f32]) -> Result<(), KernelError> {
+    matmul_with(Kernel::selected(), x, m, w, out)
+}
+
+/// [`matmul`] with a given kernel (it must be one of [`Kernel::available`]).
+pub fn matmul_with(
+    kernel: Kernel,
+    x: &[f32],
+    m: usize,
+    w: &PackedMatrix,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let (n, k) = (w.n(), w.k());
+    if x.len() != m * k || out.len() != m * n {
+        return Err(KernelError::Shape(format!(
+            "x has {} values, out {}, for {m} rows × k {k} → n {n}",
+            x.len(),
+            out.len()
+        )));
+    }
+    if !Kernel::available().contains(&kernel) {
+        return Err(KernelError::Unsupported(format!(
+            "the {kernel:?} kernel on this CPU"
+        )));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    let pool = candle_core::utils::barrier_pool();
+    let threads = pool.n_workers() + 1;
+    // Work units of the row split: MR rows each.
+    let row_groups = m.div_ceil(MR);
+    if threads > 1 && row_groups >= 2 * threads {
+        // Prompt rows: each thread quantises and multiplies its own rows (weights are small
+        // enough to stay in cache and are read by both threads).
+        let per = row_groups.div_ceil(threads) * MR;
+        let chunks: Vec<Mutex<(usize, &mut [f32])>> = out
+            .chunks_mut(per * n)
+            .enumerate()
+            .map(|(i, c)| Mutex::new((i * per, c)))
+            .collect();
+        let failed = Mutex::new(None);
+        pool.execute(|tid| {
+            let Some(chunk) = chunks.get(tid) else {
+                return;
+            };
+            let Ok(mut guard) = chunk.lock() else {
+                return;
+            };
+            let (r0, ref mut dst) = *guard;
+            let rows = dst.len() / n;
+            let res = QuantizedRows::quantize(&x[r0 * k..(r0 + rows) * k], rows, k).map(|a| {
+                run(kernel, &a, 0..rows, w, 0..w.n_tiles(), dst, n, 0);
+            });
+            if let Err(e) = res {
+                if let Ok(mut f) = failed.lock() {
+                    *f = Some(e);
+                }
+            }
+        });
+        return match failed.into_inner() {
+            Ok(Some(e)) => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let a = QuantizedRows::quantize(x, m, k)?;
+    let tiles = w.n_tiles();
+    if threads == 1 || tiles < 2 * threads {
+        run(kernel, &a, 0..m, w, 0..tiles, out, n, 0);
+        return Ok(());
+    }
+    // Few rows: split the output columns (in whole tile pairs).
+    let per_tiles = tiles.div_ceil(2 * threads) * 2;
+    if m == 1 {
+        let chunks: Vec<Mutex<(usize, &mut [f32])>> = out
+            .chunks_mut(per_tiles * NR)
+            .enumerate()
+            .map(|(i, c)| Mutex::new((i * per_tiles, c)))
+            .collect();
+        pool.execute(|tid| {
+            if let Some(Ok(mut guard)) = chunks.get(tid).map(|c| c.lock()) {
+                let (t0, ref mut dst) = *guard;
+                let t1 = (t0 + per_tiles).min(tiles);
+                let width = dst.len();
+                run(kernel, &a, 0..1, w, t0..t1, dst, width, t0 * NR);
+            }
+        });
+        return Ok(());
+    }
+    let parts: Vec<Mutex<Vec<f32>>> = (0..threads).map(|_| Mutex::new(Vec::new())).collect();
+    pool.execute(|tid| {
+        let t0 = (tid * per_tiles).min(tiles);
+        let t1 = (t0 + per_tiles).min(tiles);
+        if t0 >= t1 {
+            return;
+        }
+        let width = ((t1 * NR).min(n)) - t0 * NR;
+        let mut local = vec![0f32; m * width];
+        run(kernel, &a, 0..m, w, t0..t1, &mut local, width, t0 * NR);
+        if let Some(Ok(mut p)) = parts.get(tid).map(|p| p.lock()) {
+            *p = local;
+        }
+    });
+    for (tid, part) in parts.into_iter().enumerate() {
+        let local = part.into_inner().unwrap_or_default();
+        if local.is_empty() {
+            continue;
+        }
+        let c0 = tid * per_tiles * NR;
+        let width = local.len() / m;
+        for r in 0..m {
+            out[r * n + c0..r * n + c0 + width].copy_from_slice(&local[r * width..(r + 1) * width]);
+        }
+    }
+    Ok(())
+}
+
+/// Computes rows `rows` of `a` against tiles `tiles` of `w` into `out` (row stride `ldo`,
+/// column `col0` of the full output at index 0).
+#[allow(clippy::too_many_arguments)]
+fn run(
+    kernel: Kernel,
+    a: &QuantizedRows,
+    rows: Range<usize>,
+    w: &PackedMatrix,
+    tiles: Range<usize>,
+    out: &mut [f32],
+    ldo: usize,
+    col0: usize,
+) {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512Vnni => avx512::gemm(a, rows, w, tiles, out, ldo, col0),
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => avx2::gemm(a, rows, w, tiles, out, ldo, col0),
+        _ => portable::gemm(a, rows, w, tiles, out, ldo, col0),
+    }
+}
+
+/// Writes an `R × (T·NR)` block of results computed for rows `r0..` and tiles `t0..` into the
+/// output, skipping columns past `n`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn store_block<const R: usize, const W: usize>(
+    acc: &[[f32; W]; R],
+    r0: usize,
+    rows: &Range<usize>,
+    t0: usize,
+    n: usize,
+    out: &mut [f32],
+    ldo: usize,
+    col0: usize,
+) {
+    let c_start = t0 * NR;
+    let width = W.min(n.saturating_sub(c_start));
+    let dst_col = c_start - col0;
+    for (i, row) in acc.iter().enumerate() {
+        let r = r0 + i - rows.start;
+        let dst = &mut out[r * ldo + dst_col..r * ldo + dst_col + width];
+        dst.copy_from_slice(&row[..width]);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,615 @@
+//! The element-wise and attention steps of the llama forward pass, over plain f32 buffers
+//! (no tensor allocation or op dispatch per step: what decode pays per token otherwise).
+//! Written so the compiler vectorises them on any target (fixed-width accumulators, a
+//! branch-free exp); attention runs on candle's thread pool in one dispatch per layer.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// `exp(x)` within a few ulp over the f32 range (Cephes' polynomial, range reduction by
+/// ln 2), branch-free so loops over it vectorise. Below −87.3 it returns ~1e-38, not 0.
+#[inline(always)]
+pub fn fast_exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const C1: f32 = 0.693_359_4;
+    const C2: f32 = -2.121_944_4e-4;
+    const MAGIC: f32 = 12_582_912.0;
+    let x = x.clamp(-87.3, 88.7);
+    let n = (x * LOG2E + MAGIC) - MAGIC;
+    let r = x - n * C1 - n * C2;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) << 23) as u32)
+}
+
+/// `out = x / rms(x) · w` per row of `w.len()` values.
+pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    let k = w.len();
+    for (xr, or) in x.chunks_exact(k).zip(out.chunks_exact_mut(k)) {
+        let ss = dot(xr, xr);
+        let scale = 1.0 / (ss / k as f32 + eps).sqrt();
+        for ((o, &v), &g) in or.iter_mut().zip(xr).zip(w) {
+            *o = v * scale * g;
+        }
+    }
+}
+
+/// Dot product with 16 independent accumulators (vectorises without reassociation).
+#[inline(always)]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut ca = a.chunks_exact(16);
+    let mut cb = b.chunks_exact(16);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail += x * y;
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// The first `n` (≤ 16) values of `src`, zero-filled to 16 (a fixed-size load when full:
+/// a variable-length copy would be a `memmove` call in the innermost loop).
+#[inline(always)]
+fn load_block(src: &[f32], n: usize) -> [f32; 16] {
+    if n == 16 {
+        if let Some(Ok(full)) = src.get(..16).map(<[f32; 16]>::try_from) {
+            return full;
+        }
+    }
+    let mut r = [0f32; 16];
+    for (d, &x) in r.iter_mut().zip(src).take(n) {
+        *d = x;
+    }
+    r
+}
+
+/// Interleaved rotary embedding (pairs of adjacent values) of one head vector, with the
+/// `cos`/`sin` rows of its position.
+#[inline(always)]
+pub fn rope_interleaved(v: &mut [f32], cos: &[f32], sin: &[f32]) {
+    for ((pair, &c), &s) in v.chunks_exact_mut(2).zip(cos).zip(sin) {
+        let (a, b) = (pair[0], pair[1]);
+        pair[0] = a * c - b * s;
+        pair[1] = a * s + b * c;
+    }
+}
+
+/// `out[i] = silu(gate[i]) · up[i]` for rows laid out `[gate (ffn) | up (ffn)]`.
+pub fn swiglu(gu: &[f32], ffn: usize, out: &mut [f32]) {
+    for (row, o) in gu.chunks_exact(2 * ffn).zip(out.chunks_exact_mut(ffn)) {
+        let (g, u) = row.split_at(ffn);
+        for ((ov, &gv), &uv) in o.iter_mut().zip(g).zip(u) {
+            *ov = gv / (1.0 + fast_exp(-gv)) * uv;
+        }
+    }
+}
+
+/// Shapes of one attention call.
+#[derive(Debug, Clone, Copy)]
+pub struct AttnShape {
+    /// New query rows (positions `pos..pos + s`).
+    pub s: usize,
+    pub pos: usize,
+    pub n_head: usize,
+    pub n_kv_head: usize,
+    pub head_dim: usize,
+}
+
+/// Where key `d` of kv head `kvh` at position `p` lives in the key buffer: tiles of 16
+/// positions × `head_dim` per kv head, position-major (`(p / 16, kvh, d, p % 16)`), so the
+/// scores of 16 keys read one contiguous tile and the buffer grows without moving anything.
+#[inline(always)]
+pub fn key_index(p: usize, kvh: usize, d: usize, n_kv_head: usize, head_dim: usize) -> usize {
+    ((p / 16 * n_kv_head + kvh) * head_dim + d) * 16 + p % 16
+}
+
+/// Query rows per attention work item.
+const ROW_BLOCK: usize = 16;
+/// Query vectors and keys per register block.
+const QB: usize = 4;
+const JB: usize = 16;
+
+/// Causal grouped-query attention. `q` is `s × (n_head·hd)` row-major. Keys are in 16-key
+/// tiles (see [`key_index`]; 16 keys' scores build with vertical multiply-adds) and hold at
+/// least `pos + s` positions rounded up to 16;
+/// values are position-major, `v[j·n_kv_head·hd + kvh·hd + d]`. Both hold `pos + s` positions.
+/// Writes `s × (n_head·hd)` into `out`. Query head `h` reads kv head `h / (n_head / n_kv_head)`.
+///
+/// Work items are (kv head, block of query rows): all query heads of a group share every key
+/// and value load. One dispatch on candle's pool; items are claimed dynamically.
+pub fn attention(q: &[f32], k_t: &[f32], v: &[f32], sh: AttnShape, out: &mut [f32]) {
+    attention_with(super::Kernel::selected(), q, k_t, v, sh, out)
+}
+
+/// [`attention`] with a given instruction set (one of [`super::Kernel::available`]; any
+/// other falls back to the portable code).
+pub fn attention_with(
+    kernel: super::Kernel,
+    q: &[f32],
+    k_t: &[f32],
+    v: &[f32],
+    sh: AttnShape,
+    out: &mut [f32],
+) {
+    let kernel = if super::Kernel::available().contains(&kernel) {
+        kernel
+    } else {
+        super::Kernel::Portable
+    };
+    let blocks = sh.s.div_ceil(ROW_BLOCK);
+    let groups = sh.n_head / sh.n_kv_head.max(1);
+    let hd = sh.head_dim;
+    // Results item-major: item (kvh, blk) owns `groups × rows × hd` contiguous values.
+    let mut parts = vec![0f32; sh.s * sh.n_head * hd];
+    let items: Vec<Mutex<&mut [f32]>> = parts
+        .chunks_mut(groups * sh.s * hd)
+        .flat_map(|kv| kv.chunks_mut(groups * ROW_BLOCK * hd))
+        .map(Mutex::new)
+        .collect();
+    let next = AtomicUsize::new(0);
+    let work = |_tid: usize| {
+        let mut scratch = Vec::new();
+        loop {
+            let claimed = next.fetch_add(1, Ordering::Relaxed);
+            if claimed >= items.len() {
+                break;
+            }
+            // Latest (longest) row blocks first, for balance.
+            let (kvh, blk) = (claimed % sh.n_kv_head, blocks - 1 - claimed / sh.n_kv_head);
+            let Some(Ok(mut dst)) = items.get(kvh * blocks + blk).map(|m| m.lock()) else {
+                continue;
+            };
+            attention_item(kernel, q, k_t, v, sh, kvh, blk, &mut dst, &mut scratch);
+        }
+    };
+    let pool = candle_core::utils::barrier_pool();
+    if pool.n_workers() == 0 || items.len() < 2 {
+        work(0);
+    } else {
+        pool.execute(work);
+    }
+    drop(items);
+    // Item-major → row-major.
+    let q_dim = sh.n_head * hd;
+    for kvh in 0..sh.n_kv_head {
+        for blk in 0..blocks {
+            let r0 = blk * ROW_BLOCK;
+            let rows = (sh.s - r0).min(ROW_BLOCK);
+            let base = kvh * groups * sh.s * hd + blk * groups * ROW_BLOCK * hd;
+            for g in 0..groups {
+                let h = kvh * groups + g;
+                for ri in 0..rows {
+                    let src = base + (g * rows + ri) * hd;
+                    let i = r0 + ri;
+                    out[i * q_dim + h * hd..i * q_dim + (h + 1) * hd]
+                        .copy_from_slice(&parts[src..src + hd]);
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attention_item(
+    kernel: super::Kernel,
+    q: &[f32],
+    k_t: &[f32],
+    v: &[f32],
+    sh: AttnShape,
+    kvh: usize,
+    blk: usize,
+    dst: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        super::Kernel::Avx512Vnni => {
+            // SAFETY: this kernel is only selected when the CPU reports avx512f (with bw and
+            // vnni); the body is plain safe Rust compiled for that feature.
+            unsafe { attention_item_avx512(q, k_t, v, sh, kvh, blk, dst, scratch) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        super::Kernel::Avx2 => {
+            // SAFETY: selected only when the CPU reports avx2 and fma.
+            unsafe { attention_item_avx2(q, k_t, v, sh, kvh, blk, dst, scratch) }
+        }
+        _ => attention_item_body::<Plain>(q, k_t, v, sh, kvh, blk, dst, scratch),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
+#[allow(clippy::too_many_arguments)]
+fn attention_item_avx512(
+    q: &[f32],
+    k_t: &[f32],
+    v: &[f32],
+    sh: AttnShape,
+    kvh: usize,
+    blk: usize,
+    dst: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    attention_item_body::<super::avx512::Attn>(q, k_t, v, sh, kvh, blk, dst, scratch)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn attention_item_avx2(
+    q: &[f32],
+    k_t: &[f32],
+    v: &[f32],
+    sh: AttnShape,
+    kvh: usize,
+    blk: usize,
+    dst: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    attention_item_body::<Plain>(q, k_t, v, sh, kvh, blk, dst, scratch)
+}
+
+/// The two inner loops of attention, per instruction set.
+pub(super) trait AttnMicro {
+    /// `scores[(q0 + i)·lpad + j0 + l] = Σ_d qv[(q0 + i)·hd + d] · kt[d·16 + l]` for
+    /// `i < qn ≤ QB`, `l < 16`: `kt` is the key tile of positions `j0..j0 + 16` (keys past the
+    /// causal length are masked later).
+    #[allow(clippy::too_many_arguments)]
+    fn scores(
+        qv: &[f32],
+        q0: usize,
+        qn: usize,
+        hd: usize,
+        kt: &[f32],
+        j0: usize,
+        scores: &mut [f32],
+        lpad: usize,
+    );
+    /// `dst[(q0 + i)·hd + d] = Σ_{j < lmax} scores[(q0 + i)·lpad + j] · v[j·stride + d]`
+    /// (`v` starts at the head's first value).
+    #[allow(clippy::too_many_arguments)]
+    fn values(
+        scores: &[f32],
+        q0: usize,
+        qn: usize,
+        lpad: usize,
+        lmax: usize,
+        v: &[f32],
+        stride: usize,
+        hd: usize,
+        dst: &mut [f32],
+    );
+}
+
+/// Plain Rust (vectorised by the compiler as it can).
+pub(super) struct Plain;
+
+impl AttnMicro for Plain {
+    #[inline(always)]
+    fn scores(
+        qv: &[f32],
+        q0: usize,
+        qn: usize,
+        hd: usize,
+        kt: &[f32],
+        j0: usize,
+        scores: &mut [f32],
+        lpad: usize,
+    ) {
+        let mut acc = [[0f32; JB]; QB];
+        for d in 0..hd {
+            let krow = load_block(&kt[d * JB..], JB);
+            for (a, qi) in acc.iter_mut().zip(q0..q0 + qn) {
+                let qd = qv[qi * hd + d];
+                for l in 0..JB {
+                    a[l] += qd * krow[l];
+                }
+            }
+        }
+        for (a, qi) in acc.iter().zip(q0..q0 + qn) {
+            scores[qi * lpad + j0..qi * lpad + j0 + JB].copy_from_slice(a);
+        }
+    }
+
+    #[inline(always)]
+    fn values(
+        scores: &[f32],
+        q0: usize,
+        qn: usize,
+        lpad: usize,
+        lmax: usize,
+        v: &[f32],
+        stride: usize,
+        hd: usize,
+        dst: &mut [f32],
+    ) {
+        let mut d0 = 0;
+        while d0 < hd {
+            let dn = (hd - d0).min(JB);
+            let mut acc = [[0f32; JB]; QB];
+            for j in 0..lmax {
+                let vrow = load_block(&v[j * stride + d0..], dn);
+                for (a, qi) in acc.iter_mut().zip(q0..q0 + qn) {
+                    let p = scores[qi * lpad + j];
+                    for l in 0..JB {
+                        a[l] += p * vrow[l];
+                    }
+                }
+            }
+            for (a, qi) in acc.iter().zip(q0..q0 + qn) {
+                dst[qi * hd + d0..qi * hd + d0 + dn].copy_from_slice(&a[..dn]);
+            }
+            d0 += JB;
+        }
+    }
+}
+
+/// One work item: query heads of kv head `kvh` × rows of block `blk`. `dst` is
+/// `groups × rows × hd`. Plain Rust in fixed-size register blocks, compiled once per
+/// instruction set by the wrappers above.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn attention_item_body<M: AttnMicro>(
+    q: &[f32],
+    k_t: &[f32],
+    v: &[f32],
+    sh: AttnShape,
+    kvh: usize,
+    blk: usize,
+    dst: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let hd = sh.head_dim;
+    let groups = sh.n_head / sh.n_kv_head.max(1);
+    let q_dim = sh.n_head * hd;
+    let kv_dim = sh.n_kv_head * hd;
+    let r0 = blk * ROW_BLOCK;
+    let rows = (sh.s - r0).min(ROW_BLOCK);
+    let nq = groups * rows;
+    // Keys any row of the block sees; row ri sees `pos + r0 + ri + 1`.
+    let lmax = sh.pos + r0 + rows;
+    let lpad = lmax.div_ceil(JB) * JB;
+    let scale = 1.0 / (hd as f32).sqrt();
+    // Query vectors (pre-scaled) qv[qi·hd + d], qi = g·rows + ri; then scores[qi·lpad + j].
+    scratch.clear();
+    scratch.resize(nq * hd + nq * lpad + nq, 0.0);
+    let (qv, rest) = scratch.split_at_mut(nq * hd);
+    let (scores, inv_sums) = rest.split_at_mut(nq * lpad);
+    for g in 0..groups {
+        let h = kvh * groups + g;
+        for ri in 0..rows {
+            let i = r0 + ri;
+            let src = &q[i * q_dim + h * hd..i * q_dim + (h + 1) * hd];
+            for (d, &x) in qv[(g * rows + ri) * hd..][..hd].iter_mut().zip(src) {
+                *d = x * scale;
+            }
+        }
+    }
+    // Scores: QB query vectors × JB keys per register block.
+    let mut q0 = 0;
+    while q0 < nq {
+        let qn = (nq - q0).min(QB);
+        let mut j0 = 0;
+        while j0 < lmax {
+            let tile = key_index(j0, kvh, 0, sh.n_kv_head, hd);
+            M::scores(qv, q0, qn, hd, &k_t[tile..tile + hd * JB], j0, scores, lpad);
+            j0 += JB;
+        }
+        q0 += QB;
+    }
+    // Softmax per query vector over its own causal length; masked entries become 0.
+    for qi in 0..nq {
+        let len = sh.pos + r0 + qi % rows + 1;
+        let row = &mut scores[qi * lpad..(qi + 1) * lpad];
+        // In 16 independent lanes so that max, exp and sum vectorise.
+        let mut lanes = [f32::NEG_INFINITY; 16];
+        let mut chunks = row[..len].chunks_exact(16);
+        for c in &mut chunks {
+            for l in 0..16 {
+                lanes[l] = lanes[l].max(c[l]);
+            }
+        }
+        let max = chunks
+            .remainder()
+            .iter()
+            .chain(lanes.iter())
+            .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        row[len..].iter_mut().for_each(|x| *x = f32::NEG_INFINITY);
+        let mut sums = [0f32; 16];
+        for c in row.chunks_exact_mut(16) {
+            for l in 0..16 {
+                // Masked entries: exp(-inf) clamps to ~1e-38; zero them exactly.
+                let e = fast_exp(c[l] - max);
+                let e = if c[l] == f32::NEG_INFINITY { 0.0 } else { e };
+                c[l] = e;
+                sums[l] += e;
+            }
+        }
+        let sum: f32 = sums.iter().sum();
+        if let Some(slot) = inv_sums.get_mut(qi) {
+            *slot = 1.0 / sum;
+        }
+    }
+    // Outputs: QB query vectors per register block, over all keys; then normalised.
+    let vh = &v[kvh * hd..];
+    let mut q0 = 0;
+    while q0 < nq {
+        let qn = (nq - q0).min(QB);
+        M::values(scores, q0, qn, lpad, lmax, vh, kv_dim, hd, dst);
+        q0 += QB;
+    }
+    for (o, &inv) in dst.chunks_exact_mut(hd).zip(inv_sums.iter()) {
+        o.iter_mut().for_each(|x| *x *= inv);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (got, want) = (fast_exp(x) as f64, (x as f64).exp());
+            assert!(
+                (got - want).abs() <= 2e-6 * want,
+                "exp({x}) = {got}, want {want}"
+            );
+            x += 0.0137;
+        }
+        assert!(fast_exp(-1e9) < 1e-37);
+        assert!(fast_exp(f32::NEG_INFINITY) < 1e-37);
+    }
+
+    #[test]
+    fn attention_matches_a_direct_computation() {
+        // Odd sizes: 3 query heads per kv head, head_dim 12, 70 new rows after 5 cached;
+        // SmolLM2's heads (9 on 3, head_dim 64) at a prompt and at a decode step.
+        for (n_head, n_kv_head, hd, pos, s) in [
+            (6, 2, 12, 5, 70),
+            (9, 3, 64, 0, 33),
+            (9, 3, 64, 40, 1),
+            (4, 4, 32, 0, 1),
+        ] {
+            check_attention(n_head, n_kv_head, hd, pos, s);
+        }
+    }
+
+    fn check_attention(n_head: usize, n_kv_head: usize, hd: usize, pos: usize, s: usize) {
+        let total = pos + s;
+        let f = |i: usize| ((i * 7919 % 1000) as f32 / 500.0) - 1.0;
+        let q: Vec<f32> = (0..s * n_head * hd).map(f).collect();
+        let k: Vec<f32> = (0..total * n_kv_head * hd).map(|i| f(i + 3)).collect();
+        let v: Vec<f32> = (0..total * n_kv_head * hd).map(|i| f(i + 11)).collect();
+        let mut out = vec![0f32; s * n_head * hd];
+        let capacity = total.div_ceil(16) * 16;
+        let mut k_t = vec![f32::NAN; n_kv_head * hd * capacity];
+        for j in 0..total {
+            for kvh in 0..n_kv_head {
+                for d in 0..hd {
+                    k_t[key_index(j, kvh, d, n_kv_head, hd)] = k[j * n_kv_head * hd + kvh * hd + d];
+                }
+            }
+        }
+        // Past the causal length: garbage but finite (as a reused cache holds).
+        for x in k_t.iter_mut().filter(|x| x.is_nan()) {
+            *x = 1e3;
+        }
+        let sh = AttnShape {
+            s,
+            pos,
+            n_head,
+            n_kv_head,
+            head_dim: hd,
+        };
+        for kernel in super::super::Kernel::available() {
+            attention_with(kernel, &q, &k_t, &v, sh, &mut out);
+            check_output(&q, &k, &v, &out, sh);
+        }
+    }
+
+    fn check_output(q: &[f32], k: &[f32], v: &[f32], out: &[f32], sh: AttnShape) {
+        let AttnShape {
+            s,
+            pos,
+            n_head,
+            n_kv_head,
+            head_dim: hd,
+            ..
+        } = sh;
+        let (qd, kd) = (n_head * hd, n_kv_head * hd);
+        for i in 0..s {
+            for h in 0..n_head {
+                let kvh = h / (n_head / n_kv_head);
+                let sc: Vec<f64> = (0..=pos + i)
+                    .map(|j| {
+                        (0..hd)
+                            .map(|d| {
+                                q[i * qd + h * hd + d] as f64 * k[j * kd + kvh * hd + d] as f64
+                            })
+                            .sum::<f64>()
+                            / (hd as f64).sqrt()
+                    })
+                    .collect();
+                let m = sc.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let z: f64 = sc.iter().map(|x| (x - m).exp()).sum();
+                for d in 0..hd {
+                    let want: f64 = sc
+                        .iter()
+                        .enumerate()
+                        .map(|(j, x)| (x - m).exp() / z * v[j * kd + kvh * hd + d] as f64)
+                        .sum();
+                    let got = out[i * qd + h * hd + d] as f64;
+                    assert!((got - want).abs() < 1e-4, "row {i} head {h} dim {d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn norm_rope_and_swiglu() {
+        let x = [1.0f32, -2.0, 3.0, 0.5];
+        let w = [1.0f32, 2.0, 0.5, 1.0];
+        let mut out = [0f32; 4];
+        rms_norm(&x, &w, 1e-5, &mut out);
+        let rms = ((1.0 + 4.0 + 9.0 + 0.25) / 4.0f32 + 1e-5).sqrt();
+        for i in 0..4 {
+            assert!((out[i] - x[i] / rms * w[i]).abs() < 1e-6);
+        }
+        let mut v = [1.0f32, 2.0, 3.0, 4.0];
+        let (c, s) = ([0.0f32, 1.0], [1.0f32, 0.0]);
+        rope_interleaved(&mut v, &c, &s);
+        assert_eq!(v, [-2.0, 1.0, 3.0, 4.0]);
+        let gu = [1.0f32, -1.0, 2.0, 3.0];
+        let mut act = [0f32; 2];
+        swiglu(&gu, 2, &mut act);
+        let silu = |g: f32| g / (1.0 + (-g).exp());
+        assert!((act[0] - silu(1.0) * 2.0).abs() < 1e-6);
+        assert!((act[1] - silu(-1.0) * 3.0).abs() < 1e-6);
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    /// Attention time at decode and prefill shapes (run with `--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn attention_throughput() {
+        for &(s, pos) in &[(1usize, 64usize), (1, 512), (512, 0)] {
+            let (n_head, n_kv_head, hd) = (9, 3, 64);
+            let capacity = 1024;
+            let q = vec![0.01f32; s * n_head * hd];
+            let k_t = vec![0.02f32; n_kv_head * hd * capacity];
+            let v = vec![0.03f32; capacity * n_kv_head * hd];
+            let mut out = vec![0f32; s * n_head * hd];
+            let sh = AttnShape {
+                s,
+                pos,
+                n_head,
+                n_kv_head,
+                head_dim: hd,
+            };
+            let reps = if s == 1 { 2000 } else { 10 };
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                attention(&q, &k_t, &v, sh, &mut out);
+            }
+            println!(
+                "s {s} pos {pos}: {:.1} µs per call",
+                t.elapsed().as_secs_f64() / reps as f64 * 1e6
+            );
+        }
+    }
+}

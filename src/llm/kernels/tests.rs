@@ -1,0 +1,218 @@
+//! Every kernel against straightforward references over odd shapes.
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use rand::{Rng, SeedableRng};
+
+use super::*;
+
+fn random(len: usize, seed: u64) -> Vec<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// Exact result of the int8 arithmetic the kernels implement, in f64.
+fn int_reference(x: &[f32], m: usize, w: &PackedMatrix) -> Vec<f64> {
+    let (n, k) = (w.n(), w.k());
+    let a = QuantizedRows::quantize(x, m, k).unwrap();
+    let nb = k.div_ceil(QK);
+    let mut out = vec![0f64; m * n];
+    for r in 0..m {
+        for c in 0..n {
+            let mut acc = 0f64;
+            for b in 0..nb {
+                let mut dot = 0i64;
+                let mut ws = 0f32;
+                for i in 0..QK.min(k - b * QK) {
+                    let (q, s) = w.value(c, b * QK + i);
+                    ws = s;
+                    dot += q as i64 * a.q[(r * nb + b) * QK + i] as i64;
+                }
+                acc += dot as f64 * ws as f64 * a.d[r * nb + b] as f64;
+            }
+            out[r * n + c] = acc;
+        }
+    }
+    out
+}
+
+fn f32_reference(x: &[f32], m: usize, w: &[f32], n: usize, k: usize) -> Vec<f64> {
+    let mut out = vec![0f64; m * n];
+    for r in 0..m {
+        for c in 0..n {
+            out[r * n + c] = (0..k)
+                .map(|i| x[r * k + i] as f64 * w[c * k + i] as f64)
+                .sum();
+        }
+    }
+    out
+}
+
+fn check_shape(m: usize, n: usize, k: usize, seed: u64) {
+    let x = random(m * k, seed);
+    let wf = random(n * k, seed + 1);
+    let w = PackedMatrix::from_f32(&wf, n, k).unwrap();
+    let exact = int_reference(&x, m, &w);
+    let dense = f32_reference(&x, m, &wf, n, k);
+    // Quantisation error of a dot of k terms of size ≤ 1: well under 1% of √k.
+    let loose = 0.02 * (k as f64).sqrt();
+    let mut kernels = Kernel::available();
+    kernels.push(Kernel::selected());
+    for kernel in kernels {
+        let mut out = vec![f32::NAN; m * n];
+        matmul_with(kernel, &x, m, &w, &mut out).unwrap();
+        for i in 0..m * n {
+            let (got, want) = (out[i] as f64, exact[i]);
+            assert!(
+                (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                "{kernel:?} m {m} n {n} k {k} at {i}: {got} vs int8 reference {want}"
+            );
+            assert!(
+                (got - dense[i]).abs() <= loose,
+                "{kernel:?} m {m} n {n} k {k} at {i}: {got} vs f32 reference {}",
+                dense[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn odd_shapes_match_the_references() {
+    for &m in &[1, 2, 3, 4, 5, 7, 9] {
+        for &n in &[1, 15, 16, 17, 33, 64] {
+            for &k in &[31, 32, 33, 96, 100] {
+                check_shape(m, n, k, (m * 1000 + n * 10 + k) as u64);
+            }
+        }
+    }
+}
+
+#[test]
+fn prompt_sized_shapes_match_the_references() {
+    check_shape(513, 40, 576, 7);
+    check_shape(64, 200, 576, 8);
+    check_shape(13, 96, 1536, 9);
+}
+
+#[test]
+fn random_shapes_match_the_references() {
+    // A property over random shapes: every kernel equals the int8 reference.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    for case in 0..40 {
+        let m = rng.random_range(1..40);
+        let n = rng.random_range(1..80);
+        let k = rng.random_range(1..200);
+        check_shape(m, n, k, 10_000 + case);
+    }
+}
+
+#[test]
+fn zero_and_large_activations() {
+    let (m, n, k) = (3, 20, 64);
+    let mut x = vec![0f32; m * k];
+    x[k + 5] = 1e6; // row 1: one huge value, row 0 and 2 zero
+    let wf = random(n * k, 3);
+    let w = PackedMatrix::from_f32(&wf, n, k).unwrap();
+    for kernel in Kernel::available() {
+        let mut out = vec![f32::NAN; m * n];
+        matmul_with(kernel, &x, m, &w, &mut out).unwrap();
+        for c in 0..n {
+            assert_eq!(out[c], 0.0);
+            assert_eq!(out[2 * n + c], 0.0);
+            let want = 1e6 * wf[c * k + 5] as f64;
+            assert!((out[n + c] as f64 - want).abs() <= 0.01 * 1e6, "{kernel:?}");
+        }
+    }
+}
+
+fn candle_blocks(wf: &[f32], n: usize, k: usize, dtype: GgmlDType) -> (Vec<u8>, Vec<f32>) {
+    let t = Tensor::from_vec(wf.to_vec(), (n, k), &Device::Cpu).unwrap();
+    let q = QTensor::quantize(&t, dtype).unwrap();
+    let deq = q
+        .dequantize(&Device::Cpu)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    (q.data().unwrap().into_owned(), deq)
+}
+
+#[test]
+fn q8_0_and_q4_0_unpack_exactly() {
+    let (n, k) = (37, 96);
+    let wf = random(n * k, 11);
+    for dtype in [GgmlDType::Q8_0, GgmlDType::Q4_0] {
+        let (bytes, deq) = candle_blocks(&wf, n, k, dtype);
+        let w = match dtype {
+            GgmlDType::Q8_0 => PackedMatrix::from_q8_0(&bytes, n, k).unwrap(),
+            _ => PackedMatrix::from_q4_0(&bytes, n, k).unwrap(),
+        };
+        for c in 0..n {
+            for i in 0..k {
+                let (q, s) = w.value(c, i);
+                assert_eq!(q as f32 * s, deq[c * k + i], "{dtype:?} at {c},{i}");
+            }
+        }
+        // And the product against the dequantised weights.
+        let m = 7;
+        let x = random(m * k, 12);
+        let dense = f32_reference(&x, m, &deq, n, k);
+        let mut out = vec![0f32; m * n];
+        matmul(&x, m, &w, &mut out).unwrap();
+        for i in 0..m * n {
+            assert!((out[i] as f64 - dense[i]).abs() < 0.02 * (k as f64).sqrt());
+        }
+    }
+}
+
+#[test]
+fn shape_errors_are_reported() {
+    let w = PackedMatrix::from_f32(&random(16 * 32, 1), 16, 32).unwrap();
+    let mut out = vec![0f32; 16];
+    assert!(matmul(&[0.0; 31], 1, &w, &mut out).is_err());
+    assert!(matmul(&[0.0; 32], 1, &w, &mut out[..15]).is_err());
+    assert!(PackedMatrix::from_q8_0(&[0; 33], 1, 32).is_err());
+    assert!(PackedMatrix::from_q4_0(&[0; 18], 1, 33).is_err());
+    assert!(PackedMatrix::from_f32(&[0.0; 3], 2, 2).is_err());
+}
+
+#[test]
+fn disabling_fast_kernels_selects_the_portable_one() {
+    if fast_kernels_disabled() {
+        assert_eq!(Kernel::selected(), Kernel::Portable);
+    } else {
+        assert_eq!(Kernel::selected(), *Kernel::available().last().unwrap());
+    }
+}
+
+/// Throughput of each kernel on the model's shapes (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn kernel_throughput() {
+    for &(m, n, k) in &[
+        (512, 576 + 2 * 192, 576),
+        (512, 3072, 576),
+        (512, 576, 1536),
+        (1, 3072, 576),
+        (1, 49152, 576),
+    ] {
+        let x = random(m * k, 1);
+        let w = PackedMatrix::from_f32(&random(n * k, 2), n, k).unwrap();
+        let mut out = vec![0f32; m * n];
+        for kernel in Kernel::available() {
+            let reps = if m == 1 { 200 } else { 5 };
+            matmul_with(kernel, &x, m, &w, &mut out).unwrap();
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                matmul_with(kernel, &x, m, &w, &mut out).unwrap();
+            }
+            let s = t.elapsed().as_secs_f64() / reps as f64;
+            println!(
+                "{kernel:?} m {m} n {n} k {k}: {:.3} ms, {:.1} GMAC/s, {:.1} GB/s of weights",
+                s * 1e3,
+                (m * n * k) as f64 / s / 1e9,
+                w.size_bytes() as f64 / s / 1e9
+            );
+        }
+    }
+}
