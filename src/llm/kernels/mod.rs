@@ -23,7 +23,7 @@ pub mod ops;
 mod pack;
 mod portable;
 
-pub use pack::PackedMatrix;
+pub use pack::{Format, PackedMatrix};
 
 /// Input values per block (one scale each), as in GGUF's Q8_0 and Q4_0.
 pub const QK: usize = 32;
@@ -105,6 +105,15 @@ pub struct QuantizedRows {
     pub(crate) d: Vec<f32>,
     /// `-128 × Σ q` per row and block: cancels the +128 offset of the packed weights.
     pub(crate) corr: Vec<i32>,
+}
+
+impl QuantizedRows {
+    /// `d · Σ q` of row-block `i` (what a weight block's minimum multiplies).
+    #[inline(always)]
+    pub(crate) fn scaled_sum(&self, i: usize) -> f32 {
+        // corr = −128 Σ q exactly, and 1/128 is a power of two: exact.
+        self.d[i] * (self.corr[i] as f32 * (-1.0 / 128.0))
+    }
 }
 
 /// Rounds to the nearest integer (ties to even) for |v| < 2^22, in a form the compiler can

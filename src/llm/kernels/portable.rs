@@ -1,5 +1,6 @@
 //! The portable microkernel: plain Rust over the packed layout, for any CPU (and the reference
-//! the SIMD kernels are tested against, besides the f32 one in the tests).
+//! the SIMD kernels are tested against, besides the f32 one in the tests). Both formats go
+//! through [`PackedMatrix::q`]: simple, not fast.
 use std::ops::Range;
 
 use super::{store_block, PackedMatrix, QuantizedRows, MR, NR, QK};
@@ -42,25 +43,22 @@ fn tile<const R: usize>(
     let nb = w.nb();
     let mut acc = [[0f32; NR]; R];
     for b in 0..nb {
-        let wt = w.tile_block(t, b);
+        // The block's integers, column by column.
+        let mut wq = [[0i32; QK]; NR];
+        for (c, col) in wq.iter_mut().enumerate() {
+            for (i, q) in col.iter_mut().enumerate() {
+                *q = w.q(t, b, c, i);
+            }
+        }
         let ws = w.tile_scales(t, b);
+        let wm = w.tile_mins(t, b);
         for (i, acc_row) in acc.iter_mut().enumerate() {
             let row = (r0 + i) * nb + b;
             let aq = &a.q[row * QK..(row + 1) * QK];
-            let mut dots = [a.corr[row]; NR];
-            for g in 0..QK / 4 {
-                let wg = &wt[g * NR * 4..(g + 1) * NR * 4];
-                let ag = &aq[g * 4..g * 4 + 4];
-                for (c, dot) in dots.iter_mut().enumerate() {
-                    let wc = &wg[c * 4..c * 4 + 4];
-                    for j in 0..4 {
-                        *dot += wc[j] as i32 * ag[j] as i32;
-                    }
-                }
-            }
-            let da = a.d[row];
+            let (da, sa) = (a.d[row], a.scaled_sum(row));
             for c in 0..NR {
-                acc_row[c] += dots[c] as f32 * (ws[c] * da);
+                let dot: i32 = wq[c].iter().zip(aq).map(|(&w, &x)| w * x as i32).sum();
+                acc_row[c] += dot as f32 * (ws[c] * da) + wm[c] * sa;
             }
         }
     }
