@@ -20,7 +20,8 @@ static SHIPPED: EngineOptions = EngineOptions {
     max_context: 4096,
     prefill_chunk: 512,
 };
-/// The product default: Q4_1 requantised to Q8_0, f32 dense weights for prefill.
+/// Q4_1 requantised to Q8_0, f32 dense weights for prefill (the default before the 4-bit
+/// kernels; the product now runs `SHIPPED`).
 static DEFAULT: EngineOptions = EngineOptions {
     weights: WeightsMode::Requantize(GgmlDType::Q8_0),
     dense_prefill: DensePrefill::F32,

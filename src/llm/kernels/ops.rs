@@ -2,6 +2,7 @@
 //! (no tensor allocation or op dispatch per step: what decode pays per token otherwise).
 //! Written so the compiler vectorises them on any target (fixed-width accumulators, a
 //! branch-free exp); attention runs on candle's thread pool in one dispatch per layer.
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -145,6 +146,9 @@ pub fn attention_with(
     } else {
         super::Kernel::Portable
     };
+    if sh.s == 1 {
+        return attention_decode(kernel, q, k_t, v, sh, out);
+    }
     let blocks = sh.s.div_ceil(ROW_BLOCK);
     let groups = sh.n_head / sh.n_kv_head.max(1);
     let hd = sh.head_dim;
@@ -168,7 +172,17 @@ pub fn attention_with(
             let Some(Ok(mut dst)) = items.get(kvh * blocks + blk).map(|m| m.lock()) else {
                 continue;
             };
-            attention_item(kernel, q, k_t, v, sh, kvh, blk, &mut dst, &mut scratch);
+            let mut job = RowBlock {
+                q,
+                k_t,
+                v,
+                sh,
+                kvh,
+                blk,
+                dst: &mut dst,
+                scratch: &mut scratch,
+            };
+            run_job(kernel, &mut job);
         }
     };
     let pool = candle_core::utils::barrier_pool();
@@ -198,64 +212,248 @@ pub fn attention_with(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn attention_item(
+/// Keys per decode work item: enough items for both threads at long contexts, few enough
+/// that each streams a long run of keys and values.
+fn decode_chunk(len: usize) -> usize {
+    (len.div_ceil(8).div_ceil(JB) * JB).clamp(64, 512)
+}
+
+/// One query row (a decode step). With only `n_kv_head` (kv head) items the two threads
+/// would split 3 heads 2 : 1, so the keys are split too: each item (kv head, run of keys)
+/// returns its unnormalised output with its own max and sum, merged here (split-K softmax).
+fn attention_decode(
     kernel: super::Kernel,
     q: &[f32],
     k_t: &[f32],
     v: &[f32],
     sh: AttnShape,
-    kvh: usize,
-    blk: usize,
-    dst: &mut [f32],
-    scratch: &mut Vec<f32>,
+    out: &mut [f32],
 ) {
+    let hd = sh.head_dim;
+    let groups = sh.n_head / sh.n_kv_head.max(1);
+    let len = sh.pos + 1;
+    let chunk = decode_chunk(len);
+    let chunks = len.div_ceil(chunk);
+    // Per item and query head: `hd` output values, then the max and the sum of the scores.
+    let per_head = hd + 2;
+    let mut parts = vec![0f32; sh.n_kv_head * chunks * groups * per_head];
+    let items: Vec<Mutex<&mut [f32]>> = parts
+        .chunks_mut(groups * per_head)
+        .map(Mutex::new)
+        .collect();
+    let next = AtomicUsize::new(0);
+    let work = |_tid: usize| {
+        let mut scratch = Vec::new();
+        loop {
+            let claimed = next.fetch_add(1, Ordering::Relaxed);
+            let Some(Ok(mut dst)) = items.get(claimed).map(|m| m.lock()) else {
+                break;
+            };
+            let (kvh, c) = (claimed / chunks, claimed % chunks);
+            let mut job = KeyRun {
+                q,
+                k_t,
+                v,
+                sh,
+                kvh,
+                keys: c * chunk..((c + 1) * chunk).min(len),
+                dst: &mut dst,
+                scratch: &mut scratch,
+            };
+            run_job(kernel, &mut job);
+        }
+    };
+    let pool = candle_core::utils::barrier_pool();
+    if pool.n_workers() == 0 || items.len() < 2 {
+        work(0);
+    } else {
+        pool.execute(work);
+    }
+    drop(items);
+    for kvh in 0..sh.n_kv_head {
+        let item = |c: usize| &parts[(kvh * chunks + c) * groups * per_head..][..groups * per_head];
+        for g in 0..groups {
+            let h = kvh * groups + g;
+            let stats = |c: usize| {
+                let p = &item(c)[g * per_head + hd..];
+                (p[0], p[1])
+            };
+            let max = (0..chunks)
+                .map(|c| stats(c).0)
+                .fold(f32::NEG_INFINITY, f32::max);
+            let o = &mut out[h * hd..(h + 1) * hd];
+            o.iter_mut().for_each(|x| *x = 0.0);
+            let mut total = 0f32;
+            for c in 0..chunks {
+                let (m, sum) = stats(c);
+                let w = fast_exp(m - max);
+                total += sum * w;
+                for (x, &y) in o.iter_mut().zip(&item(c)[g * per_head..g * per_head + hd]) {
+                    *x += w * y;
+                }
+            }
+            let inv = 1.0 / total;
+            o.iter_mut().for_each(|x| *x *= inv);
+        }
+    }
+}
+
+/// Decode attention: the query heads of kv head `kvh` over the run of keys `keys` (starting
+/// on a key tile). `dst` is `groups × (hd + 2)`: unnormalised output, max, sum.
+struct KeyRun<'a> {
+    q: &'a [f32],
+    k_t: &'a [f32],
+    v: &'a [f32],
+    sh: AttnShape,
+    kvh: usize,
+    keys: Range<usize>,
+    dst: &'a mut [f32],
+    scratch: &'a mut Vec<f32>,
+}
+
+impl AttnJob for KeyRun<'_> {
+    #[inline(always)]
+    fn run<M: AttnMicro>(&mut self) {
+        let sh = self.sh;
+        let hd = sh.head_dim;
+        let groups = sh.n_head / sh.n_kv_head.max(1);
+        let kv_dim = sh.n_kv_head * hd;
+        let (j0, n) = (self.keys.start, self.keys.len());
+        let lpad = n.div_ceil(JB) * JB;
+        let scale = 1.0 / (hd as f32).sqrt();
+        self.scratch.clear();
+        self.scratch.resize(groups * (2 * hd + lpad), 0.0);
+        let (qv, rest) = self.scratch.split_at_mut(groups * hd);
+        let (scores, o) = rest.split_at_mut(groups * lpad);
+        let heads = &self.q[self.kvh * groups * hd..(self.kvh + 1) * groups * hd];
+        for (d, &x) in qv.iter_mut().zip(heads) {
+            *d = x * scale;
+        }
+        let mut q0 = 0;
+        while q0 < groups {
+            let qn = (groups - q0).min(QB);
+            let mut j = j0;
+            while j < self.keys.end {
+                let tile = key_index(j, self.kvh, 0, sh.n_kv_head, hd);
+                M::scores(
+                    qv,
+                    q0,
+                    qn,
+                    hd,
+                    &self.k_t[tile..tile + hd * JB],
+                    j - j0,
+                    scores,
+                    lpad,
+                );
+                j += JB;
+            }
+            q0 += QB;
+        }
+        for (g, row) in scores.chunks_exact_mut(lpad).enumerate() {
+            let (max, sum) = exp_row(row, n);
+            self.dst[g * (hd + 2) + hd] = max;
+            self.dst[g * (hd + 2) + hd + 1] = sum;
+        }
+        let vh = &self.v[j0 * kv_dim + self.kvh * hd..];
+        let mut q0 = 0;
+        while q0 < groups {
+            let qn = (groups - q0).min(QB);
+            M::values(scores, q0, qn, lpad, n, vh, kv_dim, hd, o);
+            q0 += QB;
+        }
+        for (g, src) in o.chunks_exact(hd).enumerate() {
+            self.dst[g * (hd + 2)..g * (hd + 2) + hd].copy_from_slice(src);
+        }
+    }
+}
+
+/// Replaces `row[..len]` by `exp(x - max)` and the rest by 0; returns the max and the sum.
+#[inline(always)]
+fn exp_row(row: &mut [f32], len: usize) -> (f32, f32) {
+    // In 16 independent lanes so that max, exp and sum vectorise.
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut chunks = row[..len].chunks_exact(16);
+    for c in &mut chunks {
+        for l in 0..16 {
+            lanes[l] = lanes[l].max(c[l]);
+        }
+    }
+    let max = chunks
+        .remainder()
+        .iter()
+        .chain(lanes.iter())
+        .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    row[len..].iter_mut().for_each(|x| *x = f32::NEG_INFINITY);
+    let mut sums = [0f32; 16];
+    for c in row.chunks_exact_mut(16) {
+        for l in 0..16 {
+            // Masked entries: exp(-inf) clamps to ~1e-38; zero them exactly.
+            let e = fast_exp(c[l] - max);
+            let e = if c[l] == f32::NEG_INFINITY { 0.0 } else { e };
+            c[l] = e;
+            sums[l] += e;
+        }
+    }
+    (max, sums.iter().sum())
+}
+
+/// One unit of attention work, compiled once per instruction set by [`run_job`].
+trait AttnJob {
+    fn run<M: AttnMicro>(&mut self);
+}
+
+/// Runs `job` with the inner loops of `kernel` (one of [`super::Kernel::available`]).
+fn run_job<J: AttnJob>(kernel: super::Kernel, job: &mut J) {
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        super::Kernel::Avx512Vnni => {
-            // SAFETY: this kernel is only selected when the CPU reports avx512f (with bw and
-            // vnni); the body is plain safe Rust compiled for that feature.
-            unsafe { attention_item_avx512(q, k_t, v, sh, kvh, blk, dst, scratch) }
-        }
+        // SAFETY: callers pass only kernels from `Kernel::available`; the AVX-512 one is
+        // offered only when the CPU reports avx512f (with bw and vnni).
+        super::Kernel::Avx512Vnni => unsafe { run_avx512(job) },
         #[cfg(target_arch = "x86_64")]
-        super::Kernel::Avx2 => {
-            // SAFETY: selected only when the CPU reports avx2 and fma.
-            unsafe { attention_item_avx2(q, k_t, v, sh, kvh, blk, dst, scratch) }
-        }
-        _ => attention_item_body::<Plain>(q, k_t, v, sh, kvh, blk, dst, scratch),
+        // SAFETY: offered only when the CPU reports avx2 and fma.
+        super::Kernel::Avx2 => unsafe { run_avx2(job) },
+        _ => job.run::<Plain>(),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
-#[allow(clippy::too_many_arguments)]
-fn attention_item_avx512(
-    q: &[f32],
-    k_t: &[f32],
-    v: &[f32],
-    sh: AttnShape,
-    kvh: usize,
-    blk: usize,
-    dst: &mut [f32],
-    scratch: &mut Vec<f32>,
-) {
-    attention_item_body::<super::avx512::Attn>(q, k_t, v, sh, kvh, blk, dst, scratch)
+fn run_avx512<J: AttnJob>(job: &mut J) {
+    job.run::<super::avx512::Attn>()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn attention_item_avx2(
-    q: &[f32],
-    k_t: &[f32],
-    v: &[f32],
+fn run_avx2<J: AttnJob>(job: &mut J) {
+    job.run::<Plain>()
+}
+
+/// Prompt attention: query heads of kv head `kvh` × the query rows of block `blk`.
+struct RowBlock<'a> {
+    q: &'a [f32],
+    k_t: &'a [f32],
+    v: &'a [f32],
     sh: AttnShape,
     kvh: usize,
     blk: usize,
-    dst: &mut [f32],
-    scratch: &mut Vec<f32>,
-) {
-    attention_item_body::<Plain>(q, k_t, v, sh, kvh, blk, dst, scratch)
+    dst: &'a mut [f32],
+    scratch: &'a mut Vec<f32>,
+}
+
+impl AttnJob for RowBlock<'_> {
+    #[inline(always)]
+    fn run<M: AttnMicro>(&mut self) {
+        attention_item_body::<M>(
+            self.q,
+            self.k_t,
+            self.v,
+            self.sh,
+            self.kvh,
+            self.blk,
+            self.dst,
+            self.scratch,
+        )
+    }
 }
 
 /// The two inner loops of attention, per instruction set.
@@ -410,31 +608,7 @@ fn attention_item_body<M: AttnMicro>(
     for qi in 0..nq {
         let len = sh.pos + r0 + qi % rows + 1;
         let row = &mut scores[qi * lpad..(qi + 1) * lpad];
-        // In 16 independent lanes so that max, exp and sum vectorise.
-        let mut lanes = [f32::NEG_INFINITY; 16];
-        let mut chunks = row[..len].chunks_exact(16);
-        for c in &mut chunks {
-            for l in 0..16 {
-                lanes[l] = lanes[l].max(c[l]);
-            }
-        }
-        let max = chunks
-            .remainder()
-            .iter()
-            .chain(lanes.iter())
-            .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-        row[len..].iter_mut().for_each(|x| *x = f32::NEG_INFINITY);
-        let mut sums = [0f32; 16];
-        for c in row.chunks_exact_mut(16) {
-            for l in 0..16 {
-                // Masked entries: exp(-inf) clamps to ~1e-38; zero them exactly.
-                let e = fast_exp(c[l] - max);
-                let e = if c[l] == f32::NEG_INFINITY { 0.0 } else { e };
-                c[l] = e;
-                sums[l] += e;
-            }
-        }
-        let sum: f32 = sums.iter().sum();
+        let (_, sum) = exp_row(row, len);
         if let Some(slot) = inv_sums.get_mut(qi) {
             *slot = 1.0 / sum;
         }
@@ -480,6 +654,12 @@ mod tests {
             (9, 3, 64, 0, 33),
             (9, 3, 64, 40, 1),
             (4, 4, 32, 0, 1),
+            // Decode steps whose keys split into several runs (merged softmax), a last
+            // partial run, a head size that is not a multiple of 16, 8 query heads per kv head.
+            (9, 3, 64, 511, 1),
+            (9, 3, 64, 700, 1),
+            (6, 2, 12, 200, 1),
+            (8, 1, 64, 130, 1),
         ] {
             check_attention(n_head, n_kv_head, hd, pos, s);
         }

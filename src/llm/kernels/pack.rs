@@ -1,27 +1,48 @@
 //! Weights repacked into tiles for the microkernels.
 use super::{quantize_block, KernelError, NR, QK, TILE_BYTES};
 
+/// How a [`PackedMatrix`] stores its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Weight = `d · q`, `q` int8 (from Q8_0, or any type requantised).
+    Int8,
+    /// Weight = `d · q + m`, `q` a nibble 0..=15 (Q4_1 exactly; Q4_0 with `m = −8d`): decode
+    /// reads 0.625 bytes per weight instead of 1.0625.
+    Nib4,
+}
+
 /// An `n × k` weight matrix (one row per output column) repacked for the microkernels.
 ///
-/// Tile `t` (columns `t·NR..`), block `b` (k `b·QK..`) is `BLOCK_STRIDE` bytes at
-/// `(t·nb + b)·BLOCK_STRIDE`: for each group `g` of 4 consecutive k, `NR` columns × 4 bytes,
-/// each value an int8 plus 128 (so `vpdpbusd` can take the weights as its unsigned operand),
-/// then the `NR` scales as f16 (as in GGUF): a matrix is one sequential stream (decode reads
-/// 1.0625 bytes per weight, like Q8_0). Columns past `n` and k past `k` are zero.
+/// Tile `t` (columns `t·NR..`), block `b` (k `b·QK..`) is one stride of bytes at
+/// `(t·nb + b)·stride`, so a matrix is one sequential stream:
+/// - [`Format::Int8`]: for each group `g` of 4 consecutive k, `NR` columns × 4 bytes, each
+///   value an int8 plus 128 (so `vpdpbusd` can take the weights as its unsigned operand),
+///   then the `NR` scales as f16 (as in GGUF).
+/// - [`Format::Nib4`]: four 64-byte vectors; byte `col·4 + j` of vector `v` holds k
+///   `4v + j` in its low nibble and k `16 + 4v + j` in its high one (a mask and a shift give
+///   the operands of two `vpdpbusd`); then `NR` f16 scales and `NR` f16 minimums.
+///
+/// Columns past `n` and k past `k` are zero.
 #[derive(Debug, Clone)]
 pub struct PackedMatrix {
     n: usize,
     k: usize,
     nb: usize,
+    format: Format,
     data: Vec<u8>,
 }
 
-/// Bytes per tile block: the int8 values, then `NR` f16 scales.
+/// Bytes per int8 tile block: the values, then `NR` f16 scales.
 pub(crate) const BLOCK_STRIDE: usize = TILE_BYTES + 2 * NR;
+/// Bytes of the nibbles of one tile block.
+pub(crate) const NIB_BYTES: usize = TILE_BYTES / 2;
+/// Bytes per nibble tile block: the nibbles, `NR` f16 scales, `NR` f16 minimums.
+pub(crate) const NIB_BLOCK_STRIDE: usize = NIB_BYTES + 4 * NR;
 
 /// GGUF block layouts we unpack directly.
 const Q8_0_BYTES: usize = 34;
 const Q4_0_BYTES: usize = 18;
+const Q4_1_BYTES: usize = 20;
 
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
     half::f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
@@ -35,6 +56,7 @@ impl PackedMatrix {
             n,
             k,
             nb,
+            format: Format::Int8,
             // 128 = int8 zero; zero bytes = f16 zero scales.
             data: [[128u8; TILE_BYTES].as_slice(), &[0u8; 2 * NR]]
                 .concat()
@@ -42,10 +64,37 @@ impl PackedMatrix {
         }
     }
 
+    fn zeroed_nib(n: usize, k: usize) -> Self {
+        let nb = k.div_ceil(QK);
+        Self {
+            n,
+            k,
+            nb,
+            format: Format::Nib4,
+            data: vec![0; n.div_ceil(NR) * nb * NIB_BLOCK_STRIDE],
+        }
+    }
+
+    /// Stores the 32 nibbles of column `c`, block `b`, with their scale and minimum.
+    fn set_nib_block(&mut self, c: usize, b: usize, q: &[u8; QK], d: f32, m: f32) {
+        let (t, col) = (c / NR, c % NR);
+        let base = (t * self.nb + b) * NIB_BLOCK_STRIDE;
+        for (i, &v) in q.iter().enumerate() {
+            let (g, j) = (i / 4, i % 4);
+            let at = base + (g % 4) * NR * 4 + col * 4 + j;
+            let shift = if g < 4 { 0 } else { 4 };
+            self.data[at] |= (v & 0x0f) << shift;
+        }
+        let at = base + NIB_BYTES + 2 * col;
+        self.data[at..at + 2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
+        let at = base + NIB_BYTES + 2 * NR + 2 * col;
+        self.data[at..at + 2].copy_from_slice(&half::f16::from_f32(m).to_le_bytes());
+    }
+
     /// Stores the 32 int8 values of column `c`, block `b`, and their scale.
     fn set_block(&mut self, c: usize, b: usize, q: &[i8; QK], d: f32) {
         let (t, col) = (c / NR, c % NR);
-        let base = (t * self.nb + b) * BLOCK_STRIDE;
+        let base = (t * self.nb + b) * self.stride();
         for (i, &v) in q.iter().enumerate() {
             let (g, j) = (i / 4, i % 4);
             self.data[base + g * NR * 4 + col * 4 + j] = (v as u8) ^ 0x80;
@@ -107,20 +156,33 @@ impl PackedMatrix {
         Ok(p)
     }
 
-    /// From GGUF Q4_0 blocks (f16 scale, 16 bytes of nibbles, value = nibble − 8), exactly.
+    /// From GGUF Q4_0 blocks (f16 scale, 16 bytes of nibbles, value = d · (nibble − 8)),
+    /// exactly: nibbles as they are, minimum `−8d`.
     pub fn from_q4_0(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
         Self::check(n, k, bytes.len(), Q4_0_BYTES)?;
-        let mut p = Self::zeroed(n, k);
+        let mut p = Self::zeroed_nib(n, k);
         for (i, blk) in bytes.chunks_exact(Q4_0_BYTES).enumerate() {
-            let (c, b) = (i / p.nb, i % p.nb);
-            let mut q = [0i8; QK];
-            for (j, &byte) in blk[2..].iter().enumerate() {
-                q[j] = (byte & 0x0f) as i8 - 8;
-                q[j + QK / 2] = (byte >> 4) as i8 - 8;
-            }
-            p.set_block(c, b, &q, f16_at(blk, 0));
+            let d = f16_at(blk, 0);
+            p.set_nib_block(i / p.nb, i % p.nb, &nibbles(&blk[2..]), d, -8.0 * d);
         }
         Ok(p)
+    }
+
+    /// From GGUF Q4_1 blocks (f16 scale d, f16 minimum m, 16 bytes of nibbles, value =
+    /// d · nibble + m), exactly.
+    pub fn from_q4_1(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
+        Self::check(n, k, bytes.len(), Q4_1_BYTES)?;
+        let mut p = Self::zeroed_nib(n, k);
+        for (i, blk) in bytes.chunks_exact(Q4_1_BYTES).enumerate() {
+            let (d, m) = (f16_at(blk, 0), f16_at(blk, 2));
+            p.set_nib_block(i / p.nb, i % p.nb, &nibbles(&blk[4..]), d, m);
+        }
+        Ok(p)
+    }
+
+    /// How the values are stored.
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     /// Output columns.
@@ -142,21 +204,55 @@ impl PackedMatrix {
         self.n.div_ceil(NR)
     }
 
-    /// The `TILE_BYTES` of tile `t`, block `b`.
+    /// Bytes per tile block.
+    #[inline(always)]
+    fn stride(&self) -> usize {
+        match self.format {
+            Format::Int8 => BLOCK_STRIDE,
+            Format::Nib4 => NIB_BLOCK_STRIDE,
+        }
+    }
+
+    /// The `TILE_BYTES` of tile `t`, block `b` ([`Format::Int8`]).
     #[inline(always)]
     pub(crate) fn tile_block(&self, t: usize, b: usize) -> &[u8; TILE_BYTES] {
         let base = (t * self.nb + b) * BLOCK_STRIDE;
-        self.data[base..base + TILE_BYTES]
-            .try_into()
+        self.data
+            .get(base..base + TILE_BYTES)
+            .and_then(|s| s.try_into().ok())
             .unwrap_or(&[128; TILE_BYTES])
+    }
+
+    /// The `NIB_BYTES` of tile `t`, block `b` ([`Format::Nib4`]).
+    #[inline(always)]
+    pub(crate) fn tile_nibbles(&self, t: usize, b: usize) -> &[u8; NIB_BYTES] {
+        let base = (t * self.nb + b) * NIB_BLOCK_STRIDE;
+        self.data
+            .get(base..base + NIB_BYTES)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or(&[0; NIB_BYTES])
     }
 
     /// The `NR` scales (f16, little-endian) of tile `t`, block `b`.
     #[inline(always)]
     pub(crate) fn tile_scales_f16(&self, t: usize, b: usize) -> &[u8; 2 * NR] {
-        let base = (t * self.nb + b) * BLOCK_STRIDE + TILE_BYTES;
-        self.data[base..base + 2 * NR]
-            .try_into()
+        let base = match self.format {
+            Format::Int8 => (t * self.nb + b) * BLOCK_STRIDE + TILE_BYTES,
+            Format::Nib4 => (t * self.nb + b) * NIB_BLOCK_STRIDE + NIB_BYTES,
+        };
+        self.data
+            .get(base..base + 2 * NR)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or(&[0; 2 * NR])
+    }
+
+    /// The `NR` minimums (f16, little-endian) of tile `t`, block `b` ([`Format::Nib4`]).
+    #[inline(always)]
+    pub(crate) fn tile_mins_f16(&self, t: usize, b: usize) -> &[u8; 2 * NR] {
+        let base = (t * self.nb + b) * NIB_BLOCK_STRIDE + NIB_BYTES + 2 * NR;
+        self.data
+            .get(base..base + 2 * NR)
+            .and_then(|s| s.try_into().ok())
             .unwrap_or(&[0; 2 * NR])
     }
 
@@ -167,15 +263,52 @@ impl PackedMatrix {
         std::array::from_fn(|c| f16_at(raw, 2 * c))
     }
 
-    /// The int8 value of column `c` at `kk` and its block's scale (for tests).
-    pub fn value(&self, c: usize, kk: usize) -> (i8, f32) {
+    /// The `NR` minimums of tile `t`, block `b`, as f32 (zero for [`Format::Int8`]).
+    #[inline(always)]
+    pub(crate) fn tile_mins(&self, t: usize, b: usize) -> [f32; NR] {
+        match self.format {
+            Format::Int8 => [0.0; NR],
+            Format::Nib4 => {
+                let raw = self.tile_mins_f16(t, b);
+                std::array::from_fn(|c| f16_at(raw, 2 * c))
+            }
+        }
+    }
+
+    /// Column `c` at `kk`: the stored integer `q`, its block's scale `d` and minimum `m`
+    /// (the weight is `d · q + m`; for tests and the portable kernel).
+    #[inline(always)]
+    pub fn value(&self, c: usize, kk: usize) -> (i32, f32, f32) {
         let (t, col, b, i) = (c / NR, c % NR, kk / QK, kk % QK);
-        let q = (self.tile_block(t, b)[(i / 4) * NR * 4 + col * 4 + i % 4] ^ 0x80) as i8;
-        (q, self.tile_scales(t, b)[col])
+        let (d, m) = (self.tile_scales(t, b)[col], self.tile_mins(t, b)[col]);
+        (self.q(t, b, col, i), d, m)
+    }
+
+    /// The stored integer of tile `t`, block `b`, column `col`, k `i` within the block.
+    #[inline(always)]
+    pub(crate) fn q(&self, t: usize, b: usize, col: usize, i: usize) -> i32 {
+        let (g, j) = (i / 4, i % 4);
+        match self.format {
+            Format::Int8 => (self.tile_block(t, b)[g * NR * 4 + col * 4 + j] ^ 0x80) as i8 as i32,
+            Format::Nib4 => {
+                let byte = self.tile_nibbles(t, b)[(g % 4) * NR * 4 + col * 4 + j];
+                (if g < 4 { byte & 0x0f } else { byte >> 4 }) as i32
+            }
+        }
     }
 
     /// Bytes held.
     pub fn size_bytes(&self) -> usize {
         self.data.len()
     }
+}
+
+/// The 32 nibbles of a GGUF Q4 block's 16 bytes: low nibbles are k 0..16, high ones 16..32.
+fn nibbles(qs: &[u8]) -> [u8; QK] {
+    let mut q = [0u8; QK];
+    for (j, &byte) in qs.iter().take(QK / 2).enumerate() {
+        q[j] = byte & 0x0f;
+        q[j + QK / 2] = byte >> 4;
+    }
+    q
 }

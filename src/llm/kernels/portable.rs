@@ -1,8 +1,9 @@
 //! The portable microkernel: plain Rust over the packed layout, for any CPU (and the reference
-//! the SIMD kernels are tested against, besides the f32 one in the tests).
+//! the SIMD kernels are tested against, besides the f32 one in the tests). Each tile block is
+//! first unpacked to signed int8 in the packed order, so one loop serves both formats.
 use std::ops::Range;
 
-use super::{store_block, PackedMatrix, QuantizedRows, MR, NR, QK};
+use super::{store_block, Format, PackedMatrix, QuantizedRows, MR, NR, QK, TILE_BYTES};
 
 pub(super) fn gemm(
     a: &QuantizedRows,
@@ -41,28 +42,47 @@ fn tile<const R: usize>(
 ) {
     let nb = w.nb();
     let mut acc = [[0f32; NR]; R];
+    let mut wq = [0i8; TILE_BYTES];
     for b in 0..nb {
-        let wt = w.tile_block(t, b);
+        unpack(w, t, b, &mut wq);
         let ws = w.tile_scales(t, b);
+        let wm = w.tile_mins(t, b);
         for (i, acc_row) in acc.iter_mut().enumerate() {
             let row = (r0 + i) * nb + b;
             let aq = &a.q[row * QK..(row + 1) * QK];
-            let mut dots = [a.corr[row]; NR];
-            for g in 0..QK / 4 {
-                let wg = &wt[g * NR * 4..(g + 1) * NR * 4];
-                let ag = &aq[g * 4..g * 4 + 4];
-                for (c, dot) in dots.iter_mut().enumerate() {
-                    let wc = &wg[c * 4..c * 4 + 4];
+            let mut dots = [0i32; NR];
+            for (wg, ag) in wq.chunks_exact(NR * 4).zip(aq.chunks_exact(4)) {
+                for (dot, wc) in dots.iter_mut().zip(wg.chunks_exact(4)) {
                     for j in 0..4 {
                         *dot += wc[j] as i32 * ag[j] as i32;
                     }
                 }
             }
-            let da = a.d[row];
+            let (da, sa) = (a.d[row], a.scaled_sum(row));
             for c in 0..NR {
-                acc_row[c] += dots[c] as f32 * (ws[c] * da);
+                acc_row[c] += dots[c] as f32 * (ws[c] * da) + wm[c] * sa;
             }
         }
     }
     store_block::<R, NR>(&acc, r0, rows, t, w.n(), out, ldo, col0);
+}
+
+/// The integers of tile `t`, block `b` as int8, in the int8 layout (group of 4 k, column, k):
+/// nibble tiles hold groups 0–3 in their low nibbles and 4–7 in their high ones.
+#[inline(always)]
+fn unpack(w: &PackedMatrix, t: usize, b: usize, out: &mut [i8; TILE_BYTES]) {
+    match w.format() {
+        Format::Int8 => {
+            for (o, &v) in out.iter_mut().zip(w.tile_block(t, b)) {
+                *o = (v ^ 0x80) as i8;
+            }
+        }
+        Format::Nib4 => {
+            let (lo, hi) = out.split_at_mut(TILE_BYTES / 2);
+            for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(w.tile_nibbles(t, b)) {
+                *l = (v & 0x0f) as i8;
+                *h = (v >> 4) as i8;
+            }
+        }
+    }
 }

@@ -20,14 +20,17 @@ fn int_reference(x: &[f32], m: usize, w: &PackedMatrix) -> Vec<f64> {
         for c in 0..n {
             let mut acc = 0f64;
             for b in 0..nb {
-                let mut dot = 0i64;
-                let mut ws = 0f32;
+                let (mut dot, mut asum) = (0i64, 0i64);
+                let (mut ws, mut wm) = (0f32, 0f32);
                 for i in 0..QK.min(k - b * QK) {
-                    let (q, s) = w.value(c, b * QK + i);
-                    ws = s;
-                    dot += q as i64 * a.q[(r * nb + b) * QK + i] as i64;
+                    let (q, d, m) = w.value(c, b * QK + i);
+                    (ws, wm) = (d, m);
+                    let x = a.q[(r * nb + b) * QK + i] as i64;
+                    dot += q as i64 * x;
+                    asum += x;
                 }
-                acc += dot as f64 * ws as f64 * a.d[r * nb + b] as f64;
+                let da = a.d[r * nb + b] as f64;
+                acc += dot as f64 * ws as f64 * da + wm as f64 * da * asum as f64;
             }
             out[r * n + c] = acc;
         }
@@ -51,24 +54,46 @@ fn check_shape(m: usize, n: usize, k: usize, seed: u64) {
     let x = random(m * k, seed);
     let wf = random(n * k, seed + 1);
     let w = PackedMatrix::from_f32(&wf, n, k).unwrap();
-    let exact = int_reference(&x, m, &w);
-    let dense = f32_reference(&x, m, &wf, n, k);
+    check_packed(&x, m, &w, &wf, 0.02);
+    if k.is_multiple_of(QK) {
+        // The nibble formats, against the weights they hold (Q4 rounding is not what is tested).
+        for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1] {
+            let (bytes, deq) = candle_blocks(&wf, n, k, dtype);
+            check_packed(&x, m, &packed_q4(dtype, &bytes, n, k), &deq, 0.02);
+        }
+    }
+}
+
+fn packed_q4(dtype: GgmlDType, bytes: &[u8], n: usize, k: usize) -> PackedMatrix {
+    match dtype {
+        GgmlDType::Q4_0 => PackedMatrix::from_q4_0(bytes, n, k).unwrap(),
+        _ => PackedMatrix::from_q4_1(bytes, n, k).unwrap(),
+    }
+}
+
+/// Every kernel against the exact integer arithmetic and, loosely, against the f32 product
+/// with the weights `wf` (what `w` holds, up to its rounding).
+fn check_packed(x: &[f32], m: usize, w: &PackedMatrix, wf: &[f32], tol: f64) {
+    let (n, k) = (w.n(), w.k());
+    let exact = int_reference(x, m, w);
+    let dense = f32_reference(x, m, wf, n, k);
     // Quantisation error of a dot of k terms of size ≤ 1: well under 1% of √k.
-    let loose = 0.02 * (k as f64).sqrt();
+    let loose = tol * (k as f64).sqrt();
     let mut kernels = Kernel::available();
     kernels.push(Kernel::selected());
     for kernel in kernels {
         let mut out = vec![f32::NAN; m * n];
-        matmul_with(kernel, &x, m, &w, &mut out).unwrap();
+        matmul_with(kernel, x, m, w, &mut out).unwrap();
+        let format = w.format();
         for i in 0..m * n {
             let (got, want) = (out[i] as f64, exact[i]);
             assert!(
                 (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                "{kernel:?} m {m} n {n} k {k} at {i}: {got} vs int8 reference {want}"
+                "{kernel:?} {format:?} m {m} n {n} k {k} at {i}: {got} vs integer reference {want}"
             );
             assert!(
                 (got - dense[i]).abs() <= loose,
-                "{kernel:?} m {m} n {n} k {k} at {i}: {got} vs f32 reference {}",
+                "{kernel:?} {format:?} m {m} n {n} k {k} at {i}: {got} vs f32 reference {}",
                 dense[i]
             );
         }
@@ -111,15 +136,19 @@ fn zero_and_large_activations() {
     let mut x = vec![0f32; m * k];
     x[k + 5] = 1e6; // row 1: one huge value, row 0 and 2 zero
     let wf = random(n * k, 3);
-    let w = PackedMatrix::from_f32(&wf, n, k).unwrap();
-    for kernel in Kernel::available() {
-        let mut out = vec![f32::NAN; m * n];
-        matmul_with(kernel, &x, m, &w, &mut out).unwrap();
-        for c in 0..n {
-            assert_eq!(out[c], 0.0);
-            assert_eq!(out[2 * n + c], 0.0);
-            let want = 1e6 * wf[c * k + 5] as f64;
-            assert!((out[n + c] as f64 - want).abs() <= 0.01 * 1e6, "{kernel:?}");
+    let int8 = PackedMatrix::from_f32(&wf, n, k).unwrap();
+    let (bytes, deq) = candle_blocks(&wf, n, k, GgmlDType::Q4_1);
+    let nib = PackedMatrix::from_q4_1(&bytes, n, k).unwrap();
+    for (w, wf) in [(&int8, &wf), (&nib, &deq)] {
+        for kernel in Kernel::available() {
+            let mut out = vec![f32::NAN; m * n];
+            matmul_with(kernel, &x, m, w, &mut out).unwrap();
+            for c in 0..n {
+                assert_eq!(out[c], 0.0);
+                assert_eq!(out[2 * n + c], 0.0);
+                let want = 1e6 * wf[c * k + 5] as f64;
+                assert!((out[n + c] as f64 - want).abs() <= 0.01 * 1e6, "{kernel:?}");
+            }
         }
     }
 }
@@ -138,19 +167,24 @@ fn candle_blocks(wf: &[f32], n: usize, k: usize, dtype: GgmlDType) -> (Vec<u8>, 
 }
 
 #[test]
-fn q8_0_and_q4_0_unpack_exactly() {
+fn gguf_blocks_unpack_exactly() {
     let (n, k) = (37, 96);
     let wf = random(n * k, 11);
-    for dtype in [GgmlDType::Q8_0, GgmlDType::Q4_0] {
+    for dtype in [GgmlDType::Q8_0, GgmlDType::Q4_0, GgmlDType::Q4_1] {
         let (bytes, deq) = candle_blocks(&wf, n, k, dtype);
         let w = match dtype {
             GgmlDType::Q8_0 => PackedMatrix::from_q8_0(&bytes, n, k).unwrap(),
-            _ => PackedMatrix::from_q4_0(&bytes, n, k).unwrap(),
+            _ => packed_q4(dtype, &bytes, n, k),
         };
+        let want_format = match dtype {
+            GgmlDType::Q8_0 => Format::Int8,
+            _ => Format::Nib4,
+        };
+        assert_eq!(w.format(), want_format);
         for c in 0..n {
             for i in 0..k {
-                let (q, s) = w.value(c, i);
-                assert_eq!(q as f32 * s, deq[c * k + i], "{dtype:?} at {c},{i}");
+                let (q, d, m) = w.value(c, i);
+                assert_eq!(q as f32 * d + m, deq[c * k + i], "{dtype:?} at {c},{i}");
             }
         }
         // And the product against the dequantised weights.
@@ -173,6 +207,7 @@ fn shape_errors_are_reported() {
     assert!(matmul(&[0.0; 32], 1, &w, &mut out[..15]).is_err());
     assert!(PackedMatrix::from_q8_0(&[0; 33], 1, 32).is_err());
     assert!(PackedMatrix::from_q4_0(&[0; 18], 1, 33).is_err());
+    assert!(PackedMatrix::from_q4_1(&[0; 18], 1, 32).is_err());
     assert!(PackedMatrix::from_f32(&[0.0; 3], 2, 2).is_err());
 }
 
@@ -197,18 +232,25 @@ fn kernel_throughput() {
         (1, 49152, 576),
     ] {
         let x = random(m * k, 1);
-        let w = PackedMatrix::from_f32(&random(n * k, 2), n, k).unwrap();
+        let wf = random(n * k, 2);
+        let (bytes, _) = candle_blocks(&wf, n, k, GgmlDType::Q4_1);
+        let int8 = PackedMatrix::from_f32(&wf, n, k).unwrap();
+        let nib = PackedMatrix::from_q4_1(&bytes, n, k).unwrap();
         let mut out = vec![0f32; m * n];
-        for kernel in Kernel::available() {
+        for (kernel, w) in Kernel::available()
+            .into_iter()
+            .flat_map(|kern| [(kern, &int8), (kern, &nib)])
+        {
             let reps = if m == 1 { 200 } else { 5 };
-            matmul_with(kernel, &x, m, &w, &mut out).unwrap();
+            matmul_with(kernel, &x, m, w, &mut out).unwrap();
             let t = std::time::Instant::now();
             for _ in 0..reps {
-                matmul_with(kernel, &x, m, &w, &mut out).unwrap();
+                matmul_with(kernel, &x, m, w, &mut out).unwrap();
             }
             let s = t.elapsed().as_secs_f64() / reps as f64;
             println!(
-                "{kernel:?} m {m} n {n} k {k}: {:.3} ms, {:.1} GMAC/s, {:.1} GB/s of weights",
+                "{kernel:?} {:?} m {m} n {n} k {k}: {:.3} ms, {:.1} GMAC/s, {:.1} GB/s of weights",
+                w.format(),
                 s * 1e3,
                 (m * n * k) as f64 / s / 1e9,
                 w.size_bytes() as f64 / s / 1e9
