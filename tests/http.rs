@@ -12,7 +12,18 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// One server at a time: each runs the model on both cores, and two side by side on a 2-core
+/// machine spend their time spinning in each other's thread pools (preparing the suggested
+/// questions took 113 s in parallel, about 9 s alone).
+static ONE_SERVER: Mutex<()> = Mutex::new(());
+
+fn one_server() -> std::sync::MutexGuard<'static, ()> {
+    // A failed test poisons the lock; the next one may still run.
+    ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn client() -> Client {
     Client::builder()
@@ -83,6 +94,7 @@ fn raw_get(url: &str, path: &str) -> String {
 
 #[test]
 fn api_against_the_real_server() {
+    let _one = one_server();
     let server = Server::start();
     let url = server.url.clone();
 
@@ -457,6 +469,7 @@ fn openai_python_client(url: &str) {
 /// JSON bodies, never anything else; the server keeps answering afterwards.
 #[test]
 fn a_burst_beyond_the_queue_is_refused_cleanly() {
+    let _one = one_server();
     let server = Server::start_with(&["--queue", "1", "--cache", "0"]);
     let url = server.url.clone();
     let subjects: [&'static str; 12] = [

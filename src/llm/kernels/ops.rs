@@ -159,19 +159,10 @@ pub fn attention_with(
         .flat_map(|kv| kv.chunks_mut(groups * ROW_BLOCK * hd))
         .map(Mutex::new)
         .collect();
-    let next = AtomicUsize::new(0);
-    let work = |_tid: usize| {
-        let mut scratch = Vec::new();
-        loop {
-            let claimed = next.fetch_add(1, Ordering::Relaxed);
-            if claimed >= items.len() {
-                break;
-            }
-            // Latest (longest) row blocks first, for balance.
-            let (kvh, blk) = (claimed % sh.n_kv_head, blocks - 1 - claimed / sh.n_kv_head);
-            let Some(Ok(mut dst)) = items.get(kvh * blocks + blk).map(|m| m.lock()) else {
-                continue;
-            };
+    run_items(items.len(), |claimed, scratch| {
+        // Latest (longest) row blocks first, for balance.
+        let (kvh, blk) = (claimed % sh.n_kv_head, blocks - 1 - claimed / sh.n_kv_head);
+        if let Some(Ok(mut dst)) = items.get(kvh * blocks + blk).map(|m| m.lock()) {
             let mut job = RowBlock {
                 q,
                 k_t,
@@ -180,17 +171,11 @@ pub fn attention_with(
                 kvh,
                 blk,
                 dst: &mut dst,
-                scratch: &mut scratch,
+                scratch,
             };
             run_job(kernel, &mut job);
         }
-    };
-    let pool = candle_core::utils::barrier_pool();
-    if pool.n_workers() == 0 || items.len() < 2 {
-        work(0);
-    } else {
-        pool.execute(work);
-    }
+    });
     drop(items);
     // Item-major → row-major.
     let q_dim = sh.n_head * hd;
@@ -209,6 +194,28 @@ pub fn attention_with(
                 }
             }
         }
+    }
+}
+
+/// Runs `f(item, scratch)` for items `0..n` in one dispatch on candle's pool (inline when
+/// there is a single item or no worker); each item goes to whichever thread is free.
+fn run_items(n: usize, f: impl Fn(usize, &mut Vec<f32>) + Sync) {
+    let next = AtomicUsize::new(0);
+    let work = |_tid: usize| {
+        let mut scratch = Vec::new();
+        loop {
+            let item = next.fetch_add(1, Ordering::Relaxed);
+            if item >= n {
+                break;
+            }
+            f(item, &mut scratch);
+        }
+    };
+    let pool = candle_core::utils::barrier_pool();
+    if pool.n_workers() == 0 || n < 2 {
+        work(0);
+    } else {
+        pool.execute(work);
     }
 }
 
@@ -241,34 +248,22 @@ fn attention_decode(
         .chunks_mut(groups * per_head)
         .map(Mutex::new)
         .collect();
-    let next = AtomicUsize::new(0);
-    let work = |_tid: usize| {
-        let mut scratch = Vec::new();
-        loop {
-            let claimed = next.fetch_add(1, Ordering::Relaxed);
-            let Some(Ok(mut dst)) = items.get(claimed).map(|m| m.lock()) else {
-                break;
-            };
-            let (kvh, c) = (claimed / chunks, claimed % chunks);
+    run_items(items.len(), |claimed, scratch| {
+        if let Some(Ok(mut dst)) = items.get(claimed).map(|m| m.lock()) {
+            let c = claimed % chunks;
             let mut job = KeyRun {
                 q,
                 k_t,
                 v,
                 sh,
-                kvh,
+                kvh: claimed / chunks,
                 keys: c * chunk..((c + 1) * chunk).min(len),
                 dst: &mut dst,
-                scratch: &mut scratch,
+                scratch,
             };
             run_job(kernel, &mut job);
         }
-    };
-    let pool = candle_core::utils::barrier_pool();
-    if pool.n_workers() == 0 || items.len() < 2 {
-        work(0);
-    } else {
-        pool.execute(work);
-    }
+    });
     drop(items);
     for kvh in 0..sh.n_kv_head {
         let item = |c: usize| &parts[(kvh * chunks + c) * groups * per_head..][..groups * per_head];
