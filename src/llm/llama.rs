@@ -119,14 +119,14 @@ pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
 }
 
 impl Proj {
-    fn new(w: QTensor, dense: DensePrefill) -> Result<Self> {
+    fn new(w: &QTensor, dense: DensePrefill) -> Result<Self> {
         let dense = match dense {
             DensePrefill::Off => None,
             DensePrefill::F32 => Some(QMatMul::Tensor(w.dequantize(&Device::Cpu)?)),
             DensePrefill::F16 => Some(QMatMul::TensorF16(w.dequantize_f16(&Device::Cpu)?)),
         };
         Ok(Self {
-            packed: pack(&w)?,
+            packed: pack(w)?,
             dense,
         })
     }
@@ -185,9 +185,9 @@ enum Projections {
 impl Projections {
     fn new(ws: Vec<QTensor>, dense: DensePrefill) -> Result<Self> {
         match fuse_rows(&ws)? {
-            Some(fused) => Ok(Self::Fused(Proj::new(fused, dense)?)),
+            Some(fused) => Ok(Self::Fused(Proj::new(&fused, dense)?)),
             None => Ok(Self::Separate(
-                ws.into_iter()
+                ws.iter()
                     .map(|w| Proj::new(w, dense))
                     .collect::<Result<_>>()?,
             )),
@@ -286,9 +286,9 @@ impl Llama {
         cfg.context_length = cfg.context_length.min(max_context).max(1);
         let embed = get(ct, r, "token_embd.weight")?;
         let output = match get(ct, r, "output.weight") {
-            Ok(w) => Proj::new(w, DensePrefill::Off)?,
+            Ok(w) => Proj::new(&w, DensePrefill::Off)?,
             // Tied embeddings (SmolLM2): the head is the embedding matrix.
-            Err(_) => Proj::new(get(ct, r, "token_embd.weight")?, DensePrefill::Off)?,
+            Err(_) => Proj::new(&embed, DensePrefill::Off)?,
         };
         let norm = to_vec(&get(ct, r, "output_norm.weight")?.dequantize(&Device::Cpu)?)?;
         let kv_dim = cfg.n_kv_head * cfg.head_dim;
@@ -312,12 +312,12 @@ impl Llama {
                     &get(ct, r, &format!("{p}.attn_norm.weight"))?.dequantize(&Device::Cpu)?,
                 )?,
                 qkv: Projections::new(vec![wq, wk, wv], dense)?,
-                wo: Proj::new(get(ct, r, &format!("{p}.attn_output.weight"))?, dense)?,
+                wo: Proj::new(&get(ct, r, &format!("{p}.attn_output.weight"))?, dense)?,
                 ffn_norm: to_vec(
                     &get(ct, r, &format!("{p}.ffn_norm.weight"))?.dequantize(&Device::Cpu)?,
                 )?,
                 gate_up: Projections::new(vec![gate, up], dense)?,
-                down: Proj::new(get(ct, r, &format!("{p}.ffn_down.weight"))?, dense)?,
+                down: Proj::new(&get(ct, r, &format!("{p}.ffn_down.weight"))?, dense)?,
                 ffn,
                 k_cache: Vec::new(),
                 v_cache: Vec::new(),
@@ -394,10 +394,8 @@ impl Llama {
         let qkv_dim = hidden + 2 * kv_dim;
         let half = hd / 2;
         let ids = Tensor::new(tokens, &Device::Cpu)?;
-        let emb = to_vec(&self.embed.embedding(&ids)?)?;
         let sc = &mut self.scratch;
-        sc.x.clear();
-        sc.x.extend_from_slice(&emb);
+        sc.x = to_vec(&self.embed.embedding(&ids)?)?;
         let x = &mut sc.x[..];
         if x.len() != s * hidden {
             candle_core::bail!(

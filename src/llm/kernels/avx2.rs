@@ -11,22 +11,8 @@ use std::ops::Range;
 
 use super::{store_block, Format, PackedMatrix, QuantizedRows, NR, QK};
 
-pub(super) fn gemm(
-    a: &QuantizedRows,
-    rows: Range<usize>,
-    w: &PackedMatrix,
-    tiles: Range<usize>,
-    out: &mut [f32],
-    ldo: usize,
-    col0: usize,
-) {
-    // SAFETY: `Kernel::Avx2` is only offered (and `matmul_with` refuses any kernel not offered)
-    // when the CPU reports avx2 (FMA and F16C are checked with it).
-    unsafe { gemm_avx2(a, rows, w, tiles, out, ldo, col0) }
-}
-
 #[target_feature(enable = "avx2,fma,f16c")]
-fn gemm_avx2(
+pub(super) fn gemm(
     a: &QuantizedRows,
     rows: Range<usize>,
     w: &PackedMatrix,

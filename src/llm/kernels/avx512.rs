@@ -12,6 +12,7 @@ use std::ops::Range;
 
 use super::{store_block, Format, PackedMatrix, QuantizedRows, MR, NR, QK};
 
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(super) fn gemm(
     a: &QuantizedRows,
     rows: Range<usize>,
@@ -21,14 +22,10 @@ pub(super) fn gemm(
     ldo: usize,
     col0: usize,
 ) {
-    // SAFETY: `Kernel::Avx512Vnni` is only offered (and `matmul_with` refuses any kernel not
-    // offered) when the CPU reports avx512f, avx512bw and avx512vnni.
-    unsafe {
-        if w.format() == Format::Nib4 {
-            gemm_vnni::<true>(a, rows, w, tiles, out, ldo, col0)
-        } else {
-            gemm_vnni::<false>(a, rows, w, tiles, out, ldo, col0)
-        }
+    if w.format() == Format::Nib4 {
+        gemm_vnni::<true>(a, rows, w, tiles, out, ldo, col0)
+    } else {
+        gemm_vnni::<false>(a, rows, w, tiles, out, ldo, col0)
     }
 }
 

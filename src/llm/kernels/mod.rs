@@ -53,8 +53,13 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// Kernels this CPU can run, slowest first.
-    pub fn available() -> Vec<Kernel> {
+    /// Kernels this CPU can run, slowest first (detected once: callers ask per matmul).
+    pub fn available() -> &'static [Kernel] {
+        static AVAILABLE: OnceLock<Vec<Kernel>> = OnceLock::new();
+        AVAILABLE.get_or_init(Self::detect)
+    }
+
+    fn detect() -> Vec<Kernel> {
         let mut v = vec![Kernel::Portable];
         #[cfg(target_arch = "x86_64")]
         {
@@ -316,9 +321,13 @@ fn run(
 ) {
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512Vnni => avx512::gemm(a, rows, w, tiles, out, ldo, col0),
+        // SAFETY: `matmul_with`, the only caller, refuses any kernel not in
+        // `Kernel::available`, which offers this one only when the CPU reports avx512f,
+        // avx512bw and avx512vnni.
+        Kernel::Avx512Vnni => unsafe { avx512::gemm(a, rows, w, tiles, out, ldo, col0) },
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => avx2::gemm(a, rows, w, tiles, out, ldo, col0),
+        // SAFETY: as above; offered only when the CPU reports avx2, fma and f16c.
+        Kernel::Avx2 => unsafe { avx2::gemm(a, rows, w, tiles, out, ldo, col0) },
         _ => portable::gemm(a, rows, w, tiles, out, ldo, col0),
     }
 }

@@ -687,7 +687,7 @@ mod tests {
             n_kv_head,
             head_dim: hd,
         };
-        for kernel in super::super::Kernel::available() {
+        for &kernel in super::super::Kernel::available() {
             attention_with(kernel, &q, &k_t, &v, sh, &mut out);
             check_output(&q, &k, &v, &out, sh);
         }

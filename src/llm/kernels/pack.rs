@@ -94,7 +94,7 @@ impl PackedMatrix {
     /// Stores the 32 int8 values of column `c`, block `b`, and their scale.
     fn set_block(&mut self, c: usize, b: usize, q: &[i8; QK], d: f32) {
         let (t, col) = (c / NR, c % NR);
-        let base = (t * self.nb + b) * self.stride();
+        let base = (t * self.nb + b) * BLOCK_STRIDE;
         for (i, &v) in q.iter().enumerate() {
             let (g, j) = (i / 4, i % 4);
             self.data[base + g * NR * 4 + col * 4 + j] = (v as u8) ^ 0x80;
@@ -202,15 +202,6 @@ impl PackedMatrix {
 
     pub(crate) fn n_tiles(&self) -> usize {
         self.n.div_ceil(NR)
-    }
-
-    /// Bytes per tile block.
-    #[inline(always)]
-    fn stride(&self) -> usize {
-        match self.format {
-            Format::Int8 => BLOCK_STRIDE,
-            Format::Nib4 => NIB_BLOCK_STRIDE,
-        }
     }
 
     /// The `TILE_BYTES` of tile `t`, block `b` ([`Format::Int8`]).

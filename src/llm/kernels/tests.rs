@@ -79,7 +79,7 @@ fn check_packed(x: &[f32], m: usize, w: &PackedMatrix, wf: &[f32], tol: f64) {
     let dense = f32_reference(x, m, wf, n, k);
     // Quantisation error of a dot of k terms of size ≤ 1: well under 1% of √k.
     let loose = tol * (k as f64).sqrt();
-    let mut kernels = Kernel::available();
+    let mut kernels = Kernel::available().to_vec();
     kernels.push(Kernel::selected());
     for kernel in kernels {
         let mut out = vec![f32::NAN; m * n];
@@ -140,7 +140,7 @@ fn zero_and_large_activations() {
     let (bytes, deq) = candle_blocks(&wf, n, k, GgmlDType::Q4_1);
     let nib = PackedMatrix::from_q4_1(&bytes, n, k).unwrap();
     for (w, wf) in [(&int8, &wf), (&nib, &deq)] {
-        for kernel in Kernel::available() {
+        for &kernel in Kernel::available() {
             let mut out = vec![f32::NAN; m * n];
             matmul_with(kernel, &x, m, w, &mut out).unwrap();
             for c in 0..n {
@@ -238,8 +238,8 @@ fn kernel_throughput() {
         let nib = PackedMatrix::from_q4_1(&bytes, n, k).unwrap();
         let mut out = vec![0f32; m * n];
         for (kernel, w) in Kernel::available()
-            .into_iter()
-            .flat_map(|kern| [(kern, &int8), (kern, &nib)])
+            .iter()
+            .flat_map(|&kern| [(kern, &int8), (kern, &nib)])
         {
             let reps = if m == 1 { 200 } else { 5 };
             matmul_with(kernel, &x, m, w, &mut out).unwrap();
