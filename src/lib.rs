@@ -9,6 +9,7 @@ pub mod bench;
 pub mod corpus;
 pub mod index;
 pub mod llm;
+pub mod progress;
 pub mod server;
 
 /// Milliseconds of a duration, as the timings report them.

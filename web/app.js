@@ -1,12 +1,16 @@
-// ama — the chat page. Plain ES2020, no dependencies, works offline.
+// ama — the chat page. Plain ES2020 modules, no dependencies, works offline.
 // Every piece of text that comes from the server or the model is inserted as
 // text (textContent / text nodes), never as HTML.
-'use strict';
+import { h, encoder, announcer, reducedMotion, stacked, formatDate, formatMs, safeHttpUrl } from './dom.js';
+import { ApiError, apiError, getJson, readSse } from './api.js';
+import { citeChip, hidePreview, stripMarkers, answerNodes, answerAsText } from './citations.js';
+import { renderArticleText, offerBackToAnswer } from './article.js';
+import { loadConversation, saveConversation } from './store.js';
+import { follower } from './scroll.js';
+import { feedbackNodes } from './feedback.js';
 
-(() => {
-  const STORE_KEY = 'ama:v1:conversation';
+{
   const HISTORY_TURNS = 3; // question/answer pairs sent as `history`
-  const MAX_SAVED_TURNS = 40;
   const STALL_MS = 120000; // no byte from the server for this long: give up
 
   const $ = (id) => document.getElementById(id);
@@ -34,96 +38,7 @@
     live: $('live'),
   };
 
-  // ---------- small helpers ----------
-
-  /** Creates an element; string children become text nodes (never HTML). */
-  function h(tag, attrs, ...children) {
-    const el = document.createElement(tag);
-    if (attrs) {
-      for (const [k, v] of Object.entries(attrs)) {
-        if (v === null || v === undefined || v === false) continue;
-        if (k === 'class') el.className = v;
-        else if (k === 'text') el.textContent = v;
-        else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-        else if (k === 'dataset') Object.assign(el.dataset, v);
-        else el.setAttribute(k, v === true ? '' : String(v));
-      }
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return el;
-  }
-
-  const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
-
-  let announceTimer = 0;
-  function announce(msg) {
-    clearTimeout(announceTimer);
-    ui.live.textContent = '';
-    announceTimer = setTimeout(() => { ui.live.textContent = msg; }, 60);
-  }
-
-  function reducedMotion() {
-    return window.matchMedia('(prefers-reduced-motion: reduce)').matches;
-  }
-
-  function formatDate(s) {
-    if (!s) return '';
-    const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(s);
-    if (m) {
-      const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
-      if (!Number.isNaN(d.getTime())) {
-        return d.toLocaleDateString(undefined, { year: 'numeric', month: 'long', day: 'numeric', timeZone: 'UTC' });
-      }
-    }
-    return s;
-  }
-
-  function formatMs(ms) {
-    if (typeof ms !== 'number' || !Number.isFinite(ms)) return null;
-    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-  }
-
-  function safeHttpUrl(u) {
-    try {
-      const url = new URL(u, location.href);
-      return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
-    } catch (_) {
-      return null;
-    }
-  }
-
-  class ApiError extends Error {
-    constructor(message, type, status, retryAfter) {
-      super(message);
-      this.type = type || 'error';
-      this.status = status || 0;
-      this.retryAfter = retryAfter || null;
-    }
-  }
-
-  async function apiError(res) {
-    let message = `The server answered ${res.status}.`;
-    let type = 'http';
-    try {
-      const j = await res.json();
-      if (j && j.error) {
-        if (j.error.message) message = String(j.error.message);
-        if (j.error.type) type = String(j.error.type);
-      }
-    } catch (_) { /* not JSON */ }
-    const ra = res.headers.get('Retry-After');
-    return new ApiError(message, type, res.status, ra ? parseInt(ra, 10) || null : null);
-  }
-
-  async function getJson(url) {
-    const res = await fetch(url, { headers: { accept: 'application/json' } });
-    if (!res.ok) throw await apiError(res);
-    return res.json();
-  }
+  const announce = announcer(ui.live);
 
   // ---------- state ----------
 
@@ -137,33 +52,15 @@
   const articleCache = new Map(); // id -> article JSON (+ bytes)
   const marks = new Map(); // article id -> [{start, end}] soft highlights (byte ranges)
   let current = null; // {turn, controller, stopped, timedOut, stallTimer}
-  let follow = true; // auto-scroll follows the stream
-  let lastProgrammaticScroll = 0;
   let turnSeq = 0;
 
   function load() {
-    try {
-      const raw = localStorage.getItem(STORE_KEY);
-      if (!raw) return;
-      const saved = JSON.parse(raw);
-      if (saved && typeof saved === 'object') {
-        if (typeof saved.articleId === 'string') state.articleId = saved.articleId;
-        if (saved.mode === 'all' || saved.mode === 'article') state.mode = saved.mode;
-        if (typeof saved.draft === 'string') state.draftQuestion = saved.draft;
-        if (Array.isArray(saved.turns)) {
-          state.turns = saved.turns.filter((t) => t && typeof t.question === 'string').map((t) => {
-            const turn = { ...t, id: ++turnSeq };
-            if (!['done', 'error', 'stopped'].includes(turn.status)) {
-              turn.status = 'error';
-              turn.error = { message: 'This answer was interrupted when the page was reloaded.', type: 'interrupted' };
-            }
-            return turn;
-          });
-        }
-      }
-    } catch (_) {
-      /* a broken entry: start afresh */
-    }
+    const saved = loadConversation();
+    if (!saved) return;
+    if (saved.articleId) state.articleId = saved.articleId;
+    if (saved.mode) state.mode = saved.mode;
+    state.draftQuestion = saved.draft;
+    state.turns = saved.turns.map((t) => ({ ...t, id: ++turnSeq }));
   }
 
   let saveTimer = 0;
@@ -173,25 +70,7 @@
   }
   function saveNow() {
     clearTimeout(saveTimer);
-    const turns = state.turns.slice(-MAX_SAVED_TURNS).map((t) => ({
-      question: t.question,
-      article: t.article,
-      status: t.status,
-      draft: t.status === 'stopped' ? t.draft : undefined,
-      result: t.result,
-      error: t.error,
-      feedback: t.feedback,
-    }));
-    const data = { articleId: state.articleId, mode: state.mode, draft: ui.question.value, turns };
-    try {
-      localStorage.setItem(STORE_KEY, JSON.stringify(data));
-    } catch (_) {
-      // Quota: keep fewer turns.
-      try {
-        data.turns = turns.slice(-8);
-        localStorage.setItem(STORE_KEY, JSON.stringify(data));
-      } catch (_) { /* storage unavailable */ }
-    }
+    saveConversation({ articleId: state.articleId, mode: state.mode, draft: ui.question.value, turns: state.turns });
   }
 
   // ---------- articles and the reader ----------
@@ -225,7 +104,7 @@
   function renderArticleList() {
     ui.articlesCount.textContent = state.articles.length ? `(${state.articles.length})` : '';
     // On narrow screens the list starts folded, so the article comes first.
-    if (window.matchMedia('(max-width: 899px)').matches) ui.articlesDetails.open = false;
+    if (stacked()) ui.articlesDetails.open = false;
     ui.articleList.replaceChildren(...state.articles.map((a) => {
       const meta = [formatDate(a.date), typeof a.words === 'number' ? `${a.words.toLocaleString()} words` : null].filter(Boolean).join(' · ');
       return h('li', null, h('button', {
@@ -304,42 +183,7 @@
     ui.url.hidden = !href;
     if (href) ui.url.href = href; else ui.url.removeAttribute('href');
 
-    const bytes = a.bytes;
-    const n = bytes.length;
-    const ranges = (marks.get(a.id) || []).map((r) => ({ ...r }));
-    if (flash) ranges.push({ ...flash, flash: true });
-    const clamp = (x) => Math.max(0, Math.min(n, x | 0));
-    const cuts = new Set([0, n]);
-    for (const r of ranges) { cuts.add(clamp(r.start)); cuts.add(clamp(r.end)); }
-    for (let i = 0; i < n; i++) if (bytes[i] === 0x0a) { cuts.add(i); cuts.add(i + 1); }
-    const points = [...cuts].sort((x, y) => x - y);
-
-    const frag = document.createDocumentFragment();
-    let para = null;
-    let firstFlash = null;
-    for (let k = 0; k + 1 < points.length; k++) {
-      const s = points[k];
-      const e = points[k + 1];
-      if (e <= s) continue;
-      if (e - s === 1 && bytes[s] === 0x0a) { para = null; continue; }
-      const text = decoder.decode(bytes.subarray(s, e));
-      if (!para) {
-        if (!text.trim()) continue;
-        para = h('p', { dataset: { start: s } });
-        frag.append(para);
-      }
-      const inFlash = ranges.some((r) => r.flash && r.start <= s && e <= r.end);
-      const inMark = ranges.some((r) => r.start <= s && e <= r.end);
-      if (inMark) {
-        const m = h('mark', { class: inFlash ? 'hl flash' : 'hl', dataset: { start: s, end: e } }, text);
-        if (inFlash && !firstFlash) firstFlash = m;
-        para.append(m);
-      } else {
-        para.append(document.createTextNode(text));
-      }
-    }
-    ui.body.replaceChildren(frag);
-    return firstFlash;
+    return renderArticleText(ui.body, a, marks.get(a.id) || [], flash);
   }
 
   function renderArticleRelated(a) {
@@ -380,87 +224,6 @@
     }
   }
 
-  // On a stacked (phone) layout a citation scrolls the page up to the reader;
-  // a small button brings the reader back to the answer.
-  let backButton = null;
-  let backObserver = null;
-  function offerBackToAnswer(chip) {
-    if (!window.matchMedia('(max-width: 899px)').matches) return;
-    if (!backButton) {
-      backButton = h('button', { type: 'button', class: 'back-to-answer', hidden: true }, '↓ Back to the answer');
-      document.body.append(backButton);
-    }
-    if (backObserver) backObserver.disconnect();
-    backButton.hidden = false;
-    backButton.onclick = () => {
-      backButton.hidden = true;
-      chip.scrollIntoView({ block: 'center', behavior: reducedMotion() ? 'auto' : 'smooth' });
-      chip.focus({ preventScroll: true });
-    };
-    // Hide it once the answer is back in view (after the jump has moved away).
-    setTimeout(() => {
-      backObserver = new IntersectionObserver((entries) => {
-        if (entries.some((en) => en.isIntersecting)) {
-          backButton.hidden = true;
-          backObserver.disconnect();
-        }
-      });
-      backObserver.observe(chip);
-    }, 1200);
-  }
-
-  // ---------- citation preview ----------
-
-  const preview = h('div', { id: 'cite-preview', class: 'cite-preview', role: 'tooltip', hidden: true });
-  document.body.append(preview);
-  let previewFor = null;
-
-  function showPreview(chip) {
-    const c = chip._citation;
-    if (!c) return;
-    previewFor = chip;
-    preview.replaceChildren(
-      h('span', { class: 'cite-preview-quote' }, `“${c.quote || ''}”`),
-      h('span', { class: 'cite-preview-source' }, c.article_title || ''));
-    preview.hidden = false;
-    chip.setAttribute('aria-describedby', 'cite-preview');
-    const r = chip.getBoundingClientRect();
-    const pw = Math.min(320, window.innerWidth - 16);
-    preview.style.width = `${pw}px`;
-    const left = Math.max(8, Math.min(window.innerWidth - pw - 8, r.left + r.width / 2 - pw / 2));
-    preview.style.left = `${left}px`;
-    const ph = preview.offsetHeight;
-    const above = r.top - ph - 8;
-    preview.style.top = `${above >= 8 ? above : r.bottom + 8}px`;
-  }
-
-  function hidePreview(chip) {
-    if (chip && previewFor !== chip) return;
-    if (previewFor) previewFor.removeAttribute('aria-describedby');
-    previewFor = null;
-    preview.hidden = true;
-  }
-
-  function citeChip(c) {
-    const chip = h('button', {
-      type: 'button',
-      class: 'cite',
-      title: c.quote || '',
-      'aria-label': `Source ${c.number}: show it in the article`,
-      dataset: { n: c.number },
-      onclick: () => { hidePreview(); openCitation(c, chip); },
-      onmouseenter: () => showPreview(chip),
-      onmouseleave: () => hidePreview(chip),
-      onfocus: () => showPreview(chip),
-      onblur: () => hidePreview(chip),
-    }, String(c.number));
-    chip._citation = c;
-    return chip;
-  }
-
-  window.addEventListener('scroll', () => hidePreview(), true);
-  window.addEventListener('resize', () => hidePreview());
-
   // ---------- the conversation ----------
 
   function newTurn(question) {
@@ -500,32 +263,6 @@
       if (li) turn.el = li;
     }
     return turn.el ? turn.el.querySelector('.answer') : null;
-  }
-
-  /** Removes [n] markers from text that has no citations yet (the draft). */
-  function stripMarkers(text) {
-    return text.replace(/\s*\[\d+(?:\s*[,;]\s*\d+)*\]/g, '').replace(/\s*\[\d*[,;\s\d]*$/, '');
-  }
-
-  /** The answer with its [n] markers as citation chips; unknown numbers are dropped. */
-  function answerNodes(answer, citations) {
-    const byNumber = new Map((citations || []).map((c) => [Number(c.number), c]));
-    const nodes = [];
-    const re = /(\s*)\[(\d+(?:\s*[,;]\s*\d+)*)\]/g;
-    let last = 0;
-    let m;
-    while ((m = re.exec(answer))) {
-      if (m.index > last) nodes.push(document.createTextNode(answer.slice(last, m.index)));
-      const nums = m[2].split(/[,;]/).map((x) => Number(x.trim()));
-      const chips = nums.filter((x) => byNumber.has(x)).map((x) => citeChip(byNumber.get(x)));
-      if (chips.length) {
-        nodes.push(document.createTextNode('\u00a0'));
-        chips.forEach((c, i) => { if (i) nodes.push(document.createTextNode(' ')); nodes.push(c); });
-      }
-      last = m.index + m[0].length;
-    }
-    if (last < answer.length) nodes.push(document.createTextNode(answer.slice(last)));
-    return nodes;
   }
 
   function updateAnswer(turn) {
@@ -581,7 +318,7 @@
     const r = turn.result;
     const citations = Array.isArray(r.citations) ? r.citations : [];
     const nodes = [];
-    nodes.push(h('p', { class: r.declined ? 'answer-text declined' : 'answer-text' }, answerNodes(r.answer || '', citations)));
+    nodes.push(h('p', { class: r.declined ? 'answer-text declined' : 'answer-text' }, answerNodes(r.answer || '', citations, openCitation)));
 
     if (citations.length) {
       const used = new Set();
@@ -589,7 +326,7 @@
       for (const c of citations) {
         if (used.has(c.number)) continue;
         used.add(c.number);
-        const chip = citeChip(c);
+        const chip = citeChip(c, openCitation);
         list.append(h('li', null, chip, h('span', { class: 'source-body' },
           h('span', { class: 'source-quote' }, `“${c.quote || ''}”`),
           c.article_title && (state.articles.length > 1 || c.article_id !== state.articleId)
@@ -617,69 +354,19 @@
 
     const copyBtn = h('button', { type: 'button', class: 'tool', 'aria-label': 'Copy the answer with its sources' }, 'Copy');
     copyBtn.addEventListener('click', () => copyAnswer(turn, copyBtn));
-    const fb = feedbackNodes(turn);
+    const fb = feedbackNodes(turn, (useful) => {
+      turn.feedback = useful;
+      announce('Thanks for the feedback');
+      save();
+    });
     nodes.push(h('div', { class: 'answer-foot' },
       bits.length ? h('p', { class: 'timings' }, bits.join(' · ')) : null,
       h('div', { class: 'tools' }, copyBtn, fb)));
     return nodes;
   }
 
-  function feedbackNodes(turn) {
-    const wrap = h('span', { class: 'feedback', role: 'group', 'aria-label': 'Was this useful?' });
-    const status = h('span', { class: 'feedback-status', 'aria-live': 'off' });
-    const mk = (useful, label) => h('button', {
-      type: 'button',
-      class: 'tool feedback-button',
-      'aria-label': label,
-      'aria-pressed': turn.feedback === useful ? 'true' : 'false',
-      title: label,
-      onclick: () => sendFeedback(turn, useful, wrap, status),
-    }, h('span', { class: 'tool-word', 'aria-hidden': 'true' }, useful ? 'Yes' : 'No'));
-    wrap.append(h('span', { class: 'feedback-label', 'aria-hidden': 'true' }, 'Was this useful?'), mk(true, 'Useful'), mk(false, 'Not useful'), status);
-    if (turn.feedback !== null && turn.feedback !== undefined) status.textContent = 'Thanks!';
-    return wrap;
-  }
-
-  async function sendFeedback(turn, useful, wrap, status) {
-    const buttons = wrap.querySelectorAll('button');
-    buttons.forEach((b) => { b.disabled = true; });
-    try {
-      const res = await fetch('/api/feedback', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ question: turn.question, answer: turn.result ? turn.result.answer : '', useful }),
-      });
-      if (!res.ok) throw await apiError(res);
-      turn.feedback = useful;
-      buttons.forEach((b, i) => b.setAttribute('aria-pressed', (i === 0) === useful ? 'true' : 'false'));
-      status.textContent = 'Thanks!';
-      announce('Thanks for the feedback');
-      save();
-    } catch (e) {
-      status.textContent = 'Could not send feedback.';
-    } finally {
-      buttons.forEach((b) => { b.disabled = false; });
-    }
-  }
-
-  function answerAsText(turn) {
-    const r = turn.result;
-    const lines = [r.answer || ''];
-    const citations = Array.isArray(r.citations) ? r.citations : [];
-    if (citations.length) {
-      lines.push('', 'Sources:');
-      const seen = new Set();
-      for (const c of citations) {
-        if (seen.has(c.number)) continue;
-        seen.add(c.number);
-        lines.push(`[${c.number}] “${c.quote || ''}” — ${c.article_title || c.article_id || ''}`);
-      }
-    }
-    return lines.join('\n');
-  }
-
   async function copyAnswer(turn, btn) {
-    const text = answerAsText(turn);
+    const text = answerAsText(turn.result);
     let ok = false;
     try {
       await navigator.clipboard.writeText(text);
@@ -706,47 +393,6 @@
     ui.send.classList.toggle('stop', busy);
     ui.send.setAttribute('aria-label', busy ? 'Stop answering (Esc)' : 'Send question');
     for (const b of document.querySelectorAll('.ask-chip')) b.disabled = busy;
-  }
-
-  async function* readSse(res) {
-    const reader = res.body.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    const parse = (block) => {
-      let event = 'message';
-      const data = [];
-      for (const line of block.split('\n')) {
-        if (!line || line.startsWith(':')) continue;
-        const i = line.indexOf(':');
-        const field = i < 0 ? line : line.slice(0, i);
-        let value = i < 0 ? '' : line.slice(i + 1);
-        if (value.startsWith(' ')) value = value.slice(1);
-        if (field === 'event') event = value;
-        else if (field === 'data') data.push(value);
-      }
-      return { event, data: data.join('\n') };
-    };
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        if (current) current.touch();
-        buf += dec.decode(value, { stream: true });
-        // Normalise line ends, keeping a trailing \r that may be half of \r\n.
-        const keep = buf.endsWith('\r') ? '\r' : '';
-        buf = (keep ? buf.slice(0, -1) : buf).replace(/\r\n?/g, '\n') + keep;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          if (block.trim()) yield parse(block);
-        }
-      }
-      buf += dec.decode();
-      if (buf.trim()) yield parse(buf.replace(/\r\n?/g, '\n'));
-    } finally {
-      reader.releaseLock();
-    }
   }
 
   async function ask(question, opts = {}) {
@@ -780,8 +426,7 @@
     job.touch();
     setBusy(true);
     updateAnswer(turn);
-    follow = true;
-    scrollToLatest(true);
+    scroll.toLatest(true);
     announce('Answering…');
     save();
 
@@ -800,7 +445,7 @@
         turn.result = await res.json();
         turn.status = 'done';
       } else {
-        for await (const ev of readSse(res)) {
+        for await (const ev of readSse(res, () => job.touch())) {
           let data = null;
           try { data = ev.data ? JSON.parse(ev.data) : null; } catch (_) { data = null; }
           if (ev.event === 'sources') {
@@ -869,52 +514,8 @@
 
   // ---------- scrolling ----------
 
-  function logScroller() {
-    const style = getComputedStyle(ui.logWrap);
-    return style.overflowY === 'auto' || style.overflowY === 'scroll' ? ui.logWrap : document.scrollingElement;
-  }
-
-  function distanceFromBottom(el) {
-    return el.scrollHeight - el.scrollTop - el.clientHeight;
-  }
-
-  /**
-   * Scrolls the conversation to its end, but never so far that the latest
-   * question scrolls out at the top (a long answer is read from its start).
-   */
-  function scrollToLatest(force) {
-    if (!force && !follow) { ui.jump.hidden = !current; return; }
-    const el = logScroller();
-    const isDoc = el === document.scrollingElement;
-    let target = el.scrollHeight - el.clientHeight;
-    const li = ui.log.lastElementChild;
-    if (li) {
-      const top = li.getBoundingClientRect().top - (isDoc ? 0 : el.getBoundingClientRect().top) + el.scrollTop;
-      target = Math.min(target, top - 12);
-    }
-    lastProgrammaticScroll = performance.now();
-    if (target > el.scrollTop || force) el.scrollTop = Math.max(0, target);
-    ui.jump.hidden = true;
-  }
-
-  function onUserScroll(el) {
-    if (el !== logScroller()) return;
-    if (performance.now() - lastProgrammaticScroll < 80) return;
-    follow = distanceFromBottom(el) < 48;
-    ui.jump.hidden = follow || !current;
-  }
-  ui.logWrap.addEventListener('scroll', () => onUserScroll(ui.logWrap), { passive: true });
-  window.addEventListener('scroll', () => onUserScroll(document.scrollingElement), { passive: true });
-  // Scrolling up with a wheel or a finger stops following at once.
-  const stopFollowing = (e) => {
-    if (!current) return;
-    if (e.type === 'wheel' && e.deltaY >= 0) return;
-    follow = false;
-    ui.jump.hidden = false;
-  };
-  ui.logWrap.addEventListener('wheel', stopFollowing, { passive: true });
-  ui.logWrap.addEventListener('touchmove', stopFollowing, { passive: true });
-  ui.jump.addEventListener('click', () => { follow = true; scrollToLatest(true); });
+  const scroll = follower({ wrap: ui.logWrap, log: ui.log, jump: ui.jump, busy: () => Boolean(current) });
+  const scrollToLatest = (force) => scroll.toLatest(force);
 
   // ---------- composer ----------
 
@@ -991,4 +592,4 @@
   ui.question.focus({ preventScroll: true });
   if (state.turns.length) scrollToLatest(true);
   loadArticles().then(() => { if (state.turns.length) scrollToLatest(true); });
-})();
+}

@@ -203,7 +203,7 @@ pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: 
         };
         let joined: String = against
             .iter()
-            .map(|e| e.text.as_str())
+            .map(|e| e.quote.as_str())
             .collect::<Vec<_>>()
             .join(" ");
         let unsupported: Vec<String> = text::facts(&sentence)
@@ -221,7 +221,7 @@ pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: 
             // Cite the evidence that shares most content words, when it clearly does.
             let best = evidence
                 .iter()
-                .map(|e| (content_overlap(&sentence, &e.text), e.number))
+                .map(|e| (content_overlap(&sentence, &e.quote), e.number))
                 .max_by_key(|(overlap, number)| (*overlap, std::cmp::Reverse(*number)));
             match best {
                 Some((overlap, number)) if overlap >= 1 => refs.push(number),
@@ -243,7 +243,7 @@ pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: 
     if kept.is_empty() {
         return match evidence.first() {
             Some(best) => Checked {
-                text: format!("“{}” [{}]", best.text, best.number),
+                text: format!("“{}” [{}]", best.quote, best.number),
                 cited: vec![best.number],
                 fallback: true,
                 dropped,
@@ -271,11 +271,11 @@ mod tests {
     fn ev(number: usize, text: &str) -> Evidence {
         Evidence {
             number,
-            text: text.into(),
+            quote: text.into(),
             passage_id: format!("a#{number}"),
             article_id: "a".into(),
             article_title: "A".into(),
-            range: 0..text.len(),
+            highlight: 0..text.len(),
             passage_range: 0..text.len(),
             passage_text: text.into(),
             score: 1.0,
@@ -324,7 +324,7 @@ mod tests {
         // evidence is quoted instead.
         let c = check("General Syrsky holds Kursk [2].", Q, &evidence(), 1);
         assert!(c.fallback);
-        assert_eq!(c.text, format!("“{}” [1]", evidence()[0].text));
+        assert_eq!(c.text, format!("“{}” [1]", evidence()[0].quote));
     }
 
     #[test]

@@ -8,17 +8,18 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 /// One numbered piece of evidence: a sentence (with the sentence before it when it opens
-/// with a pronoun) quoted from a passage.
+/// with a pronoun) quoted from a passage. The answer's citations are the evidence it cites.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Evidence {
     /// Citation number, from 1, as the model and the reader see it: `[1]`.
     pub number: usize,
-    pub text: String,
+    /// The quoted sentence(s).
+    pub quote: String,
     pub passage_id: String,
     pub article_id: String,
     pub article_title: String,
-    /// Byte range of the quoted sentence(s) inside the article text.
-    pub range: Range<usize>,
+    /// Byte range of the quoted sentence(s) inside the article text (to highlight).
+    pub highlight: Range<usize>,
     /// Byte range of the whole passage inside the article text.
     pub passage_range: Range<usize>,
     pub passage_text: String,
@@ -132,17 +133,19 @@ pub fn select(
             }
         }
         if out.iter().any(|e| {
-            e.article_id == hit.article_id && e.range.start < range.end && range.start < e.range.end
+            e.article_id == hit.article_id
+                && e.highlight.start < range.end
+                && range.start < e.highlight.end
         }) {
             continue;
         }
         out.push(Evidence {
             number: out.len() + 1,
-            text: article.text[range.clone()].to_string(),
+            quote: article.text[range.clone()].to_string(),
             passage_id: hit.passage_id.clone(),
             article_id: hit.article_id.clone(),
             article_title: hit.article_title.clone(),
-            range,
+            highlight: range,
             passage_range: hit.range.clone(),
             passage_text: hit.text.clone(),
             score,

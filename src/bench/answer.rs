@@ -1,12 +1,12 @@
 //! `eval`: the answer pipeline on a SQuAD-format question set. Accuracy of answers and
 //! evidence, abstention on unanswerable and off-topic questions, and latency.
 use super::retrieval::{BenchError, Question};
-use crate::answer::related::{self, RelatedStore};
-use crate::answer::{text, AnswerConfig, AnswerRequest, Answerer};
+use crate::answer::related::{self, StoreOptions, SuggestionStore};
+use crate::answer::{text, AnswerConfig, AnswerRequest, Answerer, Retriever};
 use crate::corpus::{self, Corpus};
 use crate::index::{self, IndexOptions, SearchIndex};
 use crate::llm::LanguageModel;
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::progress::{Progress, Unit};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -39,7 +39,7 @@ pub struct EvalOptions {
     pub no_generate: bool,
     pub index: IndexOptions,
     pub answer: AnswerConfig,
-    pub progress: bool,
+    pub progress: Progress,
     /// Prepare suggestions for this many articles and score the related questions shown
     /// after answers.
     pub related_articles: usize,
@@ -120,19 +120,6 @@ fn share(count: usize, of: usize) -> f64 {
     }
 }
 
-fn bar(enabled: bool, len: usize, what: &str) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template(&format!("{what} [{{bar:30}}] {{pos}}/{{len}} ({{eta}})"))
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
-}
-
 fn build(
     corpus: &Corpus,
     options: &IndexOptions,
@@ -153,58 +140,48 @@ pub fn run(
     let corpus = corpus::read_corpus(corpus_dir)?;
     let sampled = sample(questions, options.limit, options.seed);
     let (_scratch, index) = build(&corpus, &options.index)?;
-    let mut answerer = Answerer {
-        index: Arc::new(index),
-        model: model.clone(),
-        config: options.answer.clone(),
-        related: None,
-    };
+    let retriever = Arc::new(Retriever::new(Arc::new(index), options.answer.clone()));
+    let mut answerer = Answerer::new(retriever.clone(), model.clone());
     let related_scratch = tempfile::tempdir()?;
     if options.related_articles > 0 {
-        let articles: Vec<&crate::corpus::Article> = answerer
-            .index
+        let articles: Vec<&crate::corpus::Article> = retriever
+            .index()
             .articles()
             .iter()
             .take(options.related_articles)
             .collect();
-        let store = RelatedStore::build_for(
-            &answerer,
+        let store = SuggestionStore::build(
+            &retriever,
+            model.as_ref(),
             &articles,
-            related_scratch.path(),
-            options.related_model,
-            options.progress,
+            &StoreOptions {
+                cache_dir: related_scratch.path().to_path_buf(),
+                use_model: options.related_model,
+                prune_stale: true,
+            },
+            &options.progress,
         );
-        answerer.related = Some(Arc::new(store));
+        answerer = answerer.with_suggestions(Arc::new(store));
     }
-    let progress = bar(options.progress, sampled.len(), "answering");
+    let mut progress = options
+        .progress
+        .task("answering", Some(sampled.len() as u64), Unit::Items);
     let mut outcomes = Vec::with_capacity(sampled.len());
     for q in &sampled {
-        let request = AnswerRequest {
-            question: q.question.clone(),
-            ..AnswerRequest::default()
-        };
-        let prepared = answerer.prepare(&request)?;
-        let coverage = prepared.coverage;
-        let hits = answerer.index.search(&q.question, 3, None)?;
+        let request = AnswerRequest::new(q.question.as_str());
+        let coverage = retriever.prepare(&request)?.coverage;
+        let hits = retriever.index().search(&q.question, 3, None)?;
         let retrieved_at_3 = q
             .answers
             .iter()
             .any(|g| hits.iter().any(|h| text::contains_normalised(&h.text, g)));
-        let result = if options.no_generate || prepared.decline.is_some() {
+        let result = if options.no_generate {
             // Without the model the "answer" is what the fallback would quote.
-            let draft = String::new();
-            answerer.finish(prepared, draft, 0.0, None, &[])
+            answerer.answer_without_model(&request)?
         } else {
-            let draft_stream = answerer
-                .model
-                .generate(prepared.messages.clone(), answerer.generate_params())
-                .map_err(crate::answer::AnswerError::from)?;
-            let (draft, summary) = draft_stream
-                .collect_blocking()
-                .map_err(crate::answer::AnswerError::from)?;
-            answerer.finish(prepared, draft, 0.0, Some(summary), &[])
+            answerer.ask(&request)?
         };
-        let evidence: Vec<String> = result.evidence.iter().map(|e| e.text.clone()).collect();
+        let evidence: Vec<String> = result.evidence.iter().map(|e| e.quote.clone()).collect();
         let answer_contains = !result.declined
             && q.answers
                 .iter()
@@ -247,15 +224,19 @@ pub fn run(
             serde_json::to_string(&outcome).unwrap_or_default()
         )?;
         outcomes.push(outcome);
-        progress.inc(1);
+        progress.advance(1);
     }
-    progress.finish_and_clear();
+    drop(progress);
 
     // Off-topic: each article's answerable questions, asked of an index built without it.
     let mut off_total = 0;
     let mut off_declined = 0;
     if corpus.articles.len() > 1 {
-        let progress = bar(options.progress, corpus.articles.len(), "leave-one-out");
+        let mut progress = options.progress.task(
+            "leave-one-out",
+            Some(corpus.articles.len() as u64),
+            Unit::Items,
+        );
         for left_out in &corpus.articles {
             let file = left_out.path.to_string_lossy().to_string();
             let theirs: Vec<&Question> = sampled
@@ -263,7 +244,7 @@ pub fn run(
                 .filter(|q| q.answerable && q.article == file)
                 .collect();
             if theirs.is_empty() {
-                progress.inc(1);
+                progress.advance(1);
                 continue;
             }
             let rest = Corpus {
@@ -276,29 +257,20 @@ pub fn run(
                 skipped: Vec::new(),
             };
             let (_scratch, index) = build(&rest, &options.index)?;
-            let without = Answerer {
-                index: Arc::new(index),
-                model: model.clone(),
-                config: options.answer.clone(),
-                related: None,
-            };
+            let without = Retriever::new(Arc::new(index), options.answer.clone());
             for q in theirs {
-                let request = AnswerRequest {
-                    question: q.question.clone(),
-                    ..AnswerRequest::default()
-                };
+                let request = AnswerRequest::new(q.question.as_str());
                 off_total += 1;
                 off_declined += usize::from(without.prepare(&request)?.decline.is_some());
             }
-            progress.inc(1);
+            progress.advance(1);
         }
-        progress.finish_and_clear();
     }
 
     // Related questions shown after the answers.
     let (mut shown, mut wellformed, mut answerable_related, mut lists, mut repeating) =
         (0usize, 0usize, 0usize, 0usize, 0usize);
-    if answerer.related.is_some() {
+    if answerer.suggestions().is_some() {
         for o in outcomes.iter().filter(|o| !o.related.is_empty()) {
             lists += 1;
             let norms: Vec<String> = o.related.iter().map(|q| text::normalise(q)).collect();
@@ -309,11 +281,8 @@ pub fn run(
             for q in &o.related {
                 shown += 1;
                 wellformed += usize::from(related::well_formed(q).is_ok());
-                let request = AnswerRequest {
-                    question: q.clone(),
-                    ..AnswerRequest::default()
-                };
-                answerable_related += usize::from(answerer.prepare(&request)?.decline.is_none());
+                let request = AnswerRequest::new(q.as_str());
+                answerable_related += usize::from(retriever.prepare(&request)?.decline.is_none());
             }
         }
     }
@@ -352,7 +321,7 @@ pub fn run(
         related_answerable: (shown > 0).then(|| share(answerable_related, shown)),
         related_repeats: (lists > 0).then(|| share(repeating, lists)),
         related_shown: shown,
-        related_yield: answerer.related.as_ref().map(|s| s.yields.clone()),
+        related_yield: answerer.suggestions().map(|s| s.yields.clone()),
         latency_p50_ms: super::percentile(&latencies, 50.0),
         latency_p90_ms: super::percentile(&latencies, 90.0),
     })

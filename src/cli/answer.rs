@@ -1,10 +1,11 @@
 //! `ask`: one question through the grounded answer pipeline.
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
-use ama::answer::related::{self, RelatedStore};
-use ama::answer::{AnswerRequest, AnswerResult, Answerer};
+use ama::answer::related::{ReaderLog, SuggestionStore};
+use ama::answer::{AnswerConfig, AnswerRequest, AnswerResult, Answerer, Retriever};
 use ama::index;
 use ama::llm::{load_model, WorkerOptions};
+use ama::progress::Progress;
 use anyhow::Context;
 use clap::Args;
 use std::sync::Arc;
@@ -25,29 +26,47 @@ pub struct AskArgs {
     pub model: ModelArgs,
 }
 
-/// Loads the index (building it when the corpus changed) and the model.
+/// Loads the index (building it when the corpus changed) and the model, and prepares the
+/// suggestions (once per article version, then cached), showing progress as bars.
 pub fn answerer(corpus: &CorpusArgs, model: &ModelArgs) -> anyhow::Result<Answerer> {
-    answerer_with(corpus, model, WorkerOptions::default())
+    answerer_with(
+        corpus,
+        model,
+        WorkerOptions::default(),
+        &super::progress::bars(),
+    )
 }
 
-/// `answerer` with the model's queue settings.
+/// `answerer` with the model's queue settings, reporting progress to `progress`. Answered
+/// questions go to the readers' log in the data folder.
 pub fn answerer_with(
     corpus: &CorpusArgs,
     model: &ModelArgs,
     worker: WorkerOptions,
+    progress: &Progress,
 ) -> anyhow::Result<Answerer> {
-    let (index, _) =
-        index::ensure_index(&corpus.corpus, &corpus.data, &corpus.chunking.options(true))
-            .with_context(|| format!("indexing {}", corpus.corpus.display()))?;
-    let path = model.path()?;
+    let (index, _) = index::ensure_index(
+        &corpus.corpus,
+        &corpus.data,
+        &corpus.chunking.options(progress.clone()),
+    )
+    .with_context(|| format!("indexing {}", corpus.corpus.display()))?;
+    let path = model.path_with(progress)?;
     let model = load_model(&path, &model.options(), worker)?;
-    let mut answerer = Answerer::new(Arc::new(index), model);
-    // Suggestions are verified and answered once per article version, then cached.
-    tracing::info!("preparing the suggested questions (once per article version, then cached)");
-    let mut store = RelatedStore::build(&answerer, &corpus.data.join("related"), true, true);
-    store.add_reader_questions(&answerer, &corpus.data.join(related::READER_LOG));
-    answerer.related = Some(Arc::new(store));
-    Ok(answerer)
+    let retriever = Arc::new(Retriever::new(Arc::new(index), AnswerConfig::default()));
+    let articles: Vec<_> = retriever.index().articles().iter().collect();
+    let mut store = SuggestionStore::build(
+        &retriever,
+        model.as_ref(),
+        &articles,
+        &corpus.suggestion_options(),
+        progress,
+    );
+    let log = ReaderLog::in_data_dir(&corpus.data);
+    store.add_reader_questions(&retriever, &log);
+    Ok(Answerer::new(retriever, model)
+        .with_suggestions(Arc::new(store))
+        .with_reader_log(log))
 }
 
 pub fn ask(args: AskArgs) -> anyhow::Result<()> {
@@ -58,14 +77,6 @@ pub fn ask(args: AskArgs) -> anyhow::Result<()> {
         article: args.article.clone(),
     };
     let result = answerer.ask(&request)?;
-    // An answered question becomes a suggestion for later readers (verified at next start).
-    if let Err(e) = related::record_asked(
-        &args.corpus.data.join(related::READER_LOG),
-        &result,
-        !request.history.is_empty(),
-    ) {
-        tracing::warn!("could not log the question for suggestions: {e}");
-    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
@@ -151,7 +162,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let questions = ama::bench::retrieval::read_questions(&args.questions)?;
     let path = args.model.path()?;
     let model = load_model(&path, &args.model.options(), WorkerOptions::default())?;
-    let mut config = ama::answer::AnswerConfig::default();
+    let mut config = AnswerConfig::default();
     if let Some(c) = args.min_coverage {
         config.min_coverage = c;
     }
@@ -169,9 +180,13 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         limit: args.limit,
         seed: args.seed,
         no_generate: args.no_generate,
-        index: args.chunking.options(false),
+        index: args.chunking.options(Progress::silent()),
         answer: config,
-        progress: !args.json,
+        progress: if args.json {
+            Progress::silent()
+        } else {
+            super::progress::bars()
+        },
         related_articles: args.related_articles,
         related_model: args.related_model,
     };
@@ -237,7 +252,7 @@ pub struct RelatedArgs {
 /// Prepares (or loads) the verified suggestions and prints them with their stored answers.
 pub fn related(args: RelatedArgs) -> anyhow::Result<()> {
     let answerer = answerer(&args.corpus, &args.model)?;
-    let Some(store) = &answerer.related else {
+    let Some(store) = answerer.suggestions() else {
         anyhow::bail!("no suggestions were prepared");
     };
     let mut list: Vec<_> = store
@@ -250,20 +265,24 @@ pub fn related(args: RelatedArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for s in &list {
-        println!("{} [{:?}] {}", s.article_id, s.source, s.question);
+        println!("{} [{}] {}", s.article_id, s.source.as_str(), s.question);
         println!("    → {}", s.answer.answer);
     }
-    println!("\nyield (candidates → kept) per source:");
-    for (source, n) in &store.yields.candidates {
-        let kept_before_thinning = store.yields.kept.get(source).copied().unwrap_or(0);
-        println!("  {source}: {n} candidates, {kept_before_thinning} verified");
-    }
-    println!("kept after thinning to 2 per passage: {}", list.len());
-    let mut rejected: Vec<_> = store.yields.rejected.iter().collect();
-    rejected.sort_by(|a, b| b.1.cmp(a.1));
-    println!("rejections:");
-    for (reason, n) in rejected {
-        println!("  {n:4}  {reason}");
+    println!("\nyield per source (candidates → verified → kept):");
+    let counts = store.counts();
+    for (source, y) in &store.yields.sources {
+        let kept = counts.get(source).copied().unwrap_or(0);
+        println!(
+            "  {}: {} candidates, {} verified, {kept} kept",
+            source.as_str(),
+            y.candidates,
+            y.kept
+        );
+        let mut rejected: Vec<_> = y.rejected.iter().collect();
+        rejected.sort_by(|a, b| b.1.cmp(a.1));
+        for (why, n) in rejected {
+            println!("      {n:4} rejected: {why}");
+        }
     }
     Ok(())
 }

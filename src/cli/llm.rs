@@ -9,6 +9,7 @@ use ama::llm::{
     load_model, ChatMessage, Engine, EngineOptions, GenEvent, GenerateParams, WeightsMode,
     WorkerOptions,
 };
+use ama::progress::Progress;
 use anyhow::Context;
 use candle_core::quantized::GgmlDType;
 use clap::{Args, ValueEnum};
@@ -57,10 +58,19 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The model file: the one given, or the default, fetched when missing (with bars).
     pub fn path(&self) -> anyhow::Result<PathBuf> {
+        self.path_with(&super::progress::bars())
+    }
+
+    /// As [`Self::path`], reporting a fetch to `progress`.
+    pub fn path_with(&self, progress: &Progress) -> anyhow::Result<PathBuf> {
         match &self.model {
             Some(p) => Ok(p.clone()),
-            None => Ok(fetch::ensure_default_model(Path::new("models"))?),
+            None => Ok(fetch::ensure_default_model_with(
+                Path::new("models"),
+                progress,
+            )?),
         }
     }
 
@@ -128,7 +138,7 @@ pub struct BenchLlmArgs {
 }
 
 pub fn fetch_model(args: FetchModelArgs) -> anyhow::Result<()> {
-    let path = fetch::ensure_default_model(&args.models_dir)?;
+    let path = fetch::ensure_default_model_with(&args.models_dir, &super::progress::bars())?;
     println!("{}", path.display());
     Ok(())
 }

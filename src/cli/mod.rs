@@ -1,6 +1,7 @@
 //! Subcommand implementations. Each one parses its flags and calls library functions.
 pub mod answer;
 pub mod llm;
+pub mod progress;
 pub mod retrieval;
 pub mod serve;
 

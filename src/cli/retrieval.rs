@@ -1,7 +1,9 @@
 //! `index`, `search` and `bench retrieval`.
+use ama::answer::related::StoreOptions;
 use ama::bench::retrieval as bench;
 use ama::corpus::ChunkConfig;
 use ama::index::{self, BuildStatus, IndexOptions};
+use ama::progress::Progress;
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -15,8 +17,28 @@ pub struct CorpusArgs {
     /// Folder for the index and caches.
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
+    /// A suggestions cache shared by several data folders (for example by replicas, or by
+    /// test runs that start many servers); entries are keyed by article text and model, and
+    /// never pruned. Default: `DATA/related`, pruned of articles that changed.
+    #[arg(long)]
+    pub suggestions_cache: Option<PathBuf>,
     #[command(flatten)]
     pub chunking: ChunkArgs,
+}
+
+impl CorpusArgs {
+    /// Where the suggestions are cached: the data folder's own cache, pruned of articles
+    /// that changed, or the shared folder of `--suggestions-cache`, never pruned.
+    pub fn suggestion_options(&self) -> StoreOptions {
+        match &self.suggestions_cache {
+            Some(dir) => StoreOptions {
+                cache_dir: dir.clone(),
+                use_model: true,
+                prune_stale: false,
+            },
+            None => StoreOptions::in_data_dir(&self.data),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -33,7 +55,7 @@ pub struct ChunkArgs {
 }
 
 impl ChunkArgs {
-    pub fn options(&self, progress: bool) -> IndexOptions {
+    pub fn options(&self, progress: Progress) -> IndexOptions {
         IndexOptions {
             chunking: ChunkConfig {
                 min_words: self.min_words,
@@ -92,8 +114,12 @@ pub struct BenchRetrievalArgs {
 
 pub fn index(args: IndexArgs) -> anyhow::Result<()> {
     let c = &args.corpus;
-    let (_, report) = index::ensure_index(&c.corpus, &c.data, &c.chunking.options(true))
-        .with_context(|| format!("indexing {}", c.corpus.display()))?;
+    let (_, report) = index::ensure_index(
+        &c.corpus,
+        &c.data,
+        &c.chunking.options(super::progress::bars()),
+    )
+    .with_context(|| format!("indexing {}", c.corpus.display()))?;
     for skipped in &report.skipped {
         eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
     }
@@ -118,8 +144,12 @@ pub fn index(args: IndexArgs) -> anyhow::Result<()> {
 
 pub fn search(args: SearchArgs) -> anyhow::Result<()> {
     let c = &args.corpus;
-    let (index, _) = index::ensure_index(&c.corpus, &c.data, &c.chunking.options(true))
-        .with_context(|| format!("indexing {}", c.corpus.display()))?;
+    let (index, _) = index::ensure_index(
+        &c.corpus,
+        &c.data,
+        &c.chunking.options(super::progress::bars()),
+    )
+    .with_context(|| format!("indexing {}", c.corpus.display()))?;
     let hits = index.search(&args.question, args.k, args.article.as_deref())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
@@ -144,7 +174,11 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
 }
 
 pub fn bench(args: BenchRetrievalArgs) -> anyhow::Result<()> {
-    let options = args.chunking.options(!args.json);
+    let options = args.chunking.options(if args.json {
+        Progress::silent()
+    } else {
+        super::progress::bars()
+    });
     if let Some(n) = args.synthetic {
         let r = bench::run_synthetic(n, args.queries, &options)?;
         if args.json {

@@ -2,7 +2,6 @@
 use super::answer::answerer_with;
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
-use ama::answer::related;
 use ama::llm::WorkerOptions;
 use ama::server::{self, AppState, ServerOptions};
 use anyhow::Context;
@@ -47,8 +46,6 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.corpus.data.display()))?;
     let options = ServerOptions {
         request_timeout: Duration::from_secs(args.timeout_secs.max(1)),
-        cache_entries: args.cache,
-        reader_log: Some(args.corpus.data.join(related::READER_LOG)),
         feedback_log: Some(args.corpus.data.join("feedback.jsonl")),
         ..ServerOptions::default()
     };
@@ -70,11 +67,17 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 queue_capacity: args.queue,
                 ..WorkerOptions::default()
             };
-            let answerer = answerer_with(&args.corpus, &args.model, worker)?;
+            let answerer = answerer_with(
+                &args.corpus,
+                &args.model,
+                worker,
+                &super::progress::logged(),
+            )?
+            .with_cache(args.cache);
             tracing::info!(
-                articles = answerer.index.articles().len(),
-                passages = answerer.index.passages().len(),
-                model = answerer.model.name(),
+                articles = answerer.index().articles().len(),
+                passages = answerer.index().passages().len(),
+                model = answerer.model().name(),
                 "ready: open http://{addr}/"
             );
             state.set_answerer(Arc::new(answerer));
@@ -146,33 +149,38 @@ pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
         args.questions.display()
     );
     let mut _child = None;
-    let url = match &args.url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let mut child = std::process::Command::new(std::env::current_exe()?)
-                .args(["serve", "--addr", "127.0.0.1:0", "--queue"])
-                .arg(args.queue.to_string())
-                .arg("--corpus")
-                .arg(&args.corpus.corpus)
-                .arg("--data")
-                .arg(&args.corpus.data)
-                .env("RUST_LOG", "warn")
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .context("starting ama serve")?;
-            let stdout = child.stdout.take().context("server stdout")?;
-            let child = Child(child);
-            let mut first = String::new();
-            std::io::BufReader::new(stdout).read_line(&mut first)?;
-            let url = first
-                .trim()
-                .strip_prefix("listening on ")
-                .with_context(|| format!("unexpected first line from the server: {first:?}"))?
-                .to_string();
-            _child = Some(child);
-            url
-        }
-    };
+    let url =
+        match &args.url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => {
+                let mut child =
+                    std::process::Command::new(std::env::current_exe()?)
+                        .args(["serve", "--addr", "127.0.0.1:0", "--queue"])
+                        .arg(args.queue.to_string())
+                        .arg("--corpus")
+                        .arg(&args.corpus.corpus)
+                        .arg("--data")
+                        .arg(&args.corpus.data)
+                        .args(args.corpus.suggestions_cache.iter().flat_map(|d| {
+                            [std::ffi::OsStr::new("--suggestions-cache"), d.as_os_str()]
+                        }))
+                        .env("RUST_LOG", "warn")
+                        .stdout(std::process::Stdio::piped())
+                        .spawn()
+                        .context("starting ama serve")?;
+                let stdout = child.stdout.take().context("server stdout")?;
+                let child = Child(child);
+                let mut first = String::new();
+                std::io::BufReader::new(stdout).read_line(&mut first)?;
+                let url = first
+                    .trim()
+                    .strip_prefix("listening on ")
+                    .with_context(|| format!("unexpected first line from the server: {first:?}"))?
+                    .to_string();
+                _child = Some(child);
+                url
+            }
+        };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -17,7 +17,7 @@ pub use search::SearchHit;
 pub use store::Store;
 
 use crate::corpus::{self, Article, ChunkConfig, Corpus, CorpusError, Passage, SkippedFile};
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::progress::{Progress, Unit};
 use schema::Fields;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -51,8 +51,8 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
 #[derive(Debug, Clone, Default)]
 pub struct IndexOptions {
     pub chunking: ChunkConfig,
-    /// Show a progress bar on stderr for large corpora.
-    pub progress: bool,
+    /// Where indexing a large corpus reports its progress.
+    pub progress: Progress,
 }
 
 /// What `ensure_index` did.
@@ -236,7 +236,13 @@ pub fn build_at(
         .tokenizers()
         .register(schema::ANALYZER, schema::analyzer());
     let mut writer: IndexWriter = index.writer(100_000_000)?;
-    let progress = progress_bar(options.progress, corpus.articles.len());
+    // Small corpora index in a blink; progress reports would only flicker.
+    let mut progress = if corpus.articles.len() >= 200 {
+        options.progress.clone()
+    } else {
+        Progress::silent()
+    }
+    .task("indexing", Some(corpus.articles.len() as u64), Unit::Items);
     let mut passages: Vec<Passage> = Vec::new();
     for article in &corpus.articles {
         for passage in corpus::chunk_article(article, &options.chunking) {
@@ -249,12 +255,11 @@ pub fn build_at(
             ))?;
             passages.push(passage);
         }
-        progress.inc(1);
+        progress.advance(1);
     }
-    progress.set_message("committing");
     writer.commit()?;
     writer.wait_merging_threads()?;
-    progress.finish_and_clear();
+    drop(progress);
     let store = Store::new(corpus.articles.clone(), passages);
     let store_path = dir.join(store::FILE_NAME);
     let json = serde_json::to_vec(&store).map_err(|e| IndexError::Store {
@@ -263,20 +268,6 @@ pub fn build_at(
     })?;
     std::fs::write(&store_path, json).map_err(io_err(&store_path))?;
     SearchIndex::from_parts(index, store, dir)
-}
-
-fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
-    // Small corpora index in a blink; a bar would only flicker.
-    if !enabled || len < 200 {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} indexing [{bar:30}] {pos}/{len} articles {msg} ({eta})",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
 }
 
 impl SearchIndex {

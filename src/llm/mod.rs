@@ -15,7 +15,6 @@
 //!
 //! The rest of the product only uses the trait and the types in this module.
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -217,11 +216,6 @@ pub trait LanguageModel: Send + Sync {
     fn count_tokens(&self, text: &str) -> usize;
     /// The context length the engine uses (prompt + completion tokens).
     fn context_length(&self) -> usize;
-}
-
-/// How long ago an instant was, in milliseconds.
-pub(crate) fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Convenience for callers holding the trait object.

@@ -1,12 +1,12 @@
 //! The product's own API: answers (JSON and Server-Sent Events), articles, retrieval-only
 //! search, feedback, health.
+use super::answering;
 use super::error::ApiError;
 use super::extract::ApiJson;
-use super::pipeline::{self, ApiAnswer, Draft, Started};
+use super::request::{answer_request, MessageIn};
 use super::AppState;
-use crate::answer::Evidence;
+use crate::answer::{AnswerResult, Evidence, Started};
 use crate::index::SearchHit;
-use crate::llm::GenEvent;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -22,38 +22,27 @@ use tokio::time::Instant;
 pub const ARTICLE_RELATED: usize = 6;
 
 #[derive(Debug, Deserialize)]
-pub struct HistoryMessage {
-    pub role: String,
-    pub content: String,
-}
-
-#[derive(Debug, Deserialize)]
 pub struct AskBody {
     pub question: String,
     #[serde(default)]
-    pub history: Vec<HistoryMessage>,
+    pub history: Vec<MessageIn>,
     #[serde(default)]
     pub article: Option<String>,
 }
 
 impl AskBody {
     fn into_request(self) -> Result<crate::answer::AnswerRequest, ApiError> {
-        let history = self
-            .history
-            .into_iter()
-            .map(|m| (m.role, m.content))
-            .collect();
-        pipeline::request(&self.question, history, self.article)
+        answer_request(&self.question, &self.history, self.article)
     }
 }
 
 pub async fn ask(
     State(state): State<Arc<AppState>>,
     ApiJson(body): ApiJson<AskBody>,
-) -> Result<Json<ApiAnswer>, ApiError> {
+) -> Result<Json<AnswerResult>, ApiError> {
     let deadline = Instant::now() + state.options.request_timeout;
     let request = body.into_request()?;
-    Ok(Json(pipeline::answer(&state, request, deadline).await?))
+    Ok(Json(answering::answer(&state, request, deadline).await?))
 }
 
 #[derive(Serialize)]
@@ -91,54 +80,39 @@ pub async fn ask_stream(
     ApiJson(body): ApiJson<AskBody>,
 ) -> Result<Response, ApiError> {
     let deadline = Instant::now() + state.options.request_timeout;
-    let limit = state.options.request_timeout.as_secs();
     let request = body.into_request()?;
-    let started = tokio::time::timeout_at(deadline, pipeline::start(&state, request))
-        .await
-        .map_err(|_| ApiError::Timeout(limit))??;
+    let started = answering::within(&state, deadline, answering::start(&state, request)).await?;
     let stream = async_stream::stream! {
         match started {
-            Started::Ready(answer) => {
+            Started::Finished(result) => {
                 yield event("sources", &SourcesEvent {
-                    query: &answer.result.query,
-                    evidence: &answer.result.evidence,
+                    query: &result.query,
+                    evidence: &result.evidence,
                 });
-                yield event("delta", &DeltaEvent { text: &answer.result.answer });
-                yield event("done", &answer);
+                yield event("delta", &DeltaEvent { text: &result.answer });
+                yield event("done", &result);
             }
             Started::Generating(mut generation) => {
                 yield event("sources", &SourcesEvent {
-                    query: generation.query(),
-                    evidence: generation.evidence(),
+                    query: &generation.prepared().query,
+                    evidence: &generation.prepared().evidence,
                 });
-                let mut draft = Draft::default();
                 loop {
-                    let next = tokio::time::timeout_at(deadline, generation.stream.recv()).await;
-                    let event_in = match next {
-                        Err(_) => {
-                            yield error_event(&ApiError::Timeout(limit));
-                            return;
-                        }
-                        Ok(None) => {
-                            yield error_event(&ApiError::Internal("the model stopped".into()));
-                            return;
-                        }
-                        Ok(Some(e)) => e,
-                    };
-                    if let GenEvent::Delta(text) = &event_in {
-                        yield event("delta", &DeltaEvent { text });
-                    }
-                    match draft.take(event_in, &generation.prepared) {
-                        Ok(true) => break,
-                        Ok(false) => {}
+                    let next = answering::within(&state, deadline, async {
+                        Ok(generation.next_delta().await?)
+                    })
+                    .await;
+                    match next {
+                        Ok(Some(text)) => yield event("delta", &DeltaEvent { text: &text }),
+                        Ok(None) => break,
                         Err(e) => {
                             yield error_event(&e);
                             return;
                         }
                     }
                 }
-                match pipeline::finish(&state, generation, draft).await {
-                    Ok(answer) => yield event("done", &answer),
+                match answering::finish(&state, generation).await {
+                    Ok(result) => yield event("done", &result),
                     Err(e) => yield error_event(&e),
                 }
             }
@@ -162,7 +136,7 @@ pub struct ArticleSummary {
 
 pub async fn articles(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let answerer = state.answerer()?;
-    let index = &answerer.index;
+    let index = answerer.index();
     let list: Vec<ArticleSummary> = index
         .articles()
         .iter()
@@ -191,7 +165,7 @@ pub async fn article(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let answerer = state.answerer()?;
-    let index = &answerer.index;
+    let index = answerer.index();
     let article = index
         .article(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no article {id:?}")))?;
@@ -206,8 +180,7 @@ pub async fn article(
         })
         .collect();
     let related: Vec<String> = answerer
-        .related
-        .as_ref()
+        .suggestions()
         .map(|store| {
             store
                 .for_article(&id, ARTICLE_RELATED)
@@ -248,16 +221,16 @@ pub async fn search(
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let answerer = state.answerer()?;
-    let request = pipeline::request(&params.q, Vec::new(), params.article)?;
+    let request = answer_request(&params.q, &[], params.article)?;
     if let Some(a) = &request.article {
-        if answerer.index.article(a).is_none() {
+        if answerer.index().article(a).is_none() {
             return Err(ApiError::NotFound(format!("no article {a:?}")));
         }
     }
     let k = params.k.clamp(1, 50);
     let hits: Vec<SearchHit> = tokio::task::spawn_blocking(move || {
         answerer
-            .index
+            .index()
             .search(&request.question, k, request.article.as_deref())
     })
     .await?
@@ -288,12 +261,14 @@ pub async fn feedback(
     };
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         use std::io::Write;
-        let line = serde_json::to_string(&feedback).map_err(std::io::Error::other)?;
+        let mut line = serde_json::to_string(&feedback).map_err(std::io::Error::other)?;
+        line.push('\n');
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)?;
-        writeln!(file, "{line}")
+        // One write of the whole line: concurrent appends do not interleave.
+        file.write_all(line.as_bytes())
     })
     .await?
     .map_err(|e| ApiError::Internal(format!("cannot record feedback: {e}")))?;
@@ -309,9 +284,9 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Response, ApiE
     let answerer = state.answerer()?;
     Ok(Json(serde_json::json!({
         "status": "ready",
-        "model": answerer.model.name(),
-        "articles": answerer.index.articles().len(),
-        "passages": answerer.index.passages().len(),
+        "model": answerer.model().name(),
+        "articles": answerer.index().articles().len(),
+        "passages": answerer.index().passages().len(),
     }))
     .into_response())
 }

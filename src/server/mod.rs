@@ -3,12 +3,12 @@
 //!
 //! The server binds first and loads after: `/healthz` answers at once, `/readyz` and the API
 //! answer 503 (with `Retry-After`) until the index and the model are ready.
+pub mod answering;
 pub mod api;
-pub mod cache;
 pub mod error;
 pub mod extract;
 pub mod openai;
-pub mod pipeline;
+pub mod request;
 pub mod static_files;
 
 use crate::answer::Answerer;
@@ -28,10 +28,6 @@ use tokio::net::TcpListener;
 pub struct ServerOptions {
     /// Limit on one request, streaming included.
     pub request_timeout: Duration,
-    /// Answers kept in memory (0: no cache).
-    pub cache_entries: usize,
-    /// Where answered questions are logged for later readers' suggestions.
-    pub reader_log: Option<PathBuf>,
     /// Where readers' "was this useful" verdicts go.
     pub feedback_log: Option<PathBuf>,
     /// How long in-flight requests may run after a shutdown signal.
@@ -42,8 +38,6 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             request_timeout: Duration::from_secs(60),
-            cache_entries: 256,
-            reader_log: None,
             feedback_log: None,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -53,7 +47,6 @@ impl Default for ServerOptions {
 /// What every handler shares.
 pub struct AppState {
     answerer: OnceLock<Arc<Answerer>>,
-    pub cache: cache::AnswerCache,
     pub options: ServerOptions,
     /// Unix time the server started (the model's `created` in `/v1/models`).
     pub created: u64,
@@ -63,7 +56,6 @@ impl AppState {
     pub fn new(options: ServerOptions) -> Arc<AppState> {
         Arc::new(AppState {
             answerer: OnceLock::new(),
-            cache: cache::AnswerCache::new(options.cache_entries),
             options,
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

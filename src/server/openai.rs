@@ -1,17 +1,18 @@
 //! The OpenAI-compatible endpoints, so existing clients and SDKs work: the last user message
 //! is the question, earlier user and assistant messages are the history, and the answer comes
-//! from the same grounded pipeline. The content ends with the sources; they are also in the
+//! from the same grounded answer flow. The content ends with the sources; they are also in the
 //! extra fields `sources` and `related_questions`, which clients that do not know them ignore.
 //!
 //! Streaming sends the role at once, then the *checked* answer: the draft is checked against
 //! its evidence before the first content chunk, so a streamed answer is the same text as a
 //! non-streamed one and never shows a sentence that the check removed. (The page's own
 //! stream, `/api/ask/stream`, shows the draft live and then replaces it.)
+use super::answering;
 use super::error::ApiError;
 use super::extract::ApiJson;
-use super::pipeline::{self, ApiAnswer};
+use super::request::{answer_request, MessageIn};
 use super::AppState;
-use crate::answer::{AnswerResult, Citation};
+use crate::answer::{AnswerResult, Evidence, Started};
 use axum::extract::State;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +25,7 @@ use tokio::time::Instant;
 
 #[derive(Debug, Deserialize)]
 pub struct ChatRequest {
-    pub messages: Vec<ChatMessageIn>,
+    pub messages: Vec<MessageIn>,
     #[serde(default)]
     pub stream: bool,
     #[serde(default)]
@@ -34,40 +35,21 @@ pub struct ChatRequest {
     pub article: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ChatMessageIn {
-    pub role: String,
-    /// A string, or an array of content parts (`{"type":"text","text":...}`).
-    #[serde(default)]
-    pub content: Value,
-}
-
-fn content_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
-
-/// The pipeline's request from a chat: the last user message and what came before it.
+/// The flow's request from a chat: the last user message and what came before it (user and
+/// assistant messages; any other role is ignored here).
 fn to_request(chat: &ChatRequest) -> Result<crate::answer::AnswerRequest, ApiError> {
     let last_user = chat
         .messages
         .iter()
         .rposition(|m| m.role == "user")
         .ok_or_else(|| ApiError::Unprocessable("messages hold no user message".into()))?;
-    let question = content_text(&chat.messages[last_user].content);
-    let history = chat.messages[..last_user]
+    let question = chat.messages[last_user].text();
+    let history: Vec<MessageIn> = chat.messages[..last_user]
         .iter()
         .filter(|m| matches!(m.role.as_str(), "user" | "assistant"))
-        .map(|m| (m.role.clone(), content_text(&m.content)))
+        .cloned()
         .collect();
-    pipeline::request(&question, history, chat.article.clone())
+    answer_request(&question, &history, chat.article.clone())
 }
 
 /// The answer followed by its numbered sources (or, when declined, questions to try).
@@ -93,7 +75,7 @@ pub fn content(result: &AnswerResult) -> String {
 
 #[derive(Serialize)]
 struct Extra<'a> {
-    sources: &'a [Citation],
+    sources: &'a [Evidence],
     related_questions: &'a [String],
     declined: bool,
 }
@@ -123,11 +105,11 @@ pub async fn chat_completions(
 ) -> Result<Response, ApiError> {
     let deadline = Instant::now() + state.options.request_timeout;
     let request = to_request(&chat)?;
-    let model = state.answerer()?.model.name().to_string();
+    let model = state.answerer()?.model().name().to_string();
     if chat.stream {
         return stream(state, request, model, deadline).await;
     }
-    let ApiAnswer { result, .. } = pipeline::answer(&state, request, deadline).await?;
+    let result = answering::answer(&state, request, deadline).await?;
     let usage = json!({
         "prompt_tokens": result.tokens.prompt,
         "completion_tokens": result.tokens.completion,
@@ -184,34 +166,19 @@ async fn stream(
     deadline: Instant,
 ) -> Result<Response, ApiError> {
     // Input errors and a full queue are HTTP errors before the stream opens.
-    let started = pipeline::start(&state, request).await?;
+    let started = answering::within(&state, deadline, answering::start(&state, request)).await?;
     let id = completion_id();
     let created = now();
-    let limit = state.options.request_timeout.as_secs();
     let events = async_stream::stream! {
         yield data(&chunk(&id, created, &model, json!({"role": "assistant", "content": ""}), None));
         let answer = match started {
-            pipeline::Started::Ready(answer) => Ok(answer),
-            pipeline::Started::Generating(mut generation) => {
-                let work = async {
-                    let mut draft = pipeline::Draft::default();
-                    loop {
-                        let Some(event) = generation.stream.recv().await else {
-                            return Err(ApiError::Internal("the model stopped".into()));
-                        };
-                        if draft.take(event, &generation.prepared)? {
-                            break;
-                        }
-                    }
-                    pipeline::finish(&state, generation, draft).await
-                };
-                tokio::time::timeout_at(deadline, work)
-                    .await
-                    .unwrap_or(Err(ApiError::Timeout(limit)))
+            Started::Finished(result) => Ok(result),
+            Started::Generating(generation) => {
+                answering::within(&state, deadline, answering::complete(&state, generation)).await
             }
         };
         match answer {
-            Ok(ApiAnswer { result, .. }) => {
+            Ok(result) => {
                 for piece in pieces(&content(&result)) {
                     yield data(&chunk(&id, created, &model, json!({"content": piece}), None));
                 }
@@ -237,7 +204,7 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Result<Response, ApiE
     Ok(Json(json!({
         "object": "list",
         "data": [{
-            "id": answerer.model.name(),
+            "id": answerer.model().name(),
             "object": "model",
             "created": state.created,
             "owned_by": "ama",

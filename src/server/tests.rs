@@ -2,7 +2,7 @@
 //! queue, a slow model (time limit), a client that goes away (cancellation), and retrieval
 //! while the model is busy. The real model is driven by `tests/http.rs`.
 use super::*;
-use crate::answer::Answerer;
+use crate::answer::{AnswerConfig, Answerer, Retriever};
 use crate::index::{ensure_index, IndexOptions};
 use crate::llm::{
     ChatMessage, FinishReason, GenEvent, GenStream, GenSummary, GenerateParams, LanguageModel,
@@ -83,7 +83,8 @@ async fn fixture(delay: Duration, busy: bool, timeout: Duration) -> Fixture {
         request_timeout: timeout,
         ..ServerOptions::default()
     });
-    state.set_answerer(Arc::new(Answerer::new(Arc::new(index), model)));
+    let retriever = Arc::new(Retriever::new(Arc::new(index), AnswerConfig::default()));
+    state.set_answerer(Arc::new(Answerer::new(retriever, model).with_cache(16)));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(listener, state, std::future::pending()));

@@ -180,10 +180,10 @@ fn broadcast4(q: &[i8]) -> __m512i {
     }
 }
 
-/// Attention's inner loops with explicit AVX-512 (see `ops::AttnMicro`).
+/// Attention's inner loops with explicit AVX-512 (see `attention::AttnMicro`).
 pub(super) struct Attn;
 
-impl super::ops::AttnMicro for Attn {
+impl super::attention::AttnMicro for Attn {
     #[inline(always)]
     fn scores(
         qv: &[f32],
@@ -195,7 +195,7 @@ impl super::ops::AttnMicro for Attn {
         scores: &mut [f32],
         lpad: usize,
     ) {
-        // SAFETY: only instantiated inside `ops::attention_item_avx512`, which runs only when
+        // SAFETY: only instantiated inside `attention::attention_item_avx512`, which runs only when
         // the CPU reports avx512f.
         unsafe { scores_avx512(qv, q0, qn, hd, kt, j0, scores, lpad) }
     }
@@ -213,7 +213,7 @@ impl super::ops::AttnMicro for Attn {
         dst: &mut [f32],
     ) {
         if !hd.is_multiple_of(16) {
-            return <super::ops::Plain as super::ops::AttnMicro>::values(
+            return <super::attention::Plain as super::attention::AttnMicro>::values(
                 scores, q0, qn, lpad, lmax, v, stride, hd, dst,
             );
         }

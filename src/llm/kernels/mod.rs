@@ -17,6 +17,7 @@
 use std::ops::Range;
 use std::sync::{Mutex, OnceLock};
 
+pub mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]

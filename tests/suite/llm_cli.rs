@@ -1,7 +1,6 @@
 //! The engine's subcommands end to end: `generate` (plain and streamed), `bench llm --json`,
 //! and a clear failure for a bad `--model`.
-#[path = "common/llm_harness.rs"]
-mod harness;
+use crate::common::llm_harness as harness;
 
 use assert_cmd::Command;
 use predicates::prelude::*;

@@ -1,29 +1,15 @@
 //! The real server (`ama serve` on the seed article, the real model) over real HTTP: every
-//! endpoint and every error path. One server per test function: starting one prepares the
-//! index, the model and the suggested questions.
-mod common {
-    pub mod server;
-}
+//! endpoint and every error path. One server per test function, one at a time (the server
+//! holds the suite's heavy lock).
 
-use common::server::Server;
+use crate::common::server::Server;
 use reqwest::blocking::{Client, Response};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::Duration;
-
-/// One server at a time: each runs the model on both cores, and two side by side on a 2-core
-/// machine spend their time spinning in each other's thread pools (preparing the suggested
-/// questions took 113 s in parallel, about 9 s alone).
-static ONE_SERVER: Mutex<()> = Mutex::new(());
-
-fn one_server() -> std::sync::MutexGuard<'static, ()> {
-    // A failed test poisons the lock; the next one may still run.
-    ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn client() -> Client {
     Client::builder()
@@ -94,7 +80,6 @@ fn raw_get(url: &str, path: &str) -> String {
 
 #[test]
 fn api_against_the_real_server() {
-    let _one = one_server();
     let server = Server::start();
     let url = server.url.clone();
 
@@ -469,7 +454,6 @@ fn openai_python_client(url: &str) {
 /// JSON bodies, never anything else; the server keeps answering afterwards.
 #[test]
 fn a_burst_beyond_the_queue_is_refused_cleanly() {
-    let _one = one_server();
     let server = Server::start_with(&["--queue", "1", "--cache", "0"]);
     let url = server.url.clone();
     let subjects: [&'static str; 12] = [

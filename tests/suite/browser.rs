@@ -10,10 +10,6 @@
 
 // Only `Server` is used here; the helpers other tests use are not dead code.
 #[allow(dead_code)]
-mod common {
-    pub mod server;
-}
-
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
@@ -442,7 +438,7 @@ fn chat_page_in_a_real_browser() {
         return;
     }
 
-    let server = common::server::Server::start();
+    let server = crate::common::server::Server::start();
     let driver = Driver::start(&driver_path);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,6 +1,6 @@
-//! A small in-memory cache of answers. The index is fixed for the life of the server, so an
-//! identical question (same words, article and history) has the same answer.
-use crate::answer::{text, AnswerRequest, AnswerResult};
+//! A small in-memory cache of answers. The index is fixed for the life of an [`super::Answerer`],
+//! so an identical question (same words, article and history) has the same answer.
+use super::{text, AnswerRequest, AnswerResult};
 use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
@@ -28,10 +28,13 @@ impl AnswerCache {
             .to_string()
     }
 
+    /// The cached answer, marked `cached`.
     pub fn get(&self, request: &AnswerRequest) -> Option<AnswerResult> {
         let entries = self.entries.as_ref()?;
         let mut entries = entries.lock().ok()?;
-        entries.get(&Self::key(request)).cloned()
+        let mut hit = entries.get(&Self::key(request)).cloned()?;
+        hit.cached = true;
+        Some(hit)
     }
 
     pub fn put(&self, request: &AnswerRequest, result: &AnswerResult) {
@@ -68,9 +71,8 @@ mod tests {
         .unwrap();
         cache.put(&a, &result);
         // Case and spacing do not matter; history and article do.
-        assert!(cache
-            .get(&request("  who REPLACED him? ", vec![]))
-            .is_some());
+        let hit = cache.get(&request("  who REPLACED him? ", vec![]));
+        assert!(hit.is_some_and(|r| r.cached && r.answer == "X [1]."));
         assert!(cache
             .get(&request(
                 "Who replaced him?",

@@ -1,7 +1,7 @@
 //! The answer pipeline on the seed article with the real model.
-use ama::answer::related::{self, RelatedStore};
+use ama::answer::related::{self, ReaderLog, StoreOptions, SuggestionStore};
 use ama::answer::text::contains_normalised;
-use ama::answer::{AnswerEvent, AnswerRequest, Answerer};
+use ama::answer::{AnswerConfig, AnswerEvent, AnswerRequest, Answerer, Retriever};
 use ama::bench::retrieval::read_questions;
 use ama::index::{self, IndexOptions};
 use ama::llm::{
@@ -48,10 +48,24 @@ impl LanguageModel for Counting {
     }
 }
 
+/// The fixture, borrowed by one test at a time with the suite's heavy lock.
+struct Borrowed {
+    fixture: MutexGuard<'static, Fixture>,
+    _heavy: MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for Borrowed {
+    type Target = Fixture;
+    fn deref(&self) -> &Fixture {
+        &self.fixture
+    }
+}
+
 /// One index and one model for the whole test binary, used by one test at a time (parallel
 /// generations would only fight over the two cores).
-fn fixture() -> MutexGuard<'static, Fixture> {
+fn fixture() -> Borrowed {
     static FIXTURE: OnceLock<Mutex<Fixture>> = OnceLock::new();
+    let heavy = crate::common::heavy();
     let cell = FIXTURE.get_or_init(|| {
         let data = tempfile::tempdir().unwrap();
         let (index, _) =
@@ -66,25 +80,36 @@ fn fixture() -> MutexGuard<'static, Fixture> {
             inner: model,
             calls: calls.clone(),
         });
-        let mut answerer = Answerer::new(Arc::new(index), model);
-        let store = RelatedStore::build(&answerer, &data.path().join("related"), true, false);
-        answerer.related = Some(Arc::new(store));
+        let retriever = Arc::new(Retriever::new(Arc::new(index), AnswerConfig::default()));
+        let articles: Vec<_> = retriever.index().articles().iter().collect();
+        // The run's shared cache: the same entries the test servers use.
+        let options = StoreOptions {
+            cache_dir: crate::common::suggestions_cache(),
+            use_model: true,
+            prune_stale: false,
+        };
+        let store = SuggestionStore::build(
+            &retriever,
+            model.as_ref(),
+            &articles,
+            &options,
+            &Default::default(),
+        );
+        let answerer = Answerer::new(retriever, model).with_suggestions(Arc::new(store));
         Mutex::new(Fixture {
             answerer,
             calls,
             _data: data,
         })
     });
-    cell.lock().unwrap_or_else(|p| p.into_inner())
+    Borrowed {
+        fixture: cell.lock().unwrap_or_else(|p| p.into_inner()),
+        _heavy: heavy,
+    }
 }
 
 fn ask(f: &Fixture, question: &str) -> ama::answer::AnswerResult {
-    f.answerer
-        .ask(&AnswerRequest {
-            question: question.into(),
-            ..AnswerRequest::default()
-        })
-        .unwrap()
+    f.answerer.ask(&AnswerRequest::new(question)).unwrap()
 }
 
 #[test]
@@ -95,7 +120,7 @@ fn a_right_answer_cites_the_supporting_sentence() {
     assert!(r.answer.contains("Syrsky"), "{}", r.answer);
     assert!(r.answer.contains("[1]"), "{}", r.answer);
     let c = &r.citations[0];
-    let article = f.answerer.index.article(&c.article_id).unwrap();
+    let article = f.answerer.index().article(&c.article_id).unwrap();
     let highlighted = &article.text[c.highlight.clone()];
     assert_eq!(highlighted, c.quote);
     assert!(
@@ -143,7 +168,9 @@ fn a_follow_up_is_resolved_through_the_history() {
     assert!(!r.declined, "{r:?}");
     assert!(r.query.to_lowercase().contains("zaluzhny"), "{}", r.query);
     assert!(
-        r.evidence.iter().any(|e| e.text.contains("General Syrsky")),
+        r.evidence
+            .iter()
+            .any(|e| e.quote.contains("General Syrsky")),
         "{:?}",
         r.evidence
     );
@@ -172,7 +199,7 @@ fn streaming_sends_sources_first_and_deltas_that_make_the_draft() {
         })
         .collect();
     assert_eq!(streamed, r.draft);
-    assert!(r.answer.contains("Mariupol") || r.evidence[0].text.contains("Mariupol"));
+    assert!(r.answer.contains("Mariupol") || r.evidence[0].quote.contains("Mariupol"));
 }
 
 #[test]
@@ -205,7 +232,7 @@ fn the_seed_question_set() {
             let in_evidence = q
                 .answers
                 .iter()
-                .any(|g| r.evidence.iter().any(|e| contains_normalised(&e.text, g)));
+                .any(|g| r.evidence.iter().any(|e| contains_normalised(&e.quote, g)));
             right += usize::from(in_answer && !r.declined);
             with_evidence += usize::from((in_answer || in_evidence) && !r.declined);
             declined_answerable += usize::from(r.declined);
@@ -236,8 +263,8 @@ fn the_seed_question_set() {
 #[test]
 fn suggestions_are_verified_and_answered_from_their_stored_answer() {
     let f = fixture();
-    let store = f.answerer.related.clone().unwrap();
-    let seed_id = f.answerer.index.articles()[0].id.clone();
+    let store = f.answerer.suggestions().unwrap();
+    let seed_id = f.answerer.index().articles()[0].id.clone();
     let list = store.for_article(&seed_id, 6);
     assert!(
         list.len() >= 4,
@@ -246,7 +273,7 @@ fn suggestions_are_verified_and_answered_from_their_stored_answer() {
     );
     for s in &list {
         assert!(related::well_formed(&s.question).is_ok(), "{}", s.question);
-        assert!(related::invented(&s.question, &f.answerer.index).is_none());
+        assert!(related::invented(&s.question, f.answerer.index()).is_none());
         assert!(!s.answer.declined, "{}", s.question);
     }
     // No two on the same sentence or focus.
@@ -300,7 +327,7 @@ fn related_questions_follow_an_answer_and_a_decline() {
 #[test]
 fn the_question_check_rejects_invented_facts_and_dangling_pronouns() {
     let f = fixture();
-    let index = &f.answerer.index;
+    let index = f.answerer.index();
     assert_eq!(
         related::invented("What happened in Kursk in 1997?", index),
         Some("1997".to_string())
@@ -318,25 +345,31 @@ fn the_question_check_rejects_invented_facts_and_dangling_pronouns() {
 fn readers_answered_questions_become_verified_suggestions() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join(related::READER_LOG);
-    let answered = ask(
-        &f,
-        "What is the explicit goal of the North Korean reinforcements?",
-    );
+    let log = ReaderLog::in_data_dir(dir.path());
+    let question =
+        AnswerRequest::new("What is the explicit goal of the North Korean reinforcements?");
+    let answered = f.answerer.ask(&question).unwrap();
     assert!(!answered.declined && !answered.precomputed);
-    assert!(related::record_asked(&log, &answered, false).unwrap());
+    assert!(log.record(&question, &answered).unwrap());
     // Declined questions and follow-ups are not logged.
-    let declined = ask(&f, "What is the capital of France?");
-    assert!(!related::record_asked(&log, &declined, false).unwrap());
-    assert!(!related::record_asked(&log, &answered, true).unwrap());
+    let off_topic = AnswerRequest::new("What is the capital of France?");
+    let declined = f.answerer.ask(&off_topic).unwrap();
+    assert!(!log.record(&off_topic, &declined).unwrap());
+    let follow_up = AnswerRequest {
+        history: vec![ChatMessage::user("Who leads Russia?")],
+        ..question.clone()
+    };
+    assert!(!log.record(&follow_up, &answered).unwrap());
     // A logged answer that no longer quotes the article as it is now is rejected.
     let mut stale = answered.clone();
     stale.question = "What did the Kremlin deploy to the Kursk province?".into();
     stale.citations[0].quote = "A sentence the article never had.".into();
-    assert!(related::record_asked(&log, &stale, false).unwrap());
+    assert!(log
+        .record(&AnswerRequest::new(stale.question.as_str()), &stale)
+        .unwrap());
 
-    let mut store = RelatedStore::default();
-    store.add_reader_questions(&f.answerer, &log);
+    let mut store = SuggestionStore::default();
+    store.add_reader_questions(f.answerer.retriever(), &log);
     let readers: Vec<_> = store
         .all()
         .filter(|s| s.source == related::Source::Reader)
@@ -344,5 +377,72 @@ fn readers_answered_questions_become_verified_suggestions() {
     assert_eq!(readers.len(), 1, "{readers:?}");
     assert_eq!(readers[0].question, answered.question);
     assert_eq!(readers[0].answer.answer, answered.answer);
-    assert_eq!(store.yields.kept.get("reader"), Some(&1));
+    let reader_yield = &store.yields.sources[&related::Source::Reader];
+    assert_eq!(reader_yield.kept, 1);
+    assert_eq!(reader_yield.rejected[&related::Rejection::StaleAnswer], 1);
+}
+
+/// One error policy: a model whose stream ends without saying it is done gives an error,
+/// never an answer built from half a draft, on every path (the sync flow and `finish`).
+#[test]
+fn a_stream_that_ends_early_is_an_error_not_an_answer() {
+    let f = fixture();
+    let cut = Arc::new(CutOff {
+        inner: f.answerer.model().clone(),
+    });
+    let answerer = Answerer::new(f.answerer.retriever().clone(), cut);
+    let request = AnswerRequest::new("Who replaced General Zaluzhny?");
+    let err = answerer.ask(&request).unwrap_err();
+    assert!(matches!(err, ama::answer::AnswerError::Unfinished), "{err}");
+    match answerer.start(&request).unwrap() {
+        ama::answer::Started::Generating(mut generation) => {
+            let first = generation.blocking_next_delta().unwrap();
+            assert!(first.is_some_and(|d| !d.is_empty()));
+            assert!(generation.blocking_complete().is_err());
+            assert!(matches!(
+                answerer.finish(generation),
+                Err(ama::answer::AnswerError::Unfinished)
+            ));
+        }
+        ama::answer::Started::Finished(r) => panic!("answered without the model: {r:?}"),
+    }
+    // A declined question never reaches the model, so it still answers.
+    let declined = answerer
+        .ask(&AnswerRequest::new("What is the capital of France?"))
+        .unwrap();
+    assert!(declined.declined);
+}
+
+/// The real model, cut off after its first delta (the stream closes without `Done`).
+struct CutOff {
+    inner: Arc<dyn LanguageModel>,
+}
+
+impl LanguageModel for CutOff {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn generate(
+        &self,
+        messages: Vec<ChatMessage>,
+        params: GenerateParams,
+    ) -> Result<GenStream, LlmError> {
+        let mut stream = self.inner.generate(messages, params)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        std::thread::spawn(move || {
+            while let Some(event) = stream.blocking_recv() {
+                if let ama::llm::GenEvent::Delta(d) = event {
+                    let _ = tx.blocking_send(ama::llm::GenEvent::Delta(d));
+                    return; // dropping both ends cancels the real generation
+                }
+            }
+        });
+        Ok(GenStream::new(rx))
+    }
+    fn count_tokens(&self, text: &str) -> usize {
+        self.inner.count_tokens(text)
+    }
+    fn context_length(&self) -> usize {
+        self.inner.context_length()
+    }
 }

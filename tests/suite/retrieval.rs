@@ -260,7 +260,7 @@ fn reindexing_an_unchanged_corpus_does_no_work_and_a_change_rebuilds() {
             target_words: 50,
             ..ChunkConfig::default()
         },
-        progress: false,
+        progress: Default::default(),
     };
     let (_, fourth) = index::ensure_index(corpus_dir.path(), data.path(), &other).unwrap();
     assert_eq!(fourth.status, BuildStatus::Built);

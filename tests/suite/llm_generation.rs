@@ -1,7 +1,6 @@
 //! The SmolLM2 engine against llama.cpp's reference outputs, and the generation contract
 //! (determinism, end of turn, streaming, cancellation, trimming, queueing).
-#[path = "common/llm_harness.rs"]
-mod harness;
+use crate::common::llm_harness as harness;
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 /// A cold server indexes, loads the model and prepares the suggested questions first.
@@ -14,6 +15,8 @@ pub struct Server {
     /// The server's data folder (index, caches, logs).
     pub data: PathBuf,
     _data: tempfile::TempDir,
+    /// One server (or model) at a time in the test binary.
+    _heavy: MutexGuard<'static, ()>,
 }
 
 impl Server {
@@ -22,7 +25,9 @@ impl Server {
     }
 
     /// Starts `ama serve --addr 127.0.0.1:0` with extra flags and waits until `/readyz`.
+    /// The suggested questions come from the run's shared cache (made by the first server).
     pub fn start_with(args: &[&str]) -> Server {
+        let heavy = super::heavy();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let data = tempfile::tempdir().expect("temp data folder");
         let mut child = Command::new(env!("CARGO_BIN_EXE_ama"))
@@ -36,6 +41,8 @@ impl Server {
                 "--data",
             ])
             .arg(data.path())
+            .arg("--suggestions-cache")
+            .arg(super::suggestions_cache())
             .args(args)
             .env("RUST_LOG", "info,tantivy=warn")
             .stdout(Stdio::piped())
@@ -57,6 +64,7 @@ impl Server {
             child,
             data: data.path().to_path_buf(),
             _data: data,
+            _heavy: heavy,
         };
         server.wait_ready();
         server

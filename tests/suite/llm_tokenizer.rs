@@ -1,8 +1,7 @@
 //! The tokenizer built from GGUF metadata against llama.cpp's ids (the reference GGUF
 //! tokenizer), for SmolLM2 (byte-level BPE, "smollm" pre-tokenizer) and Gemma 3
 //! (SentencePiece-style vocabulary).
-#[path = "common/llm_harness.rs"]
-mod harness;
+use crate::common::llm_harness as harness;
 
 use std::path::Path;
 

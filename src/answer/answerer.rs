@@ -1,0 +1,188 @@
+//! The whole answer flow, once: stored answer? → prepare (retrieve, pick evidence) →
+//! decline? → generate → collect the draft → check and cite → related questions → result.
+//! The CLI, the server, the OpenAI endpoint, `eval` and the benchmarks all go through it.
+use super::cache::AnswerCache;
+use super::compose::compose;
+use super::generation::{Draft, Generation};
+use super::related::{ReaderLog, SuggestionStore};
+use super::result::{asked_questions, AnswerEvent, AnswerRequest, AnswerResult, Timings};
+use super::retriever::{Prepared, Retriever};
+use super::AnswerError;
+use crate::index::SearchIndex;
+use crate::llm::LanguageModel;
+use std::sync::Arc;
+
+/// How many related questions follow an answer.
+pub const RELATED_AFTER_ANSWER: usize = 4;
+
+/// What [`Answerer::start`] found.
+pub enum Started {
+    /// Answered without the model: from the cache, a stored suggestion, or declined.
+    Finished(AnswerResult),
+    /// The model is writing the draft: read its deltas, then call [`Answerer::finish`].
+    Generating(Generation),
+}
+
+/// The flow over one retriever and one model, with optional suggestions, an answer cache
+/// and a log of readers' questions.
+pub struct Answerer {
+    retriever: Arc<Retriever>,
+    model: Arc<dyn LanguageModel>,
+    suggestions: Option<Arc<SuggestionStore>>,
+    cache: AnswerCache,
+    reader_log: Option<ReaderLog>,
+}
+
+impl Answerer {
+    /// The flow with no suggestions, no cache and no log.
+    pub fn new(retriever: Arc<Retriever>, model: Arc<dyn LanguageModel>) -> Answerer {
+        Answerer {
+            retriever,
+            model,
+            suggestions: None,
+            cache: AnswerCache::new(0),
+            reader_log: None,
+        }
+    }
+
+    /// Verified suggestions: offered after answers, and answered from their stored answers.
+    pub fn with_suggestions(mut self, store: Arc<SuggestionStore>) -> Answerer {
+        self.suggestions = Some(store);
+        self
+    }
+
+    /// Keeps up to `entries` answers in memory (0: none).
+    pub fn with_cache(mut self, entries: usize) -> Answerer {
+        self.cache = AnswerCache::new(entries);
+        self
+    }
+
+    /// Logs answered questions, for later readers' suggestions.
+    pub fn with_reader_log(mut self, log: ReaderLog) -> Answerer {
+        self.reader_log = Some(log);
+        self
+    }
+
+    pub fn retriever(&self) -> &Arc<Retriever> {
+        &self.retriever
+    }
+
+    pub fn index(&self) -> &Arc<SearchIndex> {
+        self.retriever.index()
+    }
+
+    pub fn model(&self) -> &Arc<dyn LanguageModel> {
+        &self.model
+    }
+
+    pub fn suggestions(&self) -> Option<&SuggestionStore> {
+        self.suggestions.as_deref()
+    }
+
+    /// Everything up to the model: a finished answer, or the queued generation of its draft.
+    /// Synchronous and cheap (retrieval); the model's queue refuses with `LlmError::Busy`.
+    pub fn start(&self, request: &AnswerRequest) -> Result<Started, AnswerError> {
+        if let Some(hit) = self.cache.get(request) {
+            return Ok(Started::Finished(hit));
+        }
+        if let Some(stored) = self.stored_answer(request) {
+            return Ok(Started::Finished(stored));
+        }
+        let prepared = self.retriever.prepare(request)?;
+        if prepared.decline.is_some() {
+            return Ok(Started::Finished(self.complete(
+                request,
+                prepared,
+                Draft::default(),
+            )));
+        }
+        let generation = Generation::start(
+            self.model.as_ref(),
+            self.retriever.generate_params(),
+            request.clone(),
+            prepared,
+        )?;
+        Ok(Started::Generating(generation))
+    }
+
+    /// Checks a finished generation's draft, cites it and adds related questions;
+    /// `AnswerError::Unfinished` when the model has not finished it.
+    pub fn finish(&self, generation: Generation) -> Result<AnswerResult, AnswerError> {
+        let (request, prepared, draft) = generation.into_parts()?;
+        Ok(self.complete(&request, prepared, draft))
+    }
+
+    /// The answer the flow gives without calling the model: the evidence quoted (or the
+    /// decline). For `eval --no-generate`.
+    pub fn answer_without_model(
+        &self,
+        request: &AnswerRequest,
+    ) -> Result<AnswerResult, AnswerError> {
+        let prepared = self.retriever.prepare(request)?;
+        Ok(self.complete(request, prepared, Draft::default()))
+    }
+
+    fn complete(&self, request: &AnswerRequest, prepared: Prepared, draft: Draft) -> AnswerResult {
+        let mut result = compose(self.retriever.config(), prepared, draft);
+        result.related = self.related_for(&result, &asked_questions(request));
+        self.cache.put(request, &result);
+        if let Some(log) = &self.reader_log {
+            if let Err(e) = log.record(request, &result) {
+                tracing::warn!("could not log the question for suggestions: {e}");
+            }
+        }
+        result
+    }
+
+    fn related_for(&self, result: &AnswerResult, asked: &[String]) -> Vec<String> {
+        match &self.suggestions {
+            Some(store) => store.follow_ups(self.index(), result, asked, RELATED_AFTER_ANSWER),
+            None => Vec::new(),
+        }
+    }
+
+    /// The stored answer of a suggested question, when this one is (asked without history,
+    /// since a follow-up may mean something else).
+    fn stored_answer(&self, request: &AnswerRequest) -> Option<AnswerResult> {
+        if !request.history.is_empty() {
+            return None;
+        }
+        let s = self.suggestions.as_ref()?.find(&request.question)?;
+        if request.article.as_ref().is_some_and(|a| a != &s.article_id) {
+            return None;
+        }
+        let mut result = s.answer.clone();
+        result.precomputed = true;
+        result.timings = Timings::default();
+        result.related = self.related_for(&result, &asked_questions(request));
+        Some(result)
+    }
+
+    /// The whole flow from sync code, reporting the sources and the draft's deltas to
+    /// `on_event` as they come (a finished answer is one delta).
+    pub fn ask_streaming(
+        &self,
+        request: &AnswerRequest,
+        mut on_event: impl FnMut(AnswerEvent),
+    ) -> Result<AnswerResult, AnswerError> {
+        match self.start(request)? {
+            Started::Finished(result) => {
+                on_event(AnswerEvent::Sources(result.evidence.clone()));
+                on_event(AnswerEvent::Delta(result.answer.clone()));
+                Ok(result)
+            }
+            Started::Generating(mut generation) => {
+                on_event(AnswerEvent::Sources(generation.prepared().evidence.clone()));
+                while let Some(delta) = generation.blocking_next_delta()? {
+                    on_event(AnswerEvent::Delta(delta));
+                }
+                self.finish(generation)
+            }
+        }
+    }
+
+    /// The whole flow from sync code.
+    pub fn ask(&self, request: &AnswerRequest) -> Result<AnswerResult, AnswerError> {
+        self.ask_streaming(request, |_| {})
+    }
+}

@@ -1,0 +1,82 @@
+//! A result from the prepared evidence and the model's draft: the draft checked against the
+//! evidence, the answer cited. Related questions are added by the [`super::Answerer`].
+use super::generation::{Draft, Generation};
+use super::result::{AnswerRequest, AnswerResult, Timings, TokenCounts};
+use super::retriever::{AnswerConfig, Prepared, Retriever};
+use super::{check, AnswerError, DECLINE_TEXT};
+use crate::llm::LanguageModel;
+
+/// Builds the result (an empty draft when the model was not called: a declined question, or
+/// one answered by quoting its evidence).
+pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> AnswerResult {
+    let tokens = draft
+        .summary
+        .as_ref()
+        .map(|s| TokenCounts {
+            prompt: s.prompt_tokens,
+            completion: s.completion_tokens,
+        })
+        .unwrap_or_default();
+    let (answer, citations, revised, quoted_evidence) = match &prepared.decline {
+        Some(_) => (DECLINE_TEXT.to_string(), Vec::new(), false, false),
+        None => {
+            let checked = check::check(
+                &draft.text,
+                &prepared.question,
+                &prepared.evidence,
+                config.answer_sentences,
+            );
+            let citations = checked
+                .cited
+                .iter()
+                .filter_map(|n| prepared.evidence.get(n - 1))
+                .cloned()
+                .collect();
+            let revised = checked.text.trim() != draft.text.trim();
+            (checked.text, citations, revised, checked.fallback)
+        }
+    };
+    AnswerResult {
+        question: prepared.question,
+        query: prepared.query,
+        answer,
+        citations,
+        related: Vec::new(),
+        declined: prepared.decline.is_some(),
+        decline_reason: prepared.decline,
+        draft: draft.text,
+        revised,
+        quoted_evidence,
+        precomputed: false,
+        cached: false,
+        timings: Timings {
+            retrieval_ms: prepared.retrieval_ms,
+            ttft_ms: draft.ttft_ms,
+            total_ms: crate::millis(prepared.started.elapsed()),
+        },
+        tokens,
+        evidence: prepared.evidence,
+    }
+}
+
+/// The grounded answer alone (no suggestions, cache or log), from sync code: what the
+/// suggestions are verified with while they are being prepared.
+pub fn answer_alone(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    request: &AnswerRequest,
+) -> Result<AnswerResult, AnswerError> {
+    let prepared = retriever.prepare(request)?;
+    if prepared.decline.is_some() {
+        return Ok(compose(retriever.config(), prepared, Draft::default()));
+    }
+    let mut generation = Generation::start(
+        model,
+        retriever.generate_params(),
+        request.clone(),
+        prepared,
+    )?;
+    generation.blocking_complete()?;
+    let (_, prepared, draft) = generation.into_parts()?;
+    Ok(compose(retriever.config(), prepared, draft))
+}

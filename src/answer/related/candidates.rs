@@ -1,0 +1,277 @@
+//! Candidate questions for one sentence: grounded templates on the names it holds, and the
+//! model's questions whose answer is a span of it (a name or a number).
+use super::Source;
+use crate::llm::{ChatMessage, GenerateParams, LanguageModel};
+
+/// A proposed question, before verification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub question: String,
+    /// The name or span it is about.
+    pub focus: String,
+    pub source: Source,
+    /// For a model's question: the span its answer must hold.
+    pub span: Option<String>,
+}
+
+/// The candidates of one sentence: templates, then (with a model) up to two of its questions.
+pub fn for_sentence(sentence: &str, model: Option<&dyn LanguageModel>) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = template_candidates(sentence)
+        .into_iter()
+        .map(|(question, focus)| Candidate {
+            question,
+            focus,
+            source: Source::Template,
+            span: None,
+        })
+        .collect();
+    if let Some(model) = model {
+        for span in answer_spans(sentence).into_iter().take(2) {
+            if let Some(question) = model_candidate(model, sentence, &span) {
+                out.push(Candidate {
+                    question,
+                    focus: span.clone(),
+                    source: Source::Model,
+                    span: Some(span),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Capitalised runs of words in a sentence: "General Syrsky", "North Korean", "Storm
+/// Shadows". A run at the start of the sentence counts only with two or more words.
+pub fn entities(sentence: &str) -> Vec<String> {
+    const NOT_NAMES: &[&str] = &[
+        "The",
+        "A",
+        "An",
+        "On",
+        "In",
+        "It",
+        "He",
+        "She",
+        "They",
+        "For",
+        "If",
+        "While",
+        "Over",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "But",
+        "And",
+        "Or",
+        "As",
+        "At",
+        "By",
+        "With",
+        "Within",
+        "Following",
+        "Air",
+        "His",
+        "Her",
+        "Its",
+        "Their",
+        "Despite",
+        "Regardless",
+    ];
+    let tokens: Vec<&str> = sentence.split_whitespace().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Vec<String> = Vec::new();
+    let mut run_starts_sentence = false;
+    let flush = |run: &mut Vec<String>, starts: bool, out: &mut Vec<String>| {
+        if !run.is_empty() && (!starts || run.len() >= 2) {
+            let name = run.join(" ");
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        run.clear();
+    };
+    for (i, raw) in tokens.iter().enumerate() {
+        let word = raw.trim_matches(|c: char| !c.is_alphanumeric());
+        let word = word
+            .strip_suffix("’s")
+            .or_else(|| word.strip_suffix("'s"))
+            .unwrap_or(word);
+        let capital = word.chars().next().is_some_and(char::is_uppercase)
+            && word.chars().count() > 1
+            && !NOT_NAMES.contains(&word);
+        if capital {
+            if run.is_empty() {
+                run_starts_sentence = i == 0;
+            }
+            run.push(word.to_string());
+        }
+        // A run ends at a non-name word or at punctuation after this word.
+        let ends_here = !capital
+            || raw.ends_with([',', '.', ';', ':', '—', '?', '!', '”', ')'])
+            || raw.contains('—');
+        if ends_here {
+            flush(&mut run, run_starts_sentence, &mut out);
+        }
+    }
+    flush(&mut run, run_starts_sentence, &mut out);
+    out
+}
+
+const TITLES: &[&str] = &[
+    "General",
+    "President",
+    "Minister",
+    "Chancellor",
+    "Prime",
+    "King",
+    "Queen",
+    "Pope",
+    "Senator",
+    "Governor",
+];
+
+/// "Ukrainian", "North Korean", "British": adjectives of nationality name no subject to ask
+/// about on their own.
+fn is_demonym(entity: &str) -> bool {
+    let last = entity.split_whitespace().last().unwrap_or("");
+    ["ian", "ean", "ish", "ese", "ench", "ic"]
+        .iter()
+        .any(|suffix| last.ends_with(suffix))
+        || matches!(
+            last,
+            "American" | "European" | "Russian" | "Korean" | "African"
+        )
+}
+
+/// Months and weekdays are capitalised but are no subject: "What does the article say about
+/// August?" invites an invented answer.
+fn is_calendar_word(entity: &str) -> bool {
+    const CALENDAR: &[&str] = &[
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    entity.split_whitespace().all(|w| CALENDAR.contains(&w))
+}
+
+/// Grounded template questions for one sentence.
+fn template_candidates(sentence: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in entities(sentence)
+        .into_iter()
+        .filter(|e| !is_demonym(e) && !is_calendar_word(e))
+    {
+        let first = e.split_whitespace().next().unwrap_or("");
+        if TITLES.contains(&first) && e.split_whitespace().count() >= 2 {
+            out.push((format!("Who is {e}?"), e.clone()));
+        } else {
+            out.push((format!("What does the article say about {e}?"), e.clone()));
+        }
+    }
+    out
+}
+
+/// Spans of a sentence worth asking about: names and numbers with the word after them.
+fn answer_spans(sentence: &str) -> Vec<String> {
+    let mut spans: Vec<String> = entities(sentence);
+    let tokens: Vec<&str> = sentence.split_whitespace().collect();
+    for (i, t) in tokens.iter().enumerate() {
+        let w = t.trim_matches(|c: char| !c.is_alphanumeric());
+        if w.chars().any(|c| c.is_ascii_digit()) {
+            let unit = tokens
+                .get(i + 1)
+                .map(|u| u.trim_matches(|c: char| !c.is_alphanumeric()))
+                .unwrap_or("");
+            spans.push(format!("{w} {unit}").trim().to_string());
+        }
+    }
+    spans
+}
+
+const FEW_SHOT: &str = "Write one question that is answered by the given answer, using the sentence.\n\n\
+Sentence: The bridge over the river was opened in 1932 by Mayor Clark.\nAnswer: 1932\nQuestion: When was the bridge over the river opened?\n\n\
+Sentence: The bridge over the river was opened in 1932 by Mayor Clark.\nAnswer: Mayor Clark\nQuestion: Who opened the bridge over the river?\n\n\
+Sentence: Farmers moved their herds to the hills because the valley flooded every spring.\nAnswer: the valley flooded every spring\nQuestion: Why did farmers move their herds to the hills?\n\n";
+
+/// Asks the model for a question whose answer is `span`.
+fn model_candidate(model: &dyn LanguageModel, sentence: &str, span: &str) -> Option<String> {
+    let prompt = format!("{FEW_SHOT}Sentence: {sentence}\nAnswer: {span}\nQuestion:");
+    let params = GenerateParams {
+        max_tokens: 32,
+        stop: vec!["\n".to_string()],
+        ..GenerateParams::default()
+    };
+    let stream = model
+        .generate(vec![ChatMessage::user(prompt)], params)
+        .ok()?;
+    let (text, _) = stream.collect_blocking().ok()?;
+    let q = text
+        .trim()
+        .trim_start_matches("Question:")
+        .trim()
+        .to_string();
+    let q = match q.find('?') {
+        Some(i) => q[..=i].to_string(),
+        None => q,
+    };
+    (!q.is_empty()).then_some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entities_are_capitalised_runs() {
+        let s = "The highly popular General Zaluzhny, who spearheaded Ukraine’s defense in Kyiv and later in Kherson, was replaced by the seasoned General Syrsky.";
+        assert_eq!(
+            entities(s),
+            vec![
+                "General Zaluzhny",
+                "Ukraine",
+                "Kyiv",
+                "Kherson",
+                "General Syrsky"
+            ]
+        );
+        assert_eq!(
+            entities("Vladimir Putin is determined."),
+            vec!["Vladimir Putin"]
+        );
+        assert!(entities("Kyiv attacked.").is_empty());
+    }
+
+    #[test]
+    fn templates_skip_nationalities_and_dates() {
+        let qs: Vec<String> = template_candidates(
+            "Kyiv holds Kursk since August with British weapons, as General Syrsky said.",
+        )
+        .into_iter()
+        .map(|(q, _)| q)
+        .collect();
+        assert_eq!(
+            qs,
+            vec![
+                "What does the article say about Kursk?",
+                "Who is General Syrsky?",
+            ]
+        );
+    }
+}

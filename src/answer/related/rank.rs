@@ -1,0 +1,183 @@
+//! Which suggestions are shown: an article's list, and the follow-ups after an answer (near
+//! its sources first). No two shown share a sentence or a focus, and none was asked already.
+use super::store::SuggestionStore;
+use super::verify::Verified;
+use super::{Source, Suggestion};
+use crate::answer::{text, AnswerResult};
+use crate::index::SearchIndex;
+use std::collections::HashSet;
+use std::ops::Range;
+
+/// At most this many suggestions are kept per passage: enough to offer follow-ups near any
+/// answer, few enough to build quickly.
+pub const PER_PASSAGE: usize = 2;
+
+/// Up to `n` suggestions from `pool` in its order, no two on the same sentence or focus,
+/// none already asked.
+pub fn pick_distinct<'a>(
+    pool: impl IntoIterator<Item = &'a Suggestion>,
+    asked: &[String],
+    n: usize,
+) -> Vec<&'a Suggestion> {
+    let asked: HashSet<String> = asked.iter().map(|q| text::normalise(q)).collect();
+    let mut out: Vec<&Suggestion> = Vec::new();
+    for s in pool {
+        if out.len() == n {
+            break;
+        }
+        if asked.contains(&text::normalise(&s.question)) {
+            continue;
+        }
+        let clash = out.iter().any(|o| {
+            (o.article_id == s.article_id && o.sentence == s.sentence)
+                || text::normalise(&o.focus) == text::normalise(&s.focus)
+        });
+        if !clash {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// The best [`PER_PASSAGE`] verified candidates of each passage, one per sentence and focus,
+/// the model's first (they ask about a specific fact; templates are generic).
+pub fn best_per_passage(
+    index: &SearchIndex,
+    article_id: &str,
+    all: Vec<Verified>,
+) -> Vec<Verified> {
+    let mut out: Vec<Verified> = Vec::new();
+    for p in index.passages_of(article_id) {
+        let mut here: Vec<&Verified> = all
+            .iter()
+            .filter(|s| p.range.start <= s.sentence.start && s.sentence.end <= p.range.end)
+            .collect();
+        here.sort_by_key(|s| u8::from(s.source != Source::Model));
+        let mut taken = 0;
+        for s in here {
+            if taken == PER_PASSAGE {
+                break;
+            }
+            let clash = out.iter().any(|o| {
+                o.sentence == s.sentence
+                    || text::normalise(&o.focus) == text::normalise(&s.focus)
+                    || text::normalise(&o.question) == text::normalise(&s.question)
+            });
+            if !clash {
+                out.push(s.clone());
+                taken += 1;
+            }
+        }
+    }
+    out
+}
+
+fn inside(outer: &Range<usize>, inner: &Range<usize>) -> bool {
+    outer.start <= inner.start && inner.end <= outer.end
+}
+
+impl SuggestionStore {
+    /// The "Explore related questions" list of an article: the model's questions first,
+    /// distinct.
+    pub fn for_article(&self, article_id: &str, n: usize) -> Vec<&Suggestion> {
+        let Some(list) = self.by_article.get(article_id) else {
+            return Vec::new();
+        };
+        let model_first = list
+            .iter()
+            .filter(|s| s.source == Source::Model)
+            .chain(list.iter().filter(|s| s.source != Source::Model));
+        pick_distinct(model_first, &[], n)
+    }
+
+    /// The follow-ups of a result: near its sources; for a declined question (or one with
+    /// no evidence), the best questions of the article it came nearest (or of the corpus).
+    pub fn follow_ups(
+        &self,
+        index: &SearchIndex,
+        result: &AnswerResult,
+        asked: &[String],
+        n: usize,
+    ) -> Vec<String> {
+        let picked = if result.declined || result.evidence.is_empty() {
+            let articles: Vec<&str> = match result.evidence.first() {
+                Some(e) => vec![e.article_id.as_str()],
+                None => self.by_article.keys().map(String::as_str).collect(),
+            };
+            let pool: Vec<&Suggestion> = articles
+                .iter()
+                .flat_map(|a| self.for_article(a, n))
+                .collect();
+            pick_distinct(pool, asked, n)
+        } else {
+            self.near_sources(index, result, asked, n)
+        };
+        picked.into_iter().map(|s| s.question.clone()).collect()
+    }
+
+    /// Suggestions from the answer's passages and their neighbours first, then from the
+    /// article, then from other articles; none about the very sentence just quoted.
+    fn near_sources<'a>(
+        &'a self,
+        index: &SearchIndex,
+        result: &AnswerResult,
+        asked: &[String],
+        n: usize,
+    ) -> Vec<&'a Suggestion> {
+        let sources: Vec<(&str, &Range<usize>)> = result
+            .evidence
+            .iter()
+            .map(|e| (e.article_id.as_str(), &e.passage_range))
+            .collect();
+        let articles: HashSet<&str> = sources.iter().map(|(a, _)| *a).collect();
+        let mut ranked: Vec<(usize, &Suggestion)> = Vec::new();
+        // Only the answer's own articles are ranked: this runs on every request, and the
+        // corpus may hold far more suggestions than those.
+        for s in articles
+            .iter()
+            .filter_map(|a| self.by_article.get(*a))
+            .flatten()
+        {
+            let on_quoted = result
+                .evidence
+                .iter()
+                .any(|e| e.article_id == s.article_id && inside(&e.highlight, &s.sentence));
+            if on_quoted {
+                continue;
+            }
+            let passages = index.passages_of(&s.article_id);
+            let ordinal = |x: usize| {
+                passages
+                    .iter()
+                    .position(|p| p.range.start <= x && x < p.range.end)
+                    .unwrap_or(0)
+            };
+            let distance = sources
+                .iter()
+                .filter(|(a, _)| *a == s.article_id)
+                .map(|(_, r)| {
+                    if inside(r, &s.sentence) {
+                        0
+                    } else {
+                        ordinal(s.sentence.start).abs_diff(ordinal(r.start))
+                    }
+                })
+                .min()
+                .unwrap_or(usize::MAX / 4);
+            let source_rank = usize::from(s.source != Source::Model);
+            ranked.push((distance * 2 + source_rank, s));
+        }
+        ranked.sort_by_key(|(rank, s)| (*rank, s.sentence.start));
+        let mut asked_all: Vec<String> = asked.to_vec();
+        asked_all.push(result.question.clone());
+        // Other articles' suggestions only top the list up, read lazily as needed.
+        let others = self
+            .all()
+            .filter(|s| !articles.contains(s.article_id.as_str()));
+        pick_distinct(
+            ranked.into_iter().map(|(_, s)| s).chain(others),
+            &asked_all,
+            n,
+        )
+    }
+}

@@ -1,0 +1,254 @@
+//! Verification: a candidate is kept only when it is a well-formed question, names nothing
+//! the corpus does not, and the flow answers it from the very sentence it was made from (a
+//! model's question: with an answer that holds its span).
+use super::candidates::{self, Candidate};
+use super::{Source, Yield};
+use crate::answer::{answer_alone, text, AnswerRequest, AnswerResult, Prepared, Retriever};
+use crate::corpus::Article;
+use crate::index::SearchIndex;
+use crate::llm::LanguageModel;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+
+/// Why a candidate was not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    Duplicate,
+    NoQuestionMark,
+    WordCount,
+    NoQuestionWord,
+    RefersToText,
+    DanglingPronoun,
+    RepeatedPhrase,
+    Invented,
+    AnswerFailed,
+    Declined,
+    EvidenceElsewhere,
+    MissesSpan,
+    StaleAnswer,
+}
+
+impl Rejection {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Rejection::Duplicate => "the same question again",
+            Rejection::NoQuestionMark => "does not end with one question mark",
+            Rejection::WordCount => "not 4–16 words",
+            Rejection::NoQuestionWord => "does not open with a question word",
+            Rejection::RefersToText => "refers to the text instead of the subject",
+            Rejection::DanglingPronoun => "pronoun without a referent",
+            Rejection::RepeatedPhrase => "repeats a phrase",
+            Rejection::Invented => "names something the corpus does not",
+            Rejection::AnswerFailed => "answering it failed",
+            Rejection::Declined => "the flow declines it",
+            Rejection::EvidenceElsewhere => "its evidence is not the source sentence",
+            Rejection::MissesSpan => "the answer misses the target span",
+            Rejection::StaleAnswer => "its stored answer no longer matches the articles",
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+const QUESTION_OPENERS: &[&str] = &[
+    "who", "what", "when", "where", "which", "why", "how", "whose", "whom", "is", "are", "was",
+    "were", "do", "does", "did", "can", "could", "will", "would", "has", "have", "had", "should",
+];
+
+/// Why a question is not well-formed, if it is not: a question word or auxiliary first, ends
+/// with "?", 4–16 words, no "the text"/"the passage", no pronoun without its referent, no
+/// repeated phrase.
+pub fn well_formed(question: &str) -> Result<(), Rejection> {
+    let q = question.trim();
+    if !q.ends_with('?') || q.matches('?').count() != 1 {
+        return Err(Rejection::NoQuestionMark);
+    }
+    let words = text::words(q);
+    if words.len() < 4 || words.len() > 16 {
+        return Err(Rejection::WordCount);
+    }
+    if !QUESTION_OPENERS.contains(&words[0].as_str()) {
+        return Err(Rejection::NoQuestionWord);
+    }
+    let lower = q.to_lowercase();
+    if [
+        "the text",
+        "the passage",
+        "the evidence",
+        "this text",
+        "the sentence",
+        "the author",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+    {
+        return Err(Rejection::RefersToText);
+    }
+    // "that" is left out: in a question it is mostly a conjunction ("the claim that…").
+    if words.iter().any(|w| text::is_pronoun(w) && w != "that") {
+        return Err(Rejection::DanglingPronoun);
+    }
+    let bigrams: Vec<(&str, &str)> = words
+        .windows(2)
+        .map(|w| (w[0].as_str(), w[1].as_str()))
+        .collect();
+    let unique: HashSet<&(&str, &str)> = bigrams.iter().collect();
+    if unique.len() < bigrams.len() {
+        return Err(Rejection::RepeatedPhrase);
+    }
+    Ok(())
+}
+
+/// The first number, date or capitalised name in `question` that occurs nowhere in the
+/// corpus, if any.
+pub fn invented(question: &str, index: &SearchIndex) -> Option<String> {
+    let all = index.vocabulary();
+    text::facts(question).into_iter().find(|f| {
+        let words = text::words(f);
+        words.is_empty() || !words.iter().all(|w| all.contains(w))
+    })
+}
+
+/// A question fit to suggest at all: well-formed, inventing nothing, and not declined (what
+/// the flow prepared for it is returned).
+pub fn answerable_question(retriever: &Retriever, question: &str) -> Result<Prepared, Rejection> {
+    well_formed(question)?;
+    if invented(question, retriever.index()).is_some() {
+        return Err(Rejection::Invented);
+    }
+    let prepared = retriever
+        .prepare(&AnswerRequest::new(question))
+        .map_err(|_| Rejection::AnswerFailed)?;
+    if prepared.decline.is_some() {
+        return Err(Rejection::Declined);
+    }
+    Ok(prepared)
+}
+
+/// Verifies a candidate made from `sentence` of `article`. A template candidate is checked
+/// without the model (its answer is made later, only if it is kept); a model's candidate is
+/// answered now, since its answer must hold the span.
+fn verify(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    article: &Article,
+    sentence: &Range<usize>,
+    candidate: &Candidate,
+) -> Result<Option<AnswerResult>, Rejection> {
+    let prepared = answerable_question(retriever, &candidate.question)?;
+    let lands = prepared.evidence.iter().any(|e| {
+        e.article_id == article.id
+            && e.highlight.start <= sentence.start
+            && sentence.end <= e.highlight.end
+    });
+    if !lands {
+        return Err(Rejection::EvidenceElsewhere);
+    }
+    let Some(span) = &candidate.span else {
+        return Ok(None);
+    };
+    let request = AnswerRequest::new(candidate.question.as_str());
+    let result = answer_alone(retriever, model, &request).map_err(|_| Rejection::AnswerFailed)?;
+    if result.declined {
+        return Err(Rejection::Declined);
+    }
+    if !text::contains_normalised(&result.answer, span) {
+        return Err(Rejection::MissesSpan);
+    }
+    Ok(Some(result))
+}
+
+/// A verified candidate; its answer is made once it is kept (a model's comes with it).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub question: String,
+    pub source: Source,
+    pub sentence: Range<usize>,
+    pub focus: String,
+    pub answer: Option<AnswerResult>,
+}
+
+/// The verified candidates of one article, sentence by sentence, and how they fared.
+/// `use_model` adds the model's own questions.
+pub fn verified_for_article(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    article: &Article,
+    use_model: bool,
+) -> (Vec<Verified>, Yield) {
+    let mut yields = Yield::default();
+    let mut kept: Vec<Verified> = Vec::new();
+    let mut seen_questions: HashSet<String> = HashSet::new();
+    let mut sentences: Vec<Range<usize>> = Vec::new();
+    for p in retriever.index().passages_of(&article.id) {
+        for s in &p.sentences {
+            if !sentences.contains(s) {
+                sentences.push(s.clone());
+            }
+        }
+    }
+    for sentence in &sentences {
+        let sentence_text = &article.text[sentence.clone()];
+        let asked_model = use_model.then_some(model);
+        for candidate in candidates::for_sentence(sentence_text, asked_model) {
+            yields.candidate(candidate.source);
+            if !seen_questions.insert(text::normalise(&candidate.question)) {
+                yields.rejected(candidate.source, Rejection::Duplicate);
+                continue;
+            }
+            match verify(retriever, model, article, sentence, &candidate) {
+                Ok(answer) => {
+                    yields.kept(candidate.source);
+                    kept.push(Verified {
+                        question: candidate.question,
+                        source: candidate.source,
+                        sentence: sentence.clone(),
+                        focus: candidate.focus,
+                        answer,
+                    });
+                }
+                Err(why) => yields.rejected(candidate.source, why),
+            }
+        }
+    }
+    (kept, yields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_formed_questions_pass_and_bad_ones_fail() {
+        assert!(well_formed("Who replaced General Zaluzhny in 2024?").is_ok());
+        assert!(well_formed("What does the article say about Kursk?").is_ok());
+        assert!(well_formed("Who replaced him?").is_err()); // too short, and a pronoun
+        assert_eq!(
+            well_formed("Why did they attack the province at night?"),
+            Err(Rejection::DanglingPronoun)
+        );
+        assert_eq!(
+            well_formed("What does the passage say about Kursk?"),
+            Err(Rejection::RefersToText)
+        );
+        assert_eq!(
+            well_formed("Kyiv attacked Kursk with missiles."),
+            Err(Rejection::NoQuestionMark)
+        );
+        assert_eq!(
+            well_formed("Kyiv attacked Kursk with missiles again?"),
+            Err(Rejection::NoQuestionWord)
+        );
+        assert_eq!(
+            well_formed("How much did the Kursk issue remain the Kursk issue?"),
+            Err(Rejection::RepeatedPhrase)
+        );
+    }
+}

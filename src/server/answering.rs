@@ -1,0 +1,56 @@
+//! The library's answer flow from async code: its synchronous steps (retrieval, the check)
+//! run on the blocking pool so that retrieval never waits for the model, the model's draft
+//! is read as it comes, and every step keeps to the request's deadline. Dropping a
+//! generation cancels it.
+use super::error::ApiError;
+use super::AppState;
+use crate::answer::{AnswerRequest, AnswerResult, Generation, Started};
+use tokio::time::Instant;
+
+/// Everything up to the model: a finished answer or a queued generation (full queue → 503).
+pub async fn start(state: &AppState, request: AnswerRequest) -> Result<Started, ApiError> {
+    let answerer = state.answerer()?;
+    Ok(tokio::task::spawn_blocking(move || answerer.start(&request)).await??)
+}
+
+/// Checks a finished generation's draft and builds the result.
+pub async fn finish(state: &AppState, generation: Generation) -> Result<AnswerResult, ApiError> {
+    let answerer = state.answerer()?;
+    Ok(tokio::task::spawn_blocking(move || answerer.finish(generation)).await??)
+}
+
+/// The whole answer, without streaming, within the deadline.
+pub async fn answer(
+    state: &AppState,
+    request: AnswerRequest,
+    deadline: Instant,
+) -> Result<AnswerResult, ApiError> {
+    within(state, deadline, async {
+        match start(state, request).await? {
+            Started::Finished(result) => Ok(result),
+            Started::Generating(generation) => complete(state, generation).await,
+        }
+    })
+    .await
+}
+
+/// Reads the rest of a generation and finishes it.
+pub async fn complete(
+    state: &AppState,
+    mut generation: Generation,
+) -> Result<AnswerResult, ApiError> {
+    generation.complete().await?;
+    finish(state, generation).await
+}
+
+/// `work`, or a 504 once the deadline passes.
+pub async fn within<T>(
+    state: &AppState,
+    deadline: Instant,
+    work: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let limit = state.options.request_timeout.as_secs();
+    tokio::time::timeout_at(deadline, work)
+        .await
+        .map_err(|_| ApiError::Timeout(limit))?
+}
