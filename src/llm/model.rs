@@ -1,16 +1,16 @@
-//! One loaded network, whatever its architecture: ours for llama, candle-transformers'
-//! quantized models for qwen2, gemma3 and phi3.
+//! One loaded network, whatever its architecture: ours for llama and qwen2,
+//! candle-transformers' quantized models for gemma3 and phi3.
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_gemma3, quantized_phi3, quantized_qwen2};
+use candle_transformers::models::{quantized_gemma3, quantized_phi3};
 
 use super::gguf::GgufFile;
 use super::llama::{DensePrefill, Llama};
 use super::LlmError;
 
 pub enum Network {
+    /// llama and qwen2.
     Llama(Box<Llama>),
-    Qwen2(Box<quantized_qwen2::ModelWeights>),
     Gemma3(Box<quantized_gemma3::ModelWeights>),
     Phi3(Box<quantized_phi3::ModelWeights>),
 }
@@ -48,12 +48,8 @@ impl Model {
         let context_length = model_ctx.min(max_context).max(1);
         let dev = Device::Cpu;
         let net = match arch.as_str() {
-            "llama" => Network::Llama(Box::new(
+            "llama" | "qwen2" => Network::Llama(Box::new(
                 Llama::from_gguf(&content, &mut reader, dense, max_context).map_err(err)?,
-            )),
-            "qwen2" => Network::Qwen2(Box::new(
-                quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &dev)
-                    .map_err(err)?,
             )),
             "gemma3" => Network::Gemma3(Box::new(
                 quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &dev)
@@ -122,7 +118,6 @@ impl Model {
         // For candle's models index_pos 0 drops their cache and starts afresh.
         let logits = match &mut self.net {
             Network::Llama(l) => return Ok(l.forward(tokens)?),
-            Network::Qwen2(m) => m.forward(&input()?, pos)?,
             Network::Gemma3(m) => m.forward(&input()?, pos)?,
             Network::Phi3(m) => m.forward(&input()?, pos)?,
         };

@@ -10,6 +10,7 @@ mod llm_cli;
 mod llm_fetch;
 mod llm_gemma3;
 mod llm_generation;
+mod llm_qwen;
 mod llm_tiny;
 mod llm_tokenizer;
 mod retrieval;

@@ -80,6 +80,19 @@ pub fn rope_interleaved(v: &mut [f32], cos: &[f32], sin: &[f32]) {
     }
 }
 
+/// Rotary embedding on halves ("NeoX" style: value `i` pairs with value `i + len / 2`) of
+/// one head vector, with the `cos`/`sin` rows of its position.
+#[inline(always)]
+pub fn rope_halves(v: &mut [f32], cos: &[f32], sin: &[f32]) {
+    let half = v.len() / 2;
+    let (a, b) = v.split_at_mut(half);
+    for (((x, y), &c), &s) in a.iter_mut().zip(b.iter_mut()).zip(cos).zip(sin) {
+        let (p, q) = (*x, *y);
+        *x = p * c - q * s;
+        *y = p * s + q * c;
+    }
+}
+
 /// `out[i] = silu(gate[i]) · up[i]` for rows laid out `[gate (ffn) | up (ffn)]`.
 pub fn swiglu(gu: &[f32], ffn: usize, out: &mut [f32]) {
     for (row, o) in gu.chunks_exact(2 * ffn).zip(out.chunks_exact_mut(ffn)) {
@@ -122,6 +135,12 @@ mod tests {
         let mut v = [1.0f32, 2.0, 3.0, 4.0];
         let (c, s) = ([0.0f32, 1.0], [1.0f32, 0.0]);
         rope_interleaved(&mut v, &c, &s);
+        // On halves the same rotation pairs value i with value i + 2.
+        let mut w = [1.0f32, 3.0, 0.0, 4.0];
+        rope_halves(&mut w, &c, &s);
+        let mut pairs = [1.0f32, 0.0, 3.0, 4.0];
+        rope_interleaved(&mut pairs, &c, &s);
+        assert_eq!(w, [pairs[0], pairs[2], pairs[1], pairs[3]]);
         assert_eq!(v, [-2.0, 1.0, 3.0, 4.0]);
         let gu = [1.0f32, -1.0, 2.0, 3.0];
         let mut act = [0f32; 2];

