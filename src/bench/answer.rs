@@ -1,4 +1,4 @@
-//! `eval`: the answer pipeline on a SQuAD-format question set. Accuracy of answers and
+//! `eval`: the answer flow on a SQuAD-format question set. Accuracy of answers and
 //! evidence, abstention on unanswerable and off-topic questions, and latency.
 use super::retrieval::{BenchError, Question};
 use crate::answer::related::{self, StoreOptions, SuggestionStore};
@@ -89,7 +89,7 @@ pub struct EvalReport {
     pub offtopic_questions: usize,
     /// Share of answers that quote the evidence because the draft did not hold up.
     pub quoted_evidence: f64,
-    /// Of the related questions shown after answers: well-formed, answerable (the pipeline
+    /// Of the related questions shown after answers: well-formed, answerable (the flow
     /// does not decline them), and the share of lists repeating a question.
     pub related_wellformed: Option<f64>,
     pub related_answerable: Option<f64>,

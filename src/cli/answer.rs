@@ -1,4 +1,4 @@
-//! `ask`: one question through the grounded answer pipeline.
+//! `ask`: one question through the grounded answer flow ([`ama::answer::Answerer`]).
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
 use ama::answer::related::{ReaderLog, SuggestionStore};

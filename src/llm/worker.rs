@@ -156,7 +156,7 @@ impl Drop for Worker {
 }
 
 /// Loads a GGUF and serves it from a worker thread: the constructor the server and the answer
-/// pipeline use.
+/// flow use.
 pub fn load_model(
     path: &Path,
     engine: &EngineOptions,
