@@ -3,7 +3,7 @@
 //! The CLI, the server, the OpenAI endpoint, `eval` and the benchmarks all go through it.
 use super::cache::AnswerCache;
 use super::compose::compose;
-use super::generation::{Draft, Generation};
+use super::generation::{begin, Begun, Draft, Generation};
 use super::related::{ReaderLog, SuggestionStore};
 use super::result::{asked_questions, AnswerEvent, AnswerRequest, AnswerResult, Timings};
 use super::retriever::{Prepared, Retriever};
@@ -88,21 +88,14 @@ impl Answerer {
         if let Some(stored) = self.stored_answer(request) {
             return Ok(Started::Finished(stored));
         }
-        let prepared = self.retriever.prepare(request)?;
-        if prepared.decline.is_some() {
-            return Ok(Started::Finished(self.complete(
-                request,
-                prepared,
-                Draft::default(),
-            )));
-        }
-        let generation = Generation::start(
-            self.model.as_ref(),
-            self.retriever.generate_params(),
-            request.clone(),
-            prepared,
-        )?;
-        Ok(Started::Generating(generation))
+        Ok(
+            match begin(&self.retriever, self.model.as_ref(), request)? {
+                Begun::Declined(prepared) => {
+                    Started::Finished(self.complete(request, prepared, Draft::default()))
+                }
+                Begun::Generating(generation) => Started::Generating(generation),
+            },
+        )
     }
 
     /// Checks a finished generation's draft, cites it and adds related questions;

@@ -1,6 +1,6 @@
 //! A result from the prepared evidence and the model's draft: the draft checked against the
 //! evidence, the answer cited. Related questions are added by the [`super::Answerer`].
-use super::generation::{Draft, Generation};
+use super::generation::{begin, Begun, Draft};
 use super::result::{AnswerRequest, AnswerResult, Timings, TokenCounts};
 use super::retriever::{AnswerConfig, Prepared, Retriever};
 use super::{check, AnswerError, DECLINE_TEXT};
@@ -66,17 +66,12 @@ pub fn answer_alone(
     model: &dyn LanguageModel,
     request: &AnswerRequest,
 ) -> Result<AnswerResult, AnswerError> {
-    let prepared = retriever.prepare(request)?;
-    if prepared.decline.is_some() {
-        return Ok(compose(retriever.config(), prepared, Draft::default()));
+    match begin(retriever, model, request)? {
+        Begun::Declined(prepared) => Ok(compose(retriever.config(), prepared, Draft::default())),
+        Begun::Generating(mut generation) => {
+            generation.blocking_complete()?;
+            let (_, prepared, draft) = generation.into_parts()?;
+            Ok(compose(retriever.config(), prepared, draft))
+        }
     }
-    let mut generation = Generation::start(
-        model,
-        retriever.generate_params(),
-        request.clone(),
-        prepared,
-    )?;
-    generation.blocking_complete()?;
-    let (_, prepared, draft) = generation.into_parts()?;
-    Ok(compose(retriever.config(), prepared, draft))
 }

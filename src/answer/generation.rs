@@ -2,7 +2,7 @@
 //! stream that ends early, or with an error, is handled one way: an error, never half an
 //! answer.
 use super::result::AnswerRequest;
-use super::retriever::Prepared;
+use super::retriever::{Prepared, Retriever};
 use super::AnswerError;
 use crate::llm::{GenEvent, GenStream, GenSummary, GenerateParams, LanguageModel, LlmError};
 
@@ -14,6 +14,33 @@ pub struct Draft {
     pub ttft_ms: f64,
     /// The model's usage and timings, once it has finished.
     pub summary: Option<GenSummary>,
+}
+
+/// Where a question goes after retrieval: declined (the model is not called), or to the
+/// model.
+pub enum Begun {
+    Declined(Prepared),
+    Generating(Generation),
+}
+
+/// Retrieval, evidence and the decision, then (when the corpus can answer) the queued
+/// generation of the draft.
+pub fn begin(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    request: &AnswerRequest,
+) -> Result<Begun, AnswerError> {
+    let prepared = retriever.prepare(request)?;
+    if prepared.decline.is_some() {
+        return Ok(Begun::Declined(prepared));
+    }
+    let generation = Generation::start(
+        model,
+        retriever.generate_params(),
+        request.clone(),
+        prepared,
+    )?;
+    Ok(Begun::Generating(generation))
 }
 
 /// A queued generation of an answer's draft.

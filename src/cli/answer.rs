@@ -182,11 +182,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         no_generate: args.no_generate,
         index: args.chunking.options(Progress::silent()),
         answer: config,
-        progress: if args.json {
-            Progress::silent()
-        } else {
-            super::progress::bars()
-        },
+        progress: super::progress::bars_unless(args.json),
         related_articles: args.related_articles,
         related_model: args.related_model,
     };

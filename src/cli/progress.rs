@@ -57,6 +57,15 @@ pub fn bars() -> Progress {
     })
 }
 
+/// Bars, or nothing when the output is JSON for a program to read.
+pub fn bars_unless(json: bool) -> Progress {
+    if json {
+        Progress::silent()
+    } else {
+        bars()
+    }
+}
+
 /// Log lines: a task's start, each further tenth of it, and its end.
 pub fn logged() -> Progress {
     let tenths: Mutex<HashMap<String, u64>> = Mutex::default();

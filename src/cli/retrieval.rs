@@ -174,11 +174,9 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
 }
 
 pub fn bench(args: BenchRetrievalArgs) -> anyhow::Result<()> {
-    let options = args.chunking.options(if args.json {
-        Progress::silent()
-    } else {
-        super::progress::bars()
-    });
+    let options = args
+        .chunking
+        .options(super::progress::bars_unless(args.json));
     if let Some(n) = args.synthetic {
         let r = bench::run_synthetic(n, args.queries, &options)?;
         if args.json {
