@@ -94,7 +94,10 @@ pub fn logged() -> Progress {
             }
         }
         ProgressEvent::Finished { task, done } => {
-            tracing::info!("{task}: done ({done})");
+            match done {
+                0 => tracing::info!("{task}: done"),
+                n => tracing::info!("{task}: done ({n})"),
+            }
             if let Ok(mut t) = tenths.lock() {
                 t.remove(*task);
             }
