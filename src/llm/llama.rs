@@ -127,8 +127,10 @@ struct Proj {
 /// Rows at or above which a dense copy, when loaded, is used.
 const DENSE_MIN_ROWS: usize = 12;
 
-/// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 and Q5_0 (int8), Q4_0 and Q4_1
-/// (nibbles) exactly, other types (the K-quants) requantised to int8 per block of 32.
+/// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 (int8), Q5_0 (five-bit), Q4_0
+/// and Q4_1 (nibbles) exactly, other types (the K-quants) requantised to int8 per block of 32.
+/// (Q4_K as nibbles would need each block's `d · sc` rounded to f16, and that changed the
+/// greedy text of one of the eight llama.cpp prompts of the Qwen tests.)
 pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
     let (n, k) = w.shape().dims2()?;
     let packed = match w.dtype() {

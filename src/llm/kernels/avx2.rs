@@ -3,6 +3,8 @@
 //! and its sign moves to the activation (`vpsignb`), then `vpmaddwd` sums pairs into int32.
 //! Two rows × one tile (16 columns, two 8-column halves) per call, to fit 16 registers.
 //! Nibble weights ([`Format::Nib4`]) are unsigned already: no sign trick, a mask and a shift.
+//! Five-bit weights ([`Format::Nib5`]) also OR in 16 where their high bit is set (the bits
+//! spread to bytes with a shuffle and a compare).
 // Register arrays of several rows and columns are indexed in step: index loops read best.
 #![allow(clippy::needless_range_loop)]
 
@@ -24,12 +26,23 @@ pub(super) fn gemm(
     for t in tiles {
         let mut r0 = rows.start;
         while r0 < rows.end {
-            let nib = w.format() == Format::Nib4;
-            match (rows.end - r0 >= 2, nib) {
-                (true, false) => kernel::<2, false>(a, r0, &rows, w, t, out, ldo, col0),
-                (false, false) => kernel::<1, false>(a, r0, &rows, w, t, out, ldo, col0),
-                (true, true) => kernel::<2, true>(a, r0, &rows, w, t, out, ldo, col0),
-                (false, true) => kernel::<1, true>(a, r0, &rows, w, t, out, ldo, col0),
+            match (rows.end - r0 >= 2, w.format()) {
+                (true, Format::Int8) => {
+                    kernel::<2, false, false>(a, r0, &rows, w, t, out, ldo, col0)
+                }
+                (false, Format::Int8) => {
+                    kernel::<1, false, false>(a, r0, &rows, w, t, out, ldo, col0)
+                }
+                (true, Format::Nib4) => {
+                    kernel::<2, true, false>(a, r0, &rows, w, t, out, ldo, col0)
+                }
+                (false, Format::Nib4) => {
+                    kernel::<1, true, false>(a, r0, &rows, w, t, out, ldo, col0)
+                }
+                (true, Format::Nib5) => kernel::<2, true, true>(a, r0, &rows, w, t, out, ldo, col0),
+                (false, Format::Nib5) => {
+                    kernel::<1, true, true>(a, r0, &rows, w, t, out, ldo, col0)
+                }
             }
             r0 += (rows.end - r0).min(2);
         }
@@ -38,7 +51,7 @@ pub(super) fn gemm(
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
-fn kernel<const R: usize, const NIB: bool>(
+fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
     a: &QuantizedRows,
     r0: usize,
     rows: &Range<usize>,
@@ -52,6 +65,7 @@ fn kernel<const R: usize, const NIB: bool>(
     let ones = _mm256_set1_epi16(1);
     let flip = _mm256_set1_epi8(-128);
     let low4 = _mm256_set1_epi8(0x0f);
+    let sixteen = _mm256_set1_epi8(0x10);
     let mut accf = [[_mm256_setzero_ps(); 2]; R];
     for b in 0..nb {
         let mut acci = [[_mm256_setzero_si256(); 2]; R];
@@ -71,6 +85,15 @@ fn kernel<const R: usize, const NIB: bool>(
                         unsafe { _mm256_loadu_si256(wt.as_ptr().add(v * 64 + h * 32).cast()) };
                     lo[h] = _mm256_and_si256(raw, low4);
                     hi[h] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+                    if HIGH {
+                        let high = w.tile_high_bits(t, b);
+                        let bits = |word: usize| {
+                            let at = word * 8 + h * 4;
+                            u32::from_le_bytes([high[at], high[at + 1], high[at + 2], high[at + 3]])
+                        };
+                        lo[h] = _mm256_or_si256(lo[h], spread_bits(bits(2 * v), sixteen));
+                        hi[h] = _mm256_or_si256(hi[h], spread_bits(bits(2 * v + 1), sixteen));
+                    }
                 }
                 for i in 0..R {
                     let (ql, qh) = (&arow[i][v * 4..v * 4 + 4], &arow[i][16 + v * 4..20 + v * 4]);
@@ -165,4 +188,19 @@ fn kernel<const R: usize, const NIB: bool>(
         }
     }
     store_block::<R, NR>(&res, r0, rows, t, w.n(), out, ldo, col0);
+}
+
+/// Byte `i` of the result is `value` where bit `i` of `bits` is set, else 0.
+#[target_feature(enable = "avx2")]
+fn spread_bits(bits: u32, value: __m256i) -> __m256i {
+    // Byte `i` takes byte `i / 8` of `bits` (the shuffle works within each 16-byte lane, and
+    // both lanes hold the same four bytes), then keeps bit `i % 8`.
+    let which = _mm256_setr_epi8(
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3,
+        3, 3,
+    );
+    let select = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
+    let spread = _mm256_shuffle_epi8(_mm256_set1_epi32(bits as i32), which);
+    let set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+    _mm256_and_si256(set, value)
 }

@@ -3,7 +3,9 @@
 //! row of the group; the int32 sums of a block start at `-128 × Σ activation` (cancelling the
 //! weights' +128 offset) and are scaled into f32 accumulators once per block. Nibble weights
 //! ([`Format::Nib4`]): each 64-byte load gives two operands (mask, shift), the int32 sums start
-//! at 0, and the block's minimum times `d · Σ activation` is added once per block.
+//! at 0, and the block's minimum times `d · Σ activation` is added once per block. Five-bit
+//! weights ([`Format::Nib5`]) add 16 to the bytes their high-bit mask selects (one masked add
+//! per operand) and take `−16d` as their minimum.
 // Register arrays of several rows and columns are indexed in step: index loops read best.
 #![allow(clippy::needless_range_loop)]
 
@@ -22,15 +24,15 @@ pub(super) fn gemm(
     ldo: usize,
     col0: usize,
 ) {
-    if w.format() == Format::Nib4 {
-        gemm_vnni::<true>(a, rows, w, tiles, out, ldo, col0)
-    } else {
-        gemm_vnni::<false>(a, rows, w, tiles, out, ldo, col0)
+    match w.format() {
+        Format::Int8 => gemm_vnni::<false, false>(a, rows, w, tiles, out, ldo, col0),
+        Format::Nib4 => gemm_vnni::<true, false>(a, rows, w, tiles, out, ldo, col0),
+        Format::Nib5 => gemm_vnni::<true, true>(a, rows, w, tiles, out, ldo, col0),
     }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-fn gemm_vnni<const NIB: bool>(
+fn gemm_vnni<const NIB: bool, const HIGH: bool>(
     a: &QuantizedRows,
     rows: Range<usize>,
     w: &PackedMatrix,
@@ -46,14 +48,14 @@ fn gemm_vnni<const NIB: bool>(
         while r0 < rows.end {
             let r = (rows.end - r0).min(MR);
             match (r, pair) {
-                (1, true) => kernel::<1, 2, 32, NIB>(a, r0, &rows, w, t, out, ldo, col0),
-                (2, true) => kernel::<2, 2, 32, NIB>(a, r0, &rows, w, t, out, ldo, col0),
-                (3, true) => kernel::<3, 2, 32, NIB>(a, r0, &rows, w, t, out, ldo, col0),
-                (_, true) => kernel::<MR, 2, 32, NIB>(a, r0, &rows, w, t, out, ldo, col0),
-                (1, false) => kernel::<1, 1, 16, NIB>(a, r0, &rows, w, t, out, ldo, col0),
-                (2, false) => kernel::<2, 1, 16, NIB>(a, r0, &rows, w, t, out, ldo, col0),
-                (3, false) => kernel::<3, 1, 16, NIB>(a, r0, &rows, w, t, out, ldo, col0),
-                (_, false) => kernel::<MR, 1, 16, NIB>(a, r0, &rows, w, t, out, ldo, col0),
+                (1, true) => kernel::<1, 2, 32, NIB, HIGH>(a, r0, &rows, w, t, out, ldo, col0),
+                (2, true) => kernel::<2, 2, 32, NIB, HIGH>(a, r0, &rows, w, t, out, ldo, col0),
+                (3, true) => kernel::<3, 2, 32, NIB, HIGH>(a, r0, &rows, w, t, out, ldo, col0),
+                (_, true) => kernel::<MR, 2, 32, NIB, HIGH>(a, r0, &rows, w, t, out, ldo, col0),
+                (1, false) => kernel::<1, 1, 16, NIB, HIGH>(a, r0, &rows, w, t, out, ldo, col0),
+                (2, false) => kernel::<2, 1, 16, NIB, HIGH>(a, r0, &rows, w, t, out, ldo, col0),
+                (3, false) => kernel::<3, 1, 16, NIB, HIGH>(a, r0, &rows, w, t, out, ldo, col0),
+                (_, false) => kernel::<MR, 1, 16, NIB, HIGH>(a, r0, &rows, w, t, out, ldo, col0),
             }
             r0 += r;
         }
@@ -64,7 +66,7 @@ fn gemm_vnni<const NIB: bool>(
 /// `R` rows from `r0` × `T` tiles from `t0` (`W = T·NR` columns).
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[allow(clippy::too_many_arguments)]
-fn kernel<const R: usize, const T: usize, const W: usize, const NIB: bool>(
+fn kernel<const R: usize, const T: usize, const W: usize, const NIB: bool, const HIGH: bool>(
     a: &QuantizedRows,
     r0: usize,
     rows: &Range<usize>,
@@ -91,7 +93,15 @@ fn kernel<const R: usize, const T: usize, const W: usize, const NIB: bool>(
         }
         if NIB {
             let low4 = _mm512_set1_epi8(0x0f);
+            let sixteen = _mm512_set1_epi8(0x10);
             let wt: [&[u8; 256]; T] = std::array::from_fn(|j| w.tile_nibbles(t0 + j, b));
+            let hb: [&[u8; 64]; T] = std::array::from_fn(|j| {
+                if HIGH {
+                    w.tile_high_bits(t0 + j, b)
+                } else {
+                    &[0; 64]
+                }
+            });
             for v in 0..4 {
                 let mut lo = [_mm512_setzero_si512(); T];
                 let mut hi = [_mm512_setzero_si512(); T];
@@ -101,6 +111,14 @@ fn kernel<const R: usize, const T: usize, const W: usize, const NIB: bool>(
                     let raw = unsafe { _mm512_loadu_si512(wt[j].as_ptr().add(v * 64).cast()) };
                     lo[j] = _mm512_and_si512(raw, low4);
                     hi[j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+                    if HIGH {
+                        let word = |i: usize| {
+                            u64::from_le_bytes(std::array::from_fn(|x| hb[j][i * 8 + x]))
+                        };
+                        let (ml, mh) = (word(2 * v), word(2 * v + 1));
+                        lo[j] = _mm512_mask_add_epi8(lo[j], ml, lo[j], sixteen);
+                        hi[j] = _mm512_mask_add_epi8(hi[j], mh, hi[j], sixteen);
+                    }
                 }
                 for i in 0..R {
                     let al = broadcast4(&arow[i][v * 4..v * 4 + 4]);
@@ -147,9 +165,13 @@ fn kernel<const R: usize, const T: usize, const W: usize, const NIB: bool>(
         if NIB {
             let mut wm = [_mm512_setzero_ps(); T];
             for j in 0..T {
-                let m = w.tile_mins_f16(t0 + j, b);
-                // SAFETY: `m` holds exactly 16 f16 (32 bytes).
-                wm[j] = _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(m.as_ptr().cast()) });
+                wm[j] = if HIGH {
+                    _mm512_mul_ps(ws[j], _mm512_set1_ps(-16.0))
+                } else {
+                    let m = w.tile_mins_f16(t0 + j, b);
+                    // SAFETY: `m` holds exactly 16 f16 (32 bytes).
+                    _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(m.as_ptr().cast()) })
+                };
             }
             for i in 0..R {
                 let sa = _mm512_set1_ps(a.scaled_sum((r0 + i) * nb + b));

@@ -9,6 +9,9 @@ pub enum Format {
     /// Weight = `d · q + m`, `q` a nibble 0..=15 (Q4_1 exactly; Q4_0 with `m = −8d`): decode
     /// reads 0.625 bytes per weight instead of 1.0625.
     Nib4,
+    /// Weight = `d · (q − 16)`, `q` five bits 0..=31 (Q5_0 exactly): the [`Format::Nib4`]
+    /// nibbles plus one plane of high bits, 0.6875 bytes per weight as in the file.
+    Nib5,
 }
 
 /// An `n × k` weight matrix (one row per output column) repacked for the microkernels.
@@ -21,6 +24,10 @@ pub enum Format {
 /// - [`Format::Nib4`]: four 64-byte vectors; byte `col·4 + j` of vector `v` holds k
 ///   `4v + j` in its low nibble and k `16 + 4v + j` in its high one (a mask and a shift give
 ///   the operands of two `vpdpbusd`); then `NR` f16 scales and `NR` f16 minimums.
+/// - [`Format::Nib5`]: the same four vectors of nibbles; then eight little-endian u64 of
+///   high bits, `2v` for the low nibbles of vector `v` and `2v + 1` for its high ones (bit
+///   `i` belongs to byte `i`: an AVX-512 mask register as it is); then `NR` f16 scales. The
+///   minimum is `−16d`.
 ///
 /// Columns past `n` and k past `k` are zero.
 #[derive(Debug, Clone)]
@@ -38,6 +45,10 @@ pub(crate) const BLOCK_STRIDE: usize = TILE_BYTES + 2 * NR;
 pub(crate) const NIB_BYTES: usize = TILE_BYTES / 2;
 /// Bytes per nibble tile block: the nibbles, `NR` f16 scales, `NR` f16 minimums.
 pub(crate) const NIB_BLOCK_STRIDE: usize = NIB_BYTES + 4 * NR;
+/// Bytes of the high bits of one five-bit tile block.
+pub(crate) const HIGH_BYTES: usize = TILE_BYTES / 8;
+/// Bytes per five-bit tile block: the nibbles, the high bits, `NR` f16 scales.
+pub(crate) const NIB5_BLOCK_STRIDE: usize = NIB_BYTES + HIGH_BYTES + 2 * NR;
 
 /// GGUF block layouts we unpack directly.
 const Q8_0_BYTES: usize = 34;
@@ -74,6 +85,46 @@ impl PackedMatrix {
             format: Format::Nib4,
             data: vec![0; n.div_ceil(NR) * nb * NIB_BLOCK_STRIDE],
         }
+    }
+
+    fn zeroed_nib5(n: usize, k: usize) -> Self {
+        let nb = k.div_ceil(QK);
+        Self {
+            n,
+            k,
+            nb,
+            format: Format::Nib5,
+            data: vec![0; n.div_ceil(NR) * nb * NIB5_BLOCK_STRIDE],
+        }
+    }
+
+    /// Offset of tile `t`, block `b`.
+    #[inline(always)]
+    fn block_base(&self, t: usize, b: usize) -> usize {
+        (t * self.nb + b)
+            * match self.format {
+                Format::Int8 => BLOCK_STRIDE,
+                Format::Nib4 => NIB_BLOCK_STRIDE,
+                Format::Nib5 => NIB5_BLOCK_STRIDE,
+            }
+    }
+
+    /// Stores the 32 five-bit values of column `c`, block `b`, with their scale.
+    fn set_nib5_block(&mut self, c: usize, b: usize, q: &[u8; QK], d: f32) {
+        let (t, col) = (c / NR, c % NR);
+        let base = self.block_base(t, b);
+        for (i, &v) in q.iter().enumerate() {
+            let (g, j) = (i / 4, i % 4);
+            let byte = col * 4 + j;
+            let half = g / 4;
+            self.data[base + (g % 4) * NR * 4 + byte] |= (v & 0x0f) << (4 * half);
+            if v & 0x10 != 0 {
+                let word = base + NIB_BYTES + ((g % 4) * 2 + half) * 8;
+                self.data[word + byte / 8] |= 1 << (byte % 8);
+            }
+        }
+        let at = base + NIB_BYTES + HIGH_BYTES + 2 * col;
+        self.data[at..at + 2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
     }
 
     /// Stores the 32 nibbles of column `c`, block `b`, with their scale and minimum.
@@ -170,20 +221,24 @@ impl PackedMatrix {
     }
 
     /// From GGUF Q5_0 blocks (f16 scale d, 32 high bits, 16 bytes of low nibbles, value =
-    /// d · (5-bit value − 16)), exactly: the values −16…15 fit int8 with the same scale.
+    /// d · (5-bit value − 16)), exactly, as [`Format::Nib5`] (decode reads 0.6875 bytes per
+    /// weight instead of int8's 1.0625).
     pub fn from_q5_0(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
+        Self::check(n, k, bytes.len(), Q5_0_BYTES)?;
+        let mut p = Self::zeroed_nib5(n, k);
+        for (i, blk) in bytes.chunks_exact(Q5_0_BYTES).enumerate() {
+            p.set_nib5_block(i / p.nb, i % p.nb, &q5_values(blk), f16_at(blk, 0));
+        }
+        Ok(p)
+    }
+
+    /// From GGUF Q5_0 blocks as [`Format::Int8`], exactly: the values −16…15 fit int8 with
+    /// the same scale (the layout `bench kernels` compares [`Self::from_q5_0`] against).
+    pub fn from_q5_0_as_int8(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
         Self::check(n, k, bytes.len(), Q5_0_BYTES)?;
         let mut p = Self::zeroed(n, k);
         for (i, blk) in bytes.chunks_exact(Q5_0_BYTES).enumerate() {
-            let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
-            let qs = &blk[6..];
-            let mut q = [0i8; QK];
-            for j in 0..QK / 2 {
-                let lo = (qs[j] & 0x0f) | ((((qh >> j) & 1) as u8) << 4);
-                let hi = (qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
-                q[j] = lo as i8 - 16;
-                q[j + QK / 2] = hi as i8 - 16;
-            }
+            let q: [i8; QK] = q5_values(blk).map(|v| v as i8 - 16);
             p.set_block(i / p.nb, i % p.nb, &q, f16_at(blk, 0));
         }
         Ok(p)
@@ -238,20 +293,32 @@ impl PackedMatrix {
     /// The `NIB_BYTES` of tile `t`, block `b` ([`Format::Nib4`]).
     #[inline(always)]
     pub(crate) fn tile_nibbles(&self, t: usize, b: usize) -> &[u8; NIB_BYTES] {
-        let base = (t * self.nb + b) * NIB_BLOCK_STRIDE;
+        let base = self.block_base(t, b);
         self.data
             .get(base..base + NIB_BYTES)
             .and_then(|s| s.try_into().ok())
             .unwrap_or(&[0; NIB_BYTES])
     }
 
+    /// The `HIGH_BYTES` of high bits of tile `t`, block `b` ([`Format::Nib5`]).
+    #[inline(always)]
+    pub(crate) fn tile_high_bits(&self, t: usize, b: usize) -> &[u8; HIGH_BYTES] {
+        let base = self.block_base(t, b) + NIB_BYTES;
+        self.data
+            .get(base..base + HIGH_BYTES)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or(&[0; HIGH_BYTES])
+    }
+
     /// The `NR` scales (f16, little-endian) of tile `t`, block `b`.
     #[inline(always)]
     pub(crate) fn tile_scales_f16(&self, t: usize, b: usize) -> &[u8; 2 * NR] {
-        let base = match self.format {
-            Format::Int8 => (t * self.nb + b) * BLOCK_STRIDE + TILE_BYTES,
-            Format::Nib4 => (t * self.nb + b) * NIB_BLOCK_STRIDE + NIB_BYTES,
-        };
+        let base = self.block_base(t, b)
+            + match self.format {
+                Format::Int8 => TILE_BYTES,
+                Format::Nib4 => NIB_BYTES,
+                Format::Nib5 => NIB_BYTES + HIGH_BYTES,
+            };
         self.data
             .get(base..base + 2 * NR)
             .and_then(|s| s.try_into().ok())
@@ -284,6 +351,7 @@ impl PackedMatrix {
                 let raw = self.tile_mins_f16(t, b);
                 std::array::from_fn(|c| f16_at(raw, 2 * c))
             }
+            Format::Nib5 => self.tile_scales(t, b).map(|d| -16.0 * d),
         }
     }
 
@@ -306,6 +374,14 @@ impl PackedMatrix {
                 let byte = self.tile_nibbles(t, b)[(g % 4) * NR * 4 + col * 4 + j];
                 (if g < 4 { byte & 0x0f } else { byte >> 4 }) as i32
             }
+            Format::Nib5 => {
+                let in_vector = col * 4 + j;
+                let byte = self.tile_nibbles(t, b)[(g % 4) * NR * 4 + in_vector];
+                let low = if g < 4 { byte & 0x0f } else { byte >> 4 };
+                let word = ((g % 4) * 2 + g / 4) * 8;
+                let high = (self.tile_high_bits(t, b)[word + in_vector / 8] >> (in_vector % 8)) & 1;
+                (low | (high << 4)) as i32
+            }
         }
     }
 
@@ -313,6 +389,19 @@ impl PackedMatrix {
     pub fn size_bytes(&self) -> usize {
         self.data.len()
     }
+}
+
+/// The 32 five-bit values (0..=31) of a GGUF Q5_0 block: k `j` takes the low nibble of byte
+/// `j` and bit `j` of the high bits, k `j + 16` the high nibble and bit `j + 16`.
+fn q5_values(blk: &[u8]) -> [u8; QK] {
+    let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
+    let qs = &blk[6..];
+    let mut q = [0u8; QK];
+    for j in 0..QK / 2 {
+        q[j] = (qs[j] & 0x0f) | ((((qh >> j) & 1) as u8) << 4);
+        q[j + QK / 2] = (qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
+    }
+    q
 }
 
 /// The 32 nibbles of a GGUF Q4 block's 16 bytes: low nibbles are k 0..16, high ones 16..32.

@@ -84,5 +84,22 @@ fn unpack(w: &PackedMatrix, t: usize, b: usize, out: &mut [i8; TILE_BYTES]) {
                 *h = (v >> 4) as i8;
             }
         }
+        Format::Nib5 => {
+            let high = w.tile_high_bits(t, b);
+            let (lo, hi) = out.split_at_mut(TILE_BYTES / 2);
+            for (i, ((l, h), &v)) in lo
+                .iter_mut()
+                .zip(hi.iter_mut())
+                .zip(w.tile_nibbles(t, b))
+                .enumerate()
+            {
+                // Byte `i` is byte `i % 64` of vector `i / 64`; its high bits are bit `i % 64`
+                // of words `2·(i / 64)` (low nibble) and `2·(i / 64) + 1` (high nibble).
+                let (vec, at) = (i / 64, i % 64);
+                let bit = |word: usize| (high[word * 8 + at / 8] >> (at % 8)) & 1;
+                *l = ((v & 0x0f) | (bit(2 * vec) << 4)) as i8;
+                *h = ((v >> 4) | (bit(2 * vec + 1) << 4)) as i8;
+            }
+        }
     }
 }

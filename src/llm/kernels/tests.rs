@@ -61,6 +61,17 @@ fn check_shape(m: usize, n: usize, k: usize, seed: u64) {
             let (bytes, deq) = candle_blocks(&wf, n, k, dtype);
             check_packed(&x, m, &packed_q4(dtype, &bytes, n, k), &deq, 0.02);
         }
+        // Q5_0 both ways: five-bit tiles and int8 tiles.
+        let (bytes, deq) = candle_blocks(&wf, n, k, GgmlDType::Q5_0);
+        check_packed(
+            &x,
+            m,
+            &PackedMatrix::from_q5_0(&bytes, n, k).unwrap(),
+            &deq,
+            0.02,
+        );
+        let int8 = PackedMatrix::from_q5_0_as_int8(&bytes, n, k).unwrap();
+        check_packed(&x, m, &int8, &deq, 0.02);
     }
 }
 
@@ -139,7 +150,9 @@ fn zero_and_large_activations() {
     let int8 = PackedMatrix::from_f32(&wf, n, k).unwrap();
     let (bytes, deq) = candle_blocks(&wf, n, k, GgmlDType::Q4_1);
     let nib = PackedMatrix::from_q4_1(&bytes, n, k).unwrap();
-    for (w, wf) in [(&int8, &wf), (&nib, &deq)] {
+    let (bytes5, deq5) = candle_blocks(&wf, n, k, GgmlDType::Q5_0);
+    let nib5 = PackedMatrix::from_q5_0(&bytes5, n, k).unwrap();
+    for (w, wf) in [(&int8, &wf), (&nib, &deq), (&nib5, &deq5)] {
         for &kernel in Kernel::available() {
             let mut out = vec![f32::NAN; m * n];
             matmul_with(kernel, &x, m, w, &mut out).unwrap();
@@ -183,7 +196,8 @@ fn gguf_blocks_unpack_exactly() {
             _ => packed_q4(dtype, &bytes, n, k),
         };
         let want_format = match dtype {
-            GgmlDType::Q8_0 | GgmlDType::Q5_0 => Format::Int8,
+            GgmlDType::Q8_0 => Format::Int8,
+            GgmlDType::Q5_0 => Format::Nib5,
             _ => Format::Nib4,
         };
         assert_eq!(w.format(), want_format);
@@ -191,6 +205,16 @@ fn gguf_blocks_unpack_exactly() {
             for i in 0..k {
                 let (q, d, m) = w.value(c, i);
                 assert_eq!(q as f32 * d + m, deq[c * k + i], "{dtype:?} at {c},{i}");
+            }
+        }
+        if dtype == GgmlDType::Q5_0 {
+            let int8 = PackedMatrix::from_q5_0_as_int8(&bytes, n, k).unwrap();
+            assert_eq!(int8.format(), Format::Int8);
+            for c in 0..n {
+                for i in 0..k {
+                    let (q, d, m) = int8.value(c, i);
+                    assert_eq!(q as f32 * d + m, deq[c * k + i], "Q5_0 as int8 at {c},{i}");
+                }
             }
         }
         // And the product against the dequantised weights.
@@ -241,12 +265,14 @@ fn kernel_throughput() {
         let x = random(m * k, 1);
         let wf = random(n * k, 2);
         let (bytes, _) = candle_blocks(&wf, n, k, GgmlDType::Q4_1);
+        let (bytes5, _) = candle_blocks(&wf, n, k, GgmlDType::Q5_0);
         let int8 = PackedMatrix::from_f32(&wf, n, k).unwrap();
         let nib = PackedMatrix::from_q4_1(&bytes, n, k).unwrap();
+        let nib5 = PackedMatrix::from_q5_0(&bytes5, n, k).unwrap();
         let mut out = vec![0f32; m * n];
         for (kernel, w) in Kernel::available()
             .iter()
-            .flat_map(|&kern| [(kern, &int8), (kern, &nib)])
+            .flat_map(|&kern| [(kern, &int8), (kern, &nib), (kern, &nib5)])
         {
             let reps = if m == 1 { 200 } else { 5 };
             matmul_with(kernel, &x, m, w, &mut out).unwrap();
