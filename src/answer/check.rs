@@ -279,6 +279,7 @@ mod tests {
             passage_range: 0..text.len(),
             passage_text: text.into(),
             score: 1.0,
+            similarity: None,
         }
     }
 

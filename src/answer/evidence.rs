@@ -1,5 +1,6 @@
 //! Choosing the evidence: the few sentences of the retrieved passages that best match the
-//! question. A 135M model reads two focused sentences better than a whole passage, and the
+//! question, by the words they share with it and, when the index has sentence vectors, by
+//! meaning. A small model reads two focused sentences better than a whole passage, and the
 //! best sentences hold the answer far more often than the model's own words do.
 use super::text;
 use crate::index::{SearchHit, SearchIndex};
@@ -23,8 +24,13 @@ pub struct Evidence {
     /// Byte range of the whole passage inside the article text.
     pub passage_range: Range<usize>,
     pub passage_text: String,
-    /// How well the sentence matches the question (sum of the idf of shared terms).
+    /// How well the sentence matches the question: the share of the question's idf weight
+    /// it holds, plus [`crate::answer::AnswerConfig::dense_weight`] times its cosine with the
+    /// question (with vectors).
     pub score: f32,
+    /// The sentence's cosine similarity with the question, when the index has vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
 }
 
 /// Weighted question terms: analyzed term → idf.
@@ -57,13 +63,13 @@ pub fn coverage(index: &SearchIndex, terms: &QueryTerms, text: &str) -> f32 {
     found / total
 }
 
-fn score_sentence(index: &SearchIndex, terms: &QueryTerms, sentence: &str) -> f32 {
-    let present = index.text_terms(sentence);
-    terms
-        .iter()
-        .filter(|(t, _)| present.contains(t))
-        .map(|(_, w)| w)
-        .sum()
+/// The best cosine between the question and a sentence of `hits` (`sims` per sentence row).
+pub fn best_similarity(index: &SearchIndex, hits: &[SearchHit], sims: &[f32]) -> Option<f32> {
+    let vectors = index.vectors()?;
+    hits.iter()
+        .flat_map(|h| sims.get(vectors.passage_rows(h.slot)).unwrap_or(&[]))
+        .copied()
+        .reduce(f32::max)
 }
 
 /// All sentence ranges of an article, in order (passages overlap, so de-duplicated).
@@ -82,16 +88,20 @@ fn article_sentences(index: &SearchIndex, article_id: &str) -> Vec<Range<usize>>
 }
 
 /// Picks up to `max_sentences` sentences from the hits, best first. A second sentence is
-/// taken only when it matches at least `min_ratio` as well as the best one.
+/// taken only when it matches at least `min_ratio` as well as the best one. `sims` holds the
+/// question's cosine with every sentence vector of the index, when it has them, weighted by
+/// `dense_weight` against the sentence's lexical share.
 pub fn select(
     index: &SearchIndex,
     terms: &QueryTerms,
     hits: &[SearchHit],
+    sims: Option<(&[f32], f32)>,
     max_sentences: usize,
     min_ratio: f32,
 ) -> Vec<Evidence> {
     let top_hit = hits.first().map(|h| h.score).unwrap_or(1.0).max(1e-6);
-    let mut candidates: Vec<(f32, &SearchHit, Range<usize>)> = Vec::new();
+    let vectors = index.vectors().filter(|_| sims.is_some());
+    let mut candidates: Vec<(f32, &SearchHit, Range<usize>, Option<f32>)> = Vec::new();
     let mut seen = HashSet::new();
     for hit in hits {
         let Some(passage) = index.passages().get(hit.slot) else {
@@ -100,21 +110,31 @@ pub fn select(
         let Some(article) = index.article(&hit.article_id) else {
             continue;
         };
-        for s in &passage.sentences {
+        let rows = vectors.map(|v| v.passage_rows(hit.slot));
+        for (i, s) in passage.sentences.iter().enumerate() {
             if !seen.insert((hit.article_id.clone(), s.start)) {
                 continue;
             }
-            let score = score_sentence(index, terms, &article.text[s.clone()]);
+            let share = coverage(index, terms, &article.text[s.clone()]);
+            let (similarity, weight) = match (sims, &rows) {
+                (Some((sims, w)), Some(rows)) => (sims.get(rows.start + i).copied(), w),
+                _ => (None, 0.0),
+            };
+            let score = share + weight * similarity.unwrap_or(0.0).max(0.0);
+            if score <= 0.02 {
+                continue;
+            }
             // The passage's own rank breaks ties between equally matching sentences.
-            candidates.push((score + 0.1 * hit.score / top_hit, hit, s.clone()));
+            let tie = 0.01 * hit.score / top_hit;
+            candidates.push((score + tie, hit, s.clone(), similarity));
         }
     }
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
     let best = candidates.first().map(|c| c.0).unwrap_or(0.0);
     let mut sentence_cache: HashMap<String, Vec<Range<usize>>> = HashMap::new();
     let mut out: Vec<Evidence> = Vec::new();
-    for (score, hit, range) in candidates {
-        if out.len() == max_sentences || score <= 0.1 || score < best * min_ratio {
+    for (score, hit, range, similarity) in candidates {
+        if out.len() == max_sentences || score < best * min_ratio {
             break;
         }
         let Some(article) = index.article(&hit.article_id) else {
@@ -149,6 +169,7 @@ pub fn select(
             passage_range: hit.range.clone(),
             passage_text: hit.text.clone(),
             score,
+            similarity,
         });
     }
     out

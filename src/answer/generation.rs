@@ -163,6 +163,7 @@ mod tests {
             messages: Vec::new(),
             coverage: 1.0,
             sentence_coverage: 1.0,
+            similarity: None,
             retrieval_ms: 0.0,
             started: std::time::Instant::now(),
         }

@@ -39,6 +39,8 @@ pub enum AnswerError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Model(#[from] LlmError),
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
     #[error("no article with id {0:?}")]
     UnknownArticle(String),
     /// The model's stream ended before the model said it was done (the worker stopped or

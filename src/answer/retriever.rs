@@ -1,7 +1,9 @@
-//! Retrieval, evidence and the decision: everything before the model, and cheap. The
-//! suggestions and the answer flow both ask through one [`Retriever`].
+//! Retrieval, evidence and the decision: everything before the model, and cheap (one sentence
+//! embedding of the question at most). The suggestions and the answer flow both ask through
+//! one [`Retriever`].
 use super::result::AnswerRequest;
 use super::{evidence, prompt, query, AnswerError, Evidence};
+use crate::embed::Embedder;
 use crate::index::SearchIndex;
 use crate::llm::{ChatMessage, GenerateParams};
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::time::Instant;
 /// Settings of the flow. The defaults were chosen from `eval` figures.
 #[derive(Debug, Clone)]
 pub struct AnswerConfig {
-    /// Passages retrieved by BM25.
+    /// Passages retrieved (BM25 and dense, fused).
     pub passages: usize,
     /// Evidence sentences selected and shown with the answer.
     pub evidence_sentences: usize,
@@ -21,11 +23,20 @@ pub struct AnswerConfig {
     pub model_sentences: usize,
     /// A further sentence must match at least this share as well as the best.
     pub evidence_min_ratio: f32,
+    /// With sentence vectors: an evidence sentence scores its share of the question's idf
+    /// weight plus this times its cosine with the question.
+    pub dense_weight: f32,
     /// Below this share of the question's weight found in the two best passages, decline.
     pub min_coverage: f32,
     /// Below this share of the question's weight found in the best evidence sentence,
     /// decline: a question whose words are scattered over unrelated sentences is off topic.
     pub min_sentence_coverage: f32,
+    /// With sentence vectors: below this cosine between the question and its best sentence,
+    /// decline whatever the words say (the question is about something else).
+    pub min_similarity: f32,
+    /// With sentence vectors: from this cosine on, answer even when the question shares few
+    /// words with the articles (a reader asking in their own words).
+    pub confident_similarity: f32,
     /// Cap on new tokens of an answer.
     pub max_new_tokens: usize,
     /// Generated sentences kept after the check: the first is the answer; a small model's
@@ -40,8 +51,11 @@ impl Default for AnswerConfig {
             evidence_sentences: 2,
             model_sentences: 1,
             evidence_min_ratio: 0.35,
+            dense_weight: 3.0,
             min_coverage: 0.4,
             min_sentence_coverage: 0.35,
+            min_similarity: 0.35,
+            confident_similarity: 0.42,
             max_new_tokens: 48,
             answer_sentences: 1,
         }
@@ -59,6 +73,8 @@ pub struct Prepared {
     pub messages: Vec<ChatMessage>,
     pub coverage: f32,
     pub sentence_coverage: f32,
+    /// The best cosine between the question and a retrieved sentence (with vectors).
+    pub similarity: Option<f32>,
     pub retrieval_ms: f64,
     pub(super) started: Instant,
 }
@@ -74,11 +90,51 @@ impl Prepared {
 pub struct Retriever {
     index: Arc<SearchIndex>,
     config: AnswerConfig,
+    embedder: Option<Arc<Embedder>>,
 }
 
 impl Retriever {
+    /// A lexical retriever (BM25 and word overlap only).
     pub fn new(index: Arc<SearchIndex>, config: AnswerConfig) -> Retriever {
-        Retriever { index, config }
+        Retriever {
+            index,
+            config,
+            embedder: None,
+        }
+    }
+
+    /// Retrieval and decisions by meaning too: the question is embedded and compared with the
+    /// index's sentence vectors (an index without vectors stays lexical).
+    pub fn with_embedder(mut self, embedder: Option<Arc<Embedder>>) -> Retriever {
+        self.embedder = embedder;
+        self
+    }
+
+    /// The embedder, when retrieval uses one.
+    pub fn embedder(&self) -> Option<&Arc<Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    /// The `k` passages that best match `question` (fused BM25 and dense when the index has
+    /// vectors and this retriever an embedder).
+    pub fn search(
+        &self,
+        question: &str,
+        k: usize,
+    ) -> Result<Vec<crate::index::SearchHit>, AnswerError> {
+        let sims = self.similarities(question)?;
+        Ok(self
+            .index
+            .hybrid_search(question, sims.as_deref(), k, None)?)
+    }
+
+    /// The question's cosine with every sentence vector; `None` when retrieval is lexical.
+    fn similarities(&self, query: &str) -> Result<Option<Vec<f32>>, AnswerError> {
+        let (Some(embedder), Some(vectors)) = (&self.embedder, self.index.vectors()) else {
+            return Ok(None);
+        };
+        let q = embedder.embed_one(query)?;
+        Ok(Some(vectors.similarities(&q)))
     }
 
     pub fn index(&self) -> &Arc<SearchIndex> {
@@ -99,17 +155,25 @@ impl Retriever {
         }
         let question = request.question.trim().to_string();
         let (query, _) = query::resolve(&question, &request.history);
-        let hits = self
-            .index
-            .search(&query, self.config.passages, request.article.as_deref())?;
+        let sims = self.similarities(&query)?;
+        let hits = self.index.hybrid_search(
+            &query,
+            sims.as_deref(),
+            self.config.passages,
+            request.article.as_deref(),
+        )?;
         let terms = evidence::query_terms(&self.index, &query);
         let evidence = evidence::select(
             &self.index,
             &terms,
             &hits,
+            sims.as_deref().map(|s| (s, self.config.dense_weight)),
             self.config.evidence_sentences,
             self.config.evidence_min_ratio,
         );
+        let similarity = sims
+            .as_deref()
+            .and_then(|sims| evidence::best_similarity(&self.index, &hits, sims));
         // How much of what the question asks about the best passages mention at all.
         let context: String = hits
             .iter()
@@ -122,10 +186,18 @@ impl Retriever {
             .first()
             .map(|e| evidence::coverage(&self.index, &terms, &e.quote))
             .unwrap_or(0.0);
-        let decline = if terms.is_empty() {
+        let c = &self.config;
+        let decline = if terms.is_empty() && similarity.is_none() {
             Some("the question names nothing to look for".to_string())
         } else if evidence.is_empty() {
             Some("no passage matches the question".to_string())
+        } else if similarity.is_some_and(|s| s < c.min_similarity) {
+            Some(format!(
+                "nothing in the articles is about this (best similarity {:.2})",
+                similarity.unwrap_or(0.0)
+            ))
+        } else if similarity.is_some_and(|s| s >= c.confident_similarity) {
+            None
         } else if coverage < self.config.min_coverage {
             Some(format!(
                 "the best passages mention too little of the question ({:.0}% of its weight)",
@@ -149,6 +221,7 @@ impl Retriever {
             messages,
             coverage,
             sentence_coverage,
+            similarity,
             retrieval_ms: crate::millis(started.elapsed()),
             started,
         })

@@ -45,6 +45,9 @@ pub struct EvalOptions {
     pub related_articles: usize,
     /// Include the model's own candidates when preparing suggestions (slower).
     pub related_model: bool,
+    /// A second set, questions put in a reader's own words, asked of the same index and
+    /// reported apart (those about articles the corpus does not hold are left out).
+    pub own_words: Vec<Question>,
 }
 
 /// One question's outcome, written as a JSONL line.
@@ -60,6 +63,9 @@ pub struct QuestionOutcome {
     pub declined: bool,
     pub decline_reason: Option<String>,
     pub coverage: f32,
+    /// The best cosine between the question and a retrieved sentence (with vectors).
+    pub similarity: Option<f32>,
+    pub sentence_coverage: f32,
     pub answer_contains: bool,
     pub evidence_contains: bool,
     pub token_f1: f64,
@@ -99,6 +105,20 @@ pub struct EvalReport {
     pub related_yield: Option<crate::answer::related::Yield>,
     pub latency_p50_ms: f64,
     pub latency_p90_ms: f64,
+    pub latency_p99_ms: f64,
+    /// The own-words set's figures, when one was given.
+    pub own_words: Option<OwnWordsReport>,
+}
+
+/// How the questions in a reader's own words fared.
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnWordsReport {
+    pub questions: usize,
+    pub answer_contains: f64,
+    pub evidence_contains: f64,
+    pub token_f1: f64,
+    pub recall_at_3: f64,
+    pub answerable_declined: f64,
 }
 
 fn sample(questions: &[Question], limit: Option<usize>, seed: u64) -> Vec<Question> {
@@ -123,9 +143,12 @@ fn share(count: usize, of: usize) -> f64 {
 fn build(
     corpus: &Corpus,
     options: &IndexOptions,
+    reuse: Option<&SearchIndex>,
 ) -> Result<(tempfile::TempDir, SearchIndex), EvalError> {
     let scratch = tempfile::tempdir()?;
-    let index = index::build_at(corpus, &scratch.path().join("index"), options)?;
+    let dir = scratch.path().join("index");
+    let previous = reuse.and_then(|i| i.vectors());
+    let index = index::build_at_reusing(corpus, &dir, options, previous)?;
     Ok((scratch, index))
 }
 
@@ -139,8 +162,11 @@ pub fn run(
 ) -> Result<EvalReport, EvalError> {
     let corpus = corpus::read_corpus(corpus_dir)?;
     let sampled = sample(questions, options.limit, options.seed);
-    let (_scratch, index) = build(&corpus, &options.index)?;
-    let retriever = Arc::new(Retriever::new(Arc::new(index), options.answer.clone()));
+    let (_scratch, index) = build(&corpus, &options.index, None)?;
+    let retriever = Arc::new(
+        Retriever::new(Arc::new(index), options.answer.clone())
+            .with_embedder(options.index.embedder.clone()),
+    );
     let mut answerer = Answerer::new(retriever.clone(), model.clone());
     let related_scratch = tempfile::tempdir()?;
     if options.related_articles > 0 {
@@ -163,14 +189,99 @@ pub fn run(
         );
         answerer = answerer.with_suggestions(Arc::new(store));
     }
+    let outcomes = ask_all(&sampled, &retriever, &answerer, options, "answering", out)?;
+    let files: std::collections::HashSet<String> = corpus
+        .articles
+        .iter()
+        .map(|a| a.path.to_string_lossy().to_string())
+        .collect();
+    let own: Vec<Question> = options
+        .own_words
+        .iter()
+        .filter(|q| files.contains(&q.article))
+        .cloned()
+        .collect();
+    let own_outcomes = ask_all(&own, &retriever, &answerer, options, "own words", out)?;
+
+    // Off-topic: each article's answerable questions, asked of an index built without it.
+    let mut off_total = 0;
+    let mut off_declined = 0;
+    if corpus.articles.len() > 1 {
+        let mut progress = options.progress.task(
+            "leave-one-out",
+            Some(corpus.articles.len() as u64),
+            Unit::Items,
+        );
+        for left_out in &corpus.articles {
+            let file = left_out.path.to_string_lossy().to_string();
+            let theirs: Vec<&Question> = sampled
+                .iter()
+                .filter(|q| q.answerable && q.article == file)
+                .collect();
+            if theirs.is_empty() {
+                progress.advance(1);
+                continue;
+            }
+            let rest = Corpus {
+                articles: corpus
+                    .articles
+                    .iter()
+                    .filter(|a| a.id != left_out.id)
+                    .cloned()
+                    .collect(),
+                skipped: Vec::new(),
+            };
+            let (_scratch, index) = build(&rest, &options.index, Some(retriever.index()))?;
+            let without = Retriever::new(Arc::new(index), options.answer.clone())
+                .with_embedder(options.index.embedder.clone());
+            for q in theirs {
+                let request = AnswerRequest::new(q.question.as_str());
+                off_total += 1;
+                let prepared = without.prepare(&request)?;
+                off_declined += usize::from(prepared.decline.is_some());
+                let line = serde_json::json!({
+                    "id": q.id,
+                    "offtopic": true,
+                    "question": q.question,
+                    "declined": prepared.decline.is_some(),
+                    "similarity": prepared.similarity,
+                    "coverage": prepared.coverage,
+                    "sentence_coverage": prepared.sentence_coverage,
+                });
+                writeln!(out, "{line}")?;
+            }
+            progress.advance(1);
+        }
+    }
+    summarise(
+        &outcomes,
+        &own_outcomes,
+        &retriever,
+        &answerer,
+        options,
+        (off_declined, off_total),
+    )
+}
+
+/// Asks every question of `questions`, writing each outcome to `out`.
+fn ask_all(
+    questions: &[Question],
+    retriever: &Retriever,
+    answerer: &Answerer,
+    options: &EvalOptions,
+    task: &str,
+    out: &mut dyn Write,
+) -> Result<Vec<QuestionOutcome>, EvalError> {
     let mut progress = options
         .progress
-        .task("answering", Some(sampled.len() as u64), Unit::Items);
-    let mut outcomes = Vec::with_capacity(sampled.len());
-    for q in &sampled {
+        .task(task, Some(questions.len() as u64), Unit::Items);
+    let mut outcomes = Vec::with_capacity(questions.len());
+    for q in questions {
         let request = AnswerRequest::new(q.question.as_str());
-        let coverage = retriever.prepare(&request)?.coverage;
-        let hits = retriever.index().search(&q.question, 3, None)?;
+        let prepared = retriever.prepare(&request)?;
+        let (coverage, similarity) = (prepared.coverage, prepared.similarity);
+        let sentence_coverage = prepared.sentence_coverage;
+        let hits = retriever.search(&q.question, 3)?;
         let retrieved_at_3 = q
             .answers
             .iter()
@@ -210,6 +321,8 @@ pub fn run(
             declined: result.declined,
             decline_reason: result.decline_reason.clone(),
             coverage,
+            similarity,
+            sentence_coverage,
             answer_contains,
             evidence_contains,
             token_f1,
@@ -226,47 +339,25 @@ pub fn run(
         outcomes.push(outcome);
         progress.advance(1);
     }
-    drop(progress);
+    Ok(outcomes)
+}
 
-    // Off-topic: each article's answerable questions, asked of an index built without it.
-    let mut off_total = 0;
-    let mut off_declined = 0;
-    if corpus.articles.len() > 1 {
-        let mut progress = options.progress.task(
-            "leave-one-out",
-            Some(corpus.articles.len() as u64),
-            Unit::Items,
-        );
-        for left_out in &corpus.articles {
-            let file = left_out.path.to_string_lossy().to_string();
-            let theirs: Vec<&Question> = sampled
-                .iter()
-                .filter(|q| q.answerable && q.article == file)
-                .collect();
-            if theirs.is_empty() {
-                progress.advance(1);
-                continue;
-            }
-            let rest = Corpus {
-                articles: corpus
-                    .articles
-                    .iter()
-                    .filter(|a| a.id != left_out.id)
-                    .cloned()
-                    .collect(),
-                skipped: Vec::new(),
-            };
-            let (_scratch, index) = build(&rest, &options.index)?;
-            let without = Retriever::new(Arc::new(index), options.answer.clone());
-            for q in theirs {
-                let request = AnswerRequest::new(q.question.as_str());
-                off_total += 1;
-                off_declined += usize::from(without.prepare(&request)?.decline.is_some());
-            }
-            progress.advance(1);
-        }
+fn mean_f1(outcomes: &[&QuestionOutcome]) -> f64 {
+    if outcomes.is_empty() {
+        0.0
+    } else {
+        outcomes.iter().map(|o| o.token_f1).sum::<f64>() / outcomes.len() as f64
     }
+}
 
+fn summarise(
+    outcomes: &[QuestionOutcome],
+    own_outcomes: &[QuestionOutcome],
+    retriever: &Retriever,
+    answerer: &Answerer,
+    options: &EvalOptions,
+    (off_declined, off_total): (usize, usize),
+) -> Result<EvalReport, EvalError> {
     // Related questions shown after the answers.
     let (mut shown, mut wellformed, mut answerable_related, mut lists, mut repeating) =
         (0usize, 0usize, 0usize, 0usize, 0usize);
@@ -297,11 +388,7 @@ pub fn run(
         generated: !options.no_generate,
         answer_contains: share(answerable.iter().filter(|o| o.answer_contains).count(), a),
         evidence_contains: share(answerable.iter().filter(|o| o.evidence_contains).count(), a),
-        token_f1: if a == 0 {
-            0.0
-        } else {
-            answerable.iter().map(|o| o.token_f1).sum::<f64>() / a as f64
-        },
+        token_f1: mean_f1(&answerable),
         recall_at_3: share(answerable.iter().filter(|o| o.retrieved_at_3).count(), a),
         unanswerable_declined: share(
             unanswerable.iter().filter(|o| o.declined).count(),
@@ -324,6 +411,19 @@ pub fn run(
         related_yield: answerer.suggestions().map(|s| s.yields.clone()),
         latency_p50_ms: super::percentile(&latencies, 50.0),
         latency_p90_ms: super::percentile(&latencies, 90.0),
+        latency_p99_ms: super::percentile(&latencies, 99.0),
+        own_words: (!own_outcomes.is_empty()).then(|| {
+            let all: Vec<&QuestionOutcome> = own_outcomes.iter().collect();
+            let n = all.len();
+            OwnWordsReport {
+                questions: n,
+                answer_contains: share(all.iter().filter(|o| o.answer_contains).count(), n),
+                evidence_contains: share(all.iter().filter(|o| o.evidence_contains).count(), n),
+                token_f1: mean_f1(&all),
+                recall_at_3: share(all.iter().filter(|o| o.retrieved_at_3).count(), n),
+                answerable_declined: share(all.iter().filter(|o| o.declined).count(), n),
+            }
+        }),
     })
 }
 

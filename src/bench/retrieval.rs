@@ -28,6 +28,10 @@ pub enum BenchError {
     },
     #[error("scratch folder: {0}")]
     Scratch(std::io::Error),
+    #[error("embedding a question: {0}")]
+    Embed(String),
+    #[error("no ranking was scored")]
+    NoQuestions,
 }
 
 /// One question of a SQuAD-format questions file (extra fields are ignored).
@@ -82,6 +86,22 @@ pub struct RetrievalReport {
     pub build_ms: f64,
     pub query_p50_ms: f64,
     pub query_p99_ms: f64,
+    /// Each signal alone and the fusion (the figures above are the fusion's, or BM25's for a
+    /// lexical index): "bm25", "dense", "hybrid".
+    pub signals: Vec<SignalReport>,
+}
+
+/// One ranking's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalReport {
+    pub signal: String,
+    pub recall_at_1: f64,
+    pub recall_at_3: f64,
+    pub recall_at_5: f64,
+    pub mrr: f64,
+    /// Per query, including the question's embedding for the dense and fused rankings.
+    pub query_p50_ms: f64,
+    pub query_p99_ms: f64,
 }
 
 /// Lower-cased text for case-insensitive span matching.
@@ -105,34 +125,81 @@ pub fn run_questions(
         .iter()
         .filter(|q| q.answerable && !q.answers.is_empty())
         .collect();
+    let embedder = options
+        .embedder
+        .as_ref()
+        .filter(|_| index.vectors().is_some());
+    let mut signals = vec![score_ranking("bm25", &answerable, |q| {
+        Ok(index.search(q, 10, None)?)
+    })?];
+    if let (Some(embedder), Some(vectors)) = (embedder, index.vectors()) {
+        let sims = |q: &str| -> Result<Vec<f32>, BenchError> {
+            let v = embedder
+                .embed_one(q)
+                .map_err(|e| BenchError::Embed(e.to_string()))?;
+            Ok(vectors.similarities(&v))
+        };
+        signals.push(score_ranking("dense", &answerable, |q| {
+            let sims = sims(q)?;
+            Ok(index
+                .dense_search(&sims, 10, None)
+                .into_iter()
+                .filter_map(|(slot, s)| index.hit(slot, s))
+                .collect())
+        })?);
+        signals.push(score_ranking("hybrid", &answerable, |q| {
+            let sims = sims(q)?;
+            Ok(index.hybrid_search(q, Some(&sims), 10, None)?)
+        })?);
+    }
+    let best = signals.last().cloned().ok_or(BenchError::NoQuestions)?;
+    Ok(RetrievalReport {
+        questions: answerable.len(),
+        articles: index.articles().len(),
+        passages: index.passages().len(),
+        recall_at_1: best.recall_at_1,
+        recall_at_3: best.recall_at_3,
+        recall_at_5: best.recall_at_5,
+        mrr: best.mrr,
+        build_ms,
+        query_p50_ms: best.query_p50_ms,
+        query_p99_ms: best.query_p99_ms,
+        signals,
+    })
+}
+
+/// Recall and MRR of one ranking over the questions: whether a returned passage contains a
+/// gold span (case-insensitive).
+fn score_ranking(
+    signal: &str,
+    questions: &[&Question],
+    mut rank: impl FnMut(&str) -> Result<Vec<crate::index::SearchHit>, BenchError>,
+) -> Result<SignalReport, BenchError> {
     let (mut r1, mut r3, mut r5, mut mrr) = (0usize, 0usize, 0usize, 0.0f64);
-    let mut latencies = Vec::with_capacity(answerable.len());
-    for q in &answerable {
+    let mut latencies = Vec::with_capacity(questions.len());
+    for q in questions {
         let t = Instant::now();
-        let hits = index.search(&q.question, 10, None)?;
+        let hits = rank(&q.question)?;
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         let gold: Vec<String> = q.answers.iter().map(|a| lower(a)).collect();
-        let rank = hits.iter().position(|h| {
+        let first = hits.iter().position(|h| {
             let text = lower(&h.text);
             gold.iter().any(|g| text.contains(g.as_str()))
         });
-        if let Some(r) = rank {
+        if let Some(r) = first {
             r1 += usize::from(r < 1);
             r3 += usize::from(r < 3);
             r5 += usize::from(r < 5);
             mrr += 1.0 / (r as f64 + 1.0);
         }
     }
-    let n = answerable.len().max(1) as f64;
-    Ok(RetrievalReport {
-        questions: answerable.len(),
-        articles: index.articles().len(),
-        passages: index.passages().len(),
+    let n = questions.len().max(1) as f64;
+    Ok(SignalReport {
+        signal: signal.to_string(),
         recall_at_1: r1 as f64 / n,
         recall_at_3: r3 as f64 / n,
         recall_at_5: r5 as f64 / n,
         mrr: mrr / n,
-        build_ms,
         query_p50_ms: super::percentile(&latencies, 50.0),
         query_p99_ms: super::percentile(&latencies, 99.0),
     })

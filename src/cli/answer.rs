@@ -45,15 +45,14 @@ pub fn answerer_with(
     worker: WorkerOptions,
     progress: &Progress,
 ) -> anyhow::Result<Answerer> {
-    let (index, _) = index::ensure_index(
-        &corpus.corpus,
-        &corpus.data,
-        &corpus.chunking.options(progress.clone()),
-    )
-    .with_context(|| format!("indexing {}", corpus.corpus.display()))?;
+    let options = corpus.chunking.options(progress.clone())?;
+    let (index, _) = index::ensure_index(&corpus.corpus, &corpus.data, &options)
+        .with_context(|| format!("indexing {}", corpus.corpus.display()))?;
     let path = model.path_with(progress)?;
     let model = load_model(&path, &model.options(), worker)?;
-    let retriever = Arc::new(Retriever::new(Arc::new(index), AnswerConfig::default()));
+    let retriever = Arc::new(
+        Retriever::new(Arc::new(index), AnswerConfig::default()).with_embedder(options.embedder),
+    );
     let articles: Vec<_> = retriever.index().articles().iter().collect();
     let mut store = SuggestionStore::build(
         &retriever,
@@ -133,6 +132,19 @@ pub struct EvalArgs {
     /// Decline below this share of the question's weight found in the best sentence.
     #[arg(long)]
     pub min_sentence_coverage: Option<f32>,
+    /// With sentence vectors: decline below this cosine of the best sentence.
+    #[arg(long)]
+    pub min_similarity: Option<f32>,
+    /// With sentence vectors: answer from this cosine on, whatever the words.
+    #[arg(long)]
+    pub confident_similarity: Option<f32>,
+    /// With sentence vectors: weight of a sentence's cosine in choosing evidence.
+    #[arg(long)]
+    pub dense_weight: Option<f32>,
+    /// Also ask these questions in a reader's own words (same format; those about articles
+    /// outside --corpus are left out) and report them apart.
+    #[arg(long)]
+    pub own_words: Option<std::path::PathBuf>,
     /// Evidence sentences selected and shown.
     #[arg(long)]
     pub evidence_sentences: Option<usize>,
@@ -152,7 +164,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub chunking: super::retrieval::ChunkArgs,
+    pub chunking: super::retrieval::IndexingArgs,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -169,6 +181,19 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     if let Some(c) = args.min_sentence_coverage {
         config.min_sentence_coverage = c;
     }
+    if let Some(c) = args.min_similarity {
+        config.min_similarity = c;
+    }
+    if let Some(c) = args.confident_similarity {
+        config.confident_similarity = c;
+    }
+    if let Some(w) = args.dense_weight {
+        config.dense_weight = w;
+    }
+    let own_words = match &args.own_words {
+        Some(path) => ama::bench::retrieval::read_questions(path)?,
+        None => Vec::new(),
+    };
     if let Some(n) = args.evidence_sentences {
         config.evidence_sentences = n;
         config.model_sentences = config.model_sentences.min(n);
@@ -180,11 +205,12 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         limit: args.limit,
         seed: args.seed,
         no_generate: args.no_generate,
-        index: args.chunking.options(Progress::silent()),
+        index: args.chunking.options(Progress::silent())?,
         answer: config,
         progress: super::progress::bars_unless(args.json),
         related_articles: args.related_articles,
         related_model: args.related_model,
+        own_words,
     };
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
@@ -223,9 +249,15 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             r.related_shown
         );
     }
+    if let Some(o) = &r.own_words {
+        println!(
+            "own words:    {} questions: answer contains gold {:.3}   answer or evidence {:.3}   token F1 {:.3}   recall@3 {:.3}   declined {:.3}",
+            o.questions, o.answer_contains, o.evidence_contains, o.token_f1, o.recall_at_3, o.answerable_declined
+        );
+    }
     println!(
-        "latency:      p50 {:.0} ms, p90 {:.0} ms",
-        r.latency_p50_ms, r.latency_p90_ms
+        "latency:      p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms",
+        r.latency_p50_ms, r.latency_p90_ms, r.latency_p99_ms
     );
     println!("per-question results: {}", args.out.display());
     Ok(())

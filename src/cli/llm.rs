@@ -3,7 +3,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ama::llm::fetch;
+use ama::fetch;
 use ama::llm::llama::DensePrefill;
 use ama::llm::{
     load_model, ChatMessage, Engine, EngineOptions, GenEvent, GenerateParams, WeightsMode,

@@ -2,6 +2,7 @@
 use ama::answer::related::StoreOptions;
 use ama::bench::retrieval as bench;
 use ama::corpus::ChunkConfig;
+use ama::embed::Embedder;
 use ama::index::{self, BuildStatus, IndexOptions};
 use ama::progress::Progress;
 use anyhow::Context;
@@ -23,7 +24,7 @@ pub struct CorpusArgs {
     #[arg(long)]
     pub suggestions_cache: Option<PathBuf>,
     #[command(flatten)]
-    pub chunking: ChunkArgs,
+    pub chunking: IndexingArgs,
 }
 
 impl CorpusArgs {
@@ -41,8 +42,9 @@ impl CorpusArgs {
     }
 }
 
+/// How passages are cut, and whether sentences are embedded.
 #[derive(Debug, Args)]
-pub struct ChunkArgs {
+pub struct IndexingArgs {
     /// A passage closes at a paragraph end once it has this many words.
     #[arg(long, default_value_t = ChunkConfig::default().min_words)]
     pub min_words: usize,
@@ -52,11 +54,25 @@ pub struct ChunkArgs {
     /// No passage is longer than this (unless a single sentence is).
     #[arg(long, default_value_t = ChunkConfig::default().max_words)]
     pub max_words: usize,
+    /// Index and retrieve by words only: no sentence embedder (all-MiniLM-L6-v2, fetched into
+    /// models/ when missing) is loaded, and questions are matched by BM25 and shared words.
+    #[arg(long)]
+    pub lexical: bool,
 }
 
-impl ChunkArgs {
-    pub fn options(&self, progress: Progress) -> IndexOptions {
-        IndexOptions {
+impl IndexingArgs {
+    /// The index options; unless `--lexical`, with the sentence embedder (fetched when
+    /// missing, reporting to `progress`).
+    pub fn options(&self, progress: Progress) -> anyhow::Result<IndexOptions> {
+        let embedder = if self.lexical {
+            None
+        } else {
+            Some(
+                Embedder::ensure(std::path::Path::new("models"), &progress)
+                    .context("loading the sentence embedder (or pass --lexical)")?,
+            )
+        };
+        Ok(IndexOptions {
             chunking: ChunkConfig {
                 min_words: self.min_words,
                 target_words: self.target_words,
@@ -64,7 +80,8 @@ impl ChunkArgs {
                 ..ChunkConfig::default()
             },
             progress,
-        }
+            embedder,
+        })
     }
 }
 
@@ -109,7 +126,7 @@ pub struct BenchRetrievalArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    pub chunking: ChunkArgs,
+    pub chunking: IndexingArgs,
 }
 
 pub fn index(args: IndexArgs) -> anyhow::Result<()> {
@@ -117,7 +134,7 @@ pub fn index(args: IndexArgs) -> anyhow::Result<()> {
     let (_, report) = index::ensure_index(
         &c.corpus,
         &c.data,
-        &c.chunking.options(super::progress::bars()),
+        &c.chunking.options(super::progress::bars())?,
     )
     .with_context(|| format!("indexing {}", c.corpus.display()))?;
     for skipped in &report.skipped {
@@ -144,13 +161,21 @@ pub fn index(args: IndexArgs) -> anyhow::Result<()> {
 
 pub fn search(args: SearchArgs) -> anyhow::Result<()> {
     let c = &args.corpus;
-    let (index, _) = index::ensure_index(
-        &c.corpus,
-        &c.data,
-        &c.chunking.options(super::progress::bars()),
-    )
-    .with_context(|| format!("indexing {}", c.corpus.display()))?;
-    let hits = index.search(&args.question, args.k, args.article.as_deref())?;
+    let options = c.chunking.options(super::progress::bars())?;
+    let (index, _) = index::ensure_index(&c.corpus, &c.data, &options)
+        .with_context(|| format!("indexing {}", c.corpus.display()))?;
+    let sims = match (&options.embedder, index.vectors()) {
+        (Some(embedder), Some(vectors)) => {
+            Some(vectors.similarities(&embedder.embed_one(&args.question)?))
+        }
+        _ => None,
+    };
+    let hits = index.hybrid_search(
+        &args.question,
+        sims.as_deref(),
+        args.k,
+        args.article.as_deref(),
+    )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
         return Ok(());
@@ -176,7 +201,7 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
 pub fn bench(args: BenchRetrievalArgs) -> anyhow::Result<()> {
     let options = args
         .chunking
-        .options(super::progress::bars_unless(args.json));
+        .options(super::progress::bars_unless(args.json))?;
     if let Some(n) = args.synthetic {
         let r = bench::run_synthetic(n, args.queries, &options)?;
         if args.json {
@@ -206,15 +231,19 @@ pub fn bench(args: BenchRetrievalArgs) -> anyhow::Result<()> {
             "{} answerable questions over {} articles, {} passages",
             r.questions, r.articles, r.passages
         );
-        println!(
-            "recall@1 {:.3}   recall@3 {:.3}   recall@5 {:.3}   MRR {:.3}",
-            r.recall_at_1, r.recall_at_3, r.recall_at_5, r.mrr
-        );
+        for sig in &r.signals {
+            println!(
+                "{:<7} recall@1 {:.3}   recall@3 {:.3}   recall@5 {:.3}   MRR {:.3}   query p50 {:.2} ms, p99 {:.2} ms",
+                sig.signal,
+                sig.recall_at_1,
+                sig.recall_at_3,
+                sig.recall_at_5,
+                sig.mrr,
+                sig.query_p50_ms,
+                sig.query_p99_ms
+            );
+        }
         println!("index build {:.0} ms", r.build_ms);
-        println!(
-            "query latency p50 {:.3} ms, p99 {:.3} ms",
-            r.query_p50_ms, r.query_p99_ms
-        );
     }
     Ok(())
 }

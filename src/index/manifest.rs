@@ -26,12 +26,24 @@ pub struct Manifest {
     pub passages: usize,
     pub skipped: Vec<SkippedFile>,
     pub build_ms: u64,
+    /// The embedder of the stored sentence vectors (none: a lexical index).
+    #[serde(default)]
+    pub vectors: Option<String>,
 }
 
 impl Manifest {
-    /// True when this manifest describes an index of exactly these files and settings.
-    pub fn matches(&self, files: &Fingerprint, chunking: &ChunkConfig) -> bool {
-        self.format == FORMAT && &self.chunking == chunking && &self.files == files
+    /// True when this manifest describes an index of exactly these files and settings, with
+    /// vectors of the embedder `vectors` (or none).
+    pub fn matches(
+        &self,
+        files: &Fingerprint,
+        chunking: &ChunkConfig,
+        vectors: &Option<String>,
+    ) -> bool {
+        self.format == FORMAT
+            && &self.chunking == chunking
+            && &self.files == files
+            && &self.vectors == vectors
     }
 }
 

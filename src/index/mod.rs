@@ -2,7 +2,8 @@
 //!
 //! Layout of the data folder:
 //! - `manifest.json`: what the current index was built from, and which folder holds it;
-//! - `index-<id>/`: a tantivy index plus `store.json` (articles and passages for display);
+//! - `index-<id>/`: a tantivy index plus `store.json` (articles and passages for display) and,
+//!   when built with an embedder, the sentence vectors (`vectors.json`, `vectors.f32`);
 //! - `.building-<pid>-<id>/`: an index being built. It becomes current only when the
 //!   manifest that names it has been renamed into place, so a crash mid-build leaves the old
 //!   index serving.
@@ -11,12 +12,15 @@ mod manifest;
 mod schema;
 mod search;
 mod store;
+pub mod vectors;
 
 pub use manifest::Manifest;
 pub use search::SearchHit;
 pub use store::Store;
+pub use vectors::SentenceVectors;
 
 use crate::corpus::{self, Article, ChunkConfig, Corpus, CorpusError, Passage, SkippedFile};
+use crate::embed::{EmbedError, Embedder};
 use crate::progress::{Progress, Unit};
 use schema::Fields;
 use std::path::{Path, PathBuf};
@@ -38,6 +42,8 @@ pub enum IndexError {
     Store { path: PathBuf, reason: String },
     #[error("no index in {0}: run `ama index` first")]
     Missing(PathBuf),
+    #[error("embedding the sentences: {0}")]
+    Embed(#[from] EmbedError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
@@ -53,6 +59,17 @@ pub struct IndexOptions {
     pub chunking: ChunkConfig,
     /// Where indexing a large corpus reports its progress.
     pub progress: Progress,
+    /// Embeds every sentence, for dense retrieval; without it the index is lexical only.
+    pub embedder: Option<std::sync::Arc<Embedder>>,
+}
+
+impl IndexOptions {
+    /// The vectors' model name an index built with these options has.
+    fn vectors_model(&self) -> Option<String> {
+        self.embedder
+            .as_ref()
+            .map(|_| crate::embed::MODEL_NAME.to_string())
+    }
 }
 
 /// What `ensure_index` did.
@@ -81,6 +98,8 @@ pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
     store: Store,
+    /// The sentences' embeddings, when the index was built with an embedder.
+    vectors: Option<SentenceVectors>,
     dir: PathBuf,
 }
 
@@ -104,7 +123,7 @@ pub fn ensure_index(
     let files = corpus::list_article_files(corpus_dir)?;
     let fingerprint = manifest::fingerprint(corpus_dir, &files).map_err(io_err(corpus_dir))?;
     if let Some(current) = manifest::read(data_dir) {
-        if current.matches(&fingerprint, &options.chunking) {
+        if current.matches(&fingerprint, &options.chunking, &options.vectors_model()) {
             let dir = data_dir.join(&current.index_dir);
             match SearchIndex::open_dir(&dir) {
                 Ok(index) => {
@@ -152,7 +171,11 @@ fn rebuild(
     let started = Instant::now();
     let suffix = unique_suffix();
     let building = data_dir.join(format!(".building-{suffix}"));
-    let index = match build_at(corpus, &building, options) {
+    // Vectors of sentences whose text did not change are reused.
+    let previous_vectors = manifest::read(data_dir)
+        .and_then(|m| SearchIndex::open_dir(&data_dir.join(m.index_dir)).ok())
+        .and_then(|i| i.vectors);
+    let index = match build_at_reusing(corpus, &building, options, previous_vectors.as_ref()) {
         Ok(index) => index,
         Err(err) => {
             let _ = std::fs::remove_dir_all(&building);
@@ -175,6 +198,7 @@ fn rebuild(
         passages: index.store.passages.len(),
         skipped: corpus.skipped.clone(),
         build_ms,
+        vectors: index.vectors.as_ref().map(|v| v.model.clone()),
     };
     manifest::write_atomically(data_dir, &new_manifest).map_err(io_err(data_dir))?;
     // The old index is no longer named by the manifest. A process that still has it open
@@ -229,6 +253,17 @@ pub fn build_at(
     dir: &Path,
     options: &IndexOptions,
 ) -> Result<SearchIndex, IndexError> {
+    build_at_reusing(corpus, dir, options, None)
+}
+
+/// As [`build_at`], taking the vectors of sentences whose text is unchanged from `previous`
+/// instead of embedding them again.
+pub fn build_at_reusing(
+    corpus: &Corpus,
+    dir: &Path,
+    options: &IndexOptions,
+    previous_vectors: Option<&SentenceVectors>,
+) -> Result<SearchIndex, IndexError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let (schema, fields) = schema::schema();
     let index = tantivy::Index::create_in_dir(dir, schema)?;
@@ -267,7 +302,28 @@ pub fn build_at(
         reason: e.to_string(),
     })?;
     std::fs::write(&store_path, json).map_err(io_err(&store_path))?;
-    SearchIndex::from_parts(index, store, dir)
+    let vectors = match &options.embedder {
+        Some(embedder) => {
+            let layout = vectors::layout(&store.articles, &store.passages);
+            let (vectors, embedded) = SentenceVectors::build(
+                crate::embed::MODEL_NAME,
+                crate::embed::DIM,
+                &layout,
+                previous_vectors,
+                |texts| embedder.embed_all(texts, &options.progress),
+            )?;
+            tracing::info!(
+                sentences = vectors.len(),
+                embedded,
+                reused = vectors.len() - embedded,
+                "sentence vectors built"
+            );
+            vectors.write(dir).map_err(io_err(dir))?;
+            Some(vectors)
+        }
+        None => None,
+    };
+    SearchIndex::from_parts(index, store, vectors, dir)
 }
 
 impl SearchIndex {
@@ -283,12 +339,18 @@ impl SearchIndex {
             reason: e.to_string(),
         })?;
         store.reindex();
-        SearchIndex::from_parts(index, store, dir)
+        let vectors = if dir.join(vectors::META_FILE).exists() {
+            SentenceVectors::read(dir, &vectors::layout(&store.articles, &store.passages))
+        } else {
+            None
+        };
+        SearchIndex::from_parts(index, store, vectors, dir)
     }
 
     fn from_parts(
         index: tantivy::Index,
         store: Store,
+        vectors: Option<SentenceVectors>,
         dir: &Path,
     ) -> Result<SearchIndex, IndexError> {
         let fields = schema::fields_of(&index.schema())?;
@@ -301,8 +363,14 @@ impl SearchIndex {
             reader,
             fields,
             store,
+            vectors,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// The sentence vectors, when the index has them.
+    pub fn vectors(&self) -> Option<&SentenceVectors> {
+        self.vectors.as_ref()
     }
 
     pub fn articles(&self) -> &[Article] {

@@ -50,6 +50,13 @@ impl Store {
         self.by_article.get(id).map(|(i, _)| &self.articles[*i])
     }
 
+    /// The slots of the passages of an article.
+    pub fn article_slots(&self, article_id: &str) -> Option<std::ops::Range<usize>> {
+        self.by_article
+            .get(article_id)
+            .map(|(_, range)| range.clone())
+    }
+
     pub fn passages_of(&self, article_id: &str) -> &[Passage] {
         match self.by_article.get(article_id) {
             Some((_, range)) => &self.passages[range.clone()],

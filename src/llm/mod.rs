@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub mod engine;
-pub mod fetch;
+
 pub mod gguf;
 pub mod kernels;
 pub mod llama;
@@ -156,7 +156,7 @@ pub enum LlmError {
     #[error("inference: {0}")]
     Inference(String),
     #[error(transparent)]
-    Fetch(#[from] fetch::FetchError),
+    Fetch(#[from] crate::fetch::FetchError),
 }
 
 impl From<candle_core::Error> for LlmError {

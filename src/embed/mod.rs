@@ -1,0 +1,159 @@
+//! Sentence embeddings: all-MiniLM-L6-v2 (BERT, 6 layers, 384 dimensions) run with candle's
+//! BERT, mean-pooled over the tokens and L2-normalised, so the dot product of two embeddings
+//! is their cosine similarity. The index embeds every sentence once; a question is embedded
+//! when it is asked.
+use std::path::Path;
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::fetch::{self, EmbedderFiles, FetchError};
+use crate::progress::Progress;
+
+/// Dimensions of an embedding.
+pub const DIM: usize = 384;
+/// Name recorded with the vectors an index stores: vectors of another model do not mix.
+pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
+/// Tokens read per text (sentence-transformers' `max_seq_length` for this model).
+const MAX_TOKENS: usize = 256;
+/// Texts run through the model together.
+const BATCH: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("sentence embedder: {0}")]
+    Model(#[from] candle_core::Error),
+    #[error("sentence embedder tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("sentence embedder config {path}: {reason}")]
+    Config { path: String, reason: String },
+}
+
+/// A loaded sentence embedder. Cheap to share: wrap it in an [`Arc`].
+pub struct Embedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("model", &MODEL_NAME)
+            .finish()
+    }
+}
+
+impl Embedder {
+    /// Loads the embedder from `models_dir`, fetching and unpacking it first when missing.
+    pub fn ensure(models_dir: &Path, progress: &Progress) -> Result<Arc<Embedder>, EmbedError> {
+        let files = fetch::ensure_embedder(models_dir, progress)?;
+        Ok(Arc::new(Embedder::load(&files)?))
+    }
+
+    /// Loads the embedder from its files.
+    pub fn load(files: &EmbedderFiles) -> Result<Embedder, EmbedError> {
+        let config_err = |reason: String| EmbedError::Config {
+            path: files.config.display().to_string(),
+            reason,
+        };
+        let raw = std::fs::read(&files.config).map_err(|e| config_err(e.to_string()))?;
+        let config: Config = serde_json::from_slice(&raw).map_err(|e| config_err(e.to_string()))?;
+        let device = Device::Cpu;
+        let weights = std::fs::read(&files.weights).map_err(|e| config_err(e.to_string()))?;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)?;
+        let model = BertModel::load(vb, &config)?;
+        let mut tokenizer = Tokenizer::from_file(&files.tokenizer)
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..PaddingParams::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        Ok(Embedder {
+            model,
+            tokenizer,
+            device,
+        })
+    }
+
+    /// The embedding of one text.
+    pub fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let mut out = self.embed_batch(&[text])?;
+        Ok(out.pop().unwrap_or_else(|| vec![0.0; DIM]))
+    }
+
+    /// The embeddings of `texts`, in order, `DIM` values each. Texts of similar length are
+    /// batched together (less padding); `progress` counts texts done.
+    pub fn embed_all(
+        &self,
+        texts: &[&str],
+        progress: &Progress,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut task = progress.task(
+            "embedding sentences",
+            Some(texts.len() as u64),
+            crate::progress::Unit::Items,
+        );
+        for chunk in order.chunks(BATCH) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, v) in chunk.iter().zip(self.embed_batch(&batch)?) {
+                out[i] = v;
+            }
+            task.advance(chunk.len() as u64);
+        }
+        Ok(out)
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        let len = encodings.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
+        let (mut ids, mut mask) = (Vec::new(), Vec::new());
+        for e in &encodings {
+            let mut row_ids = e.get_ids().to_vec();
+            let mut row_mask = e.get_attention_mask().to_vec();
+            row_ids.resize(len, 0);
+            row_mask.resize(len, 0);
+            ids.extend(row_ids);
+            mask.extend(row_mask);
+        }
+        let n = encodings.len();
+        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
+        let types = ids.zeros_like()?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        // Mean over the real tokens, then unit length.
+        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+        let unit = mean.broadcast_div(&norm)?;
+        Ok(unit.to_vec2::<f32>()?)
+    }
+}
+
+/// The dot product of two embeddings (their cosine: both have unit length).
+#[inline]
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}

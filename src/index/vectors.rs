@@ -1,0 +1,266 @@
+//! Sentence vectors stored with the index: one embedding per distinct sentence of the
+//! passages, in article order. Passages are runs of consecutive sentences, so a passage's
+//! vectors are one contiguous range of rows (overlapping passages share rows).
+//!
+//! On disk: `vectors.json` (the model, the dimension, and a hash of each row's sentence, so a
+//! rebuild reuses the vectors of sentences whose text did not change) and `vectors.f32` (the
+//! rows, little-endian f32).
+use crate::corpus::{Article, Passage};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+pub const META_FILE: &str = "vectors.json";
+pub const DATA_FILE: &str = "vectors.f32";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta {
+    model: String,
+    dim: usize,
+    /// Per row: a hash of the sentence's text.
+    hashes: Vec<String>,
+}
+
+/// The sentence vectors of an index.
+#[derive(Debug, Default)]
+pub struct SentenceVectors {
+    pub model: String,
+    pub dim: usize,
+    data: Vec<f32>,
+    hashes: Vec<String>,
+    /// Per passage slot, its rows.
+    passage_rows: Vec<Range<usize>>,
+}
+
+/// Where each distinct sentence of the passages goes: its text range and the article's text.
+pub struct SentenceLayout<'a> {
+    /// Per row: (article text, sentence range).
+    pub rows: Vec<(&'a str, Range<usize>)>,
+    pub passage_rows: Vec<Range<usize>>,
+}
+
+/// Lays out the distinct sentences of `passages` (grouped by article, in order) as rows.
+pub fn layout<'a>(articles: &'a [Article], passages: &[Passage]) -> SentenceLayout<'a> {
+    let texts: HashMap<&str, &'a str> = articles
+        .iter()
+        .map(|a| (a.id.as_str(), a.text.as_str()))
+        .collect();
+    let mut rows: Vec<(&'a str, Range<usize>)> = Vec::new();
+    let mut passage_rows = Vec::with_capacity(passages.len());
+    // Row of each sentence start within the current article.
+    let mut current: Option<&str> = None;
+    let mut row_of: HashMap<usize, usize> = HashMap::new();
+    for p in passages {
+        if current != Some(p.article_id.as_str()) {
+            current = Some(p.article_id.as_str());
+            row_of.clear();
+        }
+        let text = texts.get(p.article_id.as_str()).copied().unwrap_or("");
+        let mut first = None;
+        let mut last = None;
+        for s in &p.sentences {
+            let row = *row_of.entry(s.start).or_insert_with(|| {
+                rows.push((text, s.clone()));
+                rows.len() - 1
+            });
+            first.get_or_insert(row);
+            last = Some(row);
+        }
+        passage_rows.push(match (first, last) {
+            (Some(f), Some(l)) if l >= f => f..l + 1,
+            _ => 0..0,
+        });
+    }
+    SentenceLayout { rows, passage_rows }
+}
+
+/// A short hash of a sentence's text: the key under which its vector is reused.
+pub fn text_hash(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+}
+
+impl SentenceVectors {
+    /// Vectors for `layout`: reused from `previous` where a sentence's text is unchanged,
+    /// computed by `embed` (given the texts still missing) otherwise.
+    pub fn build<E>(
+        model: &str,
+        dim: usize,
+        layout: &SentenceLayout,
+        previous: Option<&SentenceVectors>,
+        embed: impl FnOnce(&[&str]) -> Result<Vec<Vec<f32>>, E>,
+    ) -> Result<(SentenceVectors, usize), E> {
+        // Measured with `eval`: prefixing the article's title to each sentence declines more
+        // off-topic questions (0.952 against 0.918 on SQuAD) but finds the evidence of fewer
+        // own-words questions (seed article: 1 of 12 against 5), so sentences go alone.
+        let texts: Vec<&str> = layout.rows.iter().map(|(t, r)| &t[r.clone()]).collect();
+        let hashes: Vec<String> = texts.iter().map(|t| text_hash(t)).collect();
+        let reusable: HashMap<&str, usize> = previous
+            .filter(|p| p.model == model && p.dim == dim)
+            .map(|p| {
+                p.hashes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| (h.as_str(), i))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let missing: Vec<usize> = (0..texts.len())
+            .filter(|&i| !reusable.contains_key(hashes[i].as_str()))
+            .collect();
+        let fresh = embed(&missing.iter().map(|&i| texts[i]).collect::<Vec<_>>())?;
+        let mut fresh_of: HashMap<usize, Vec<f32>> = missing.iter().copied().zip(fresh).collect();
+        let mut data = Vec::with_capacity(texts.len() * dim);
+        for (i, hash) in hashes.iter().enumerate() {
+            match (reusable.get(hash.as_str()), previous) {
+                (Some(&row), Some(prev)) => data.extend_from_slice(prev.row(row)),
+                _ => {
+                    let v = fresh_of.remove(&i).unwrap_or_default();
+                    let mut v = v;
+                    v.resize(dim, 0.0);
+                    data.extend(v);
+                }
+            }
+        }
+        let vectors = SentenceVectors {
+            model: model.to_string(),
+            dim,
+            data,
+            hashes,
+            passage_rows: layout.passage_rows.clone(),
+        };
+        Ok((vectors, missing.len()))
+    }
+
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let meta = Meta {
+            model: self.model.clone(),
+            dim: self.dim,
+            hashes: self.hashes.clone(),
+        };
+        let json = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join(META_FILE), json)?;
+        let mut bytes = Vec::with_capacity(self.data.len() * 4);
+        for v in &self.data {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        std::fs::write(dir.join(DATA_FILE), bytes)
+    }
+
+    /// The vectors stored in `dir` for an index whose passages lay out as `layout`; `None`
+    /// when there are none or they do not fit (then the index is lexical only).
+    pub fn read(dir: &Path, layout: &SentenceLayout) -> Option<SentenceVectors> {
+        let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join(META_FILE)).ok()?).ok()?;
+        let bytes = std::fs::read(dir.join(DATA_FILE)).ok()?;
+        let data: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if meta.dim == 0
+            || meta.hashes.len() != layout.rows.len()
+            || data.len() != meta.hashes.len() * meta.dim
+        {
+            tracing::warn!("sentence vectors in {} do not fit the index", dir.display());
+            return None;
+        }
+        Some(SentenceVectors {
+            model: meta.model,
+            dim: meta.dim,
+            data,
+            hashes: meta.hashes,
+            passage_rows: layout.passage_rows.clone(),
+        })
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        self.data
+            .get(i * self.dim..(i + 1) * self.dim)
+            .unwrap_or(&[])
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// The rows of the passage in `slot`.
+    pub fn passage_rows(&self, slot: usize) -> Range<usize> {
+        self.passage_rows.get(slot).cloned().unwrap_or(0..0)
+    }
+
+    /// Cosine of `query` with every row.
+    pub fn similarities(&self, query: &[f32]) -> Vec<f32> {
+        if query.len() != self.dim {
+            return vec![0.0; self.len()];
+        }
+        self.data
+            .chunks_exact(self.dim)
+            .map(|row| crate::embed::cosine(row, query))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::{chunk_article, ChunkConfig};
+
+    fn article(id: &str, text: &str) -> Article {
+        Article {
+            id: id.into(),
+            path: id.into(),
+            title: id.into(),
+            date: None,
+            url: None,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn overlapping_passages_share_rows_and_rebuilds_reuse_unchanged_sentences() {
+        let text = (0..12)
+            .map(|i| format!("Sentence number {i} says something about topic {i}."))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let articles = vec![article("a", &text)];
+        let config = ChunkConfig {
+            min_words: 10,
+            target_words: 20,
+            max_words: 25,
+            overlap_sentences: 1,
+        };
+        let passages: Vec<Passage> = chunk_article(&articles[0], &config);
+        assert!(passages.len() > 2);
+        let lay = layout(&articles, &passages);
+        assert_eq!(lay.rows.len(), 12, "each sentence once");
+        for (p, rows) in passages.iter().zip(&lay.passage_rows) {
+            assert_eq!(rows.len(), p.sentences.len());
+            assert_eq!(lay.rows[rows.start].1, p.sentences[0]);
+        }
+        let fake = |texts: &[&str]| -> Result<Vec<Vec<f32>>, ()> {
+            Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect())
+        };
+        let (first, computed) = SentenceVectors::build("m", 2, &lay, None, fake).unwrap();
+        assert_eq!(computed, 12);
+        // One sentence changes: only it is embedded again.
+        let changed = vec![article("a", &text.replace("topic 3.", "another topic."))];
+        let passages2 = chunk_article(&changed[0], &config);
+        let lay2 = layout(&changed, &passages2);
+        let (second, computed) = SentenceVectors::build("m", 2, &lay2, Some(&first), fake).unwrap();
+        assert_eq!(computed, 1);
+        assert_eq!(second.len(), 12);
+        let dir = tempfile::tempdir().unwrap();
+        second.write(dir.path()).unwrap();
+        let back = SentenceVectors::read(dir.path(), &lay2).unwrap();
+        assert_eq!(back.row(5), second.row(5));
+        assert!(SentenceVectors::read(dir.path(), &lay).is_some());
+        // A layout of another size does not take these vectors.
+        let short = layout(&changed, &passages2[..1]);
+        assert!(SentenceVectors::read(dir.path(), &short).is_none());
+    }
+}
