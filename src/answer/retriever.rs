@@ -24,7 +24,8 @@ pub struct AnswerConfig {
     /// A further sentence must match at least this share as well as the best.
     pub evidence_min_ratio: f32,
     /// With sentence vectors: an evidence sentence scores its share of the question's idf
-    /// weight plus this times its cosine with the question.
+    /// weight plus `w` times its cosine with the question, `w` going from 1 (the best
+    /// passages hold all of the question's weight) to this (they hold none of it).
     pub dense_weight: f32,
     /// Below this share of the question's weight found in the two best passages, decline.
     pub min_coverage: f32,
@@ -163,17 +164,6 @@ impl Retriever {
             request.article.as_deref(),
         )?;
         let terms = evidence::query_terms(&self.index, &query);
-        let evidence = evidence::select(
-            &self.index,
-            &terms,
-            &hits,
-            sims.as_deref().map(|s| (s, self.config.dense_weight)),
-            self.config.evidence_sentences,
-            self.config.evidence_min_ratio,
-        );
-        let similarity = sims
-            .as_deref()
-            .and_then(|sims| evidence::best_similarity(&self.index, &hits, sims));
         // How much of what the question asks about the best passages mention at all.
         let context: String = hits
             .iter()
@@ -182,11 +172,25 @@ impl Retriever {
             .collect::<Vec<_>>()
             .join(" ");
         let coverage = evidence::coverage(&self.index, &terms, &context);
+        // Meaning weighs most for a question in a reader's own words (little of it in the
+        // passages), least for one in the article's words, whose shared words are precise.
+        let c = &self.config;
+        let dense_weight = 1.0 + (c.dense_weight - 1.0).max(0.0) * (1.0 - coverage.clamp(0.0, 1.0));
+        let evidence = evidence::select(
+            &self.index,
+            &terms,
+            &hits,
+            sims.as_deref().map(|s| (s, dense_weight)),
+            self.config.evidence_sentences,
+            self.config.evidence_min_ratio,
+        );
+        let similarity = sims
+            .as_deref()
+            .and_then(|sims| evidence::best_similarity(&self.index, &hits, sims));
         let sentence_coverage = evidence
             .first()
             .map(|e| evidence::coverage(&self.index, &terms, &e.quote))
             .unwrap_or(0.0);
-        let c = &self.config;
         let decline = if terms.is_empty() && similarity.is_none() {
             Some("the question names nothing to look for".to_string())
         } else if evidence.is_empty() {

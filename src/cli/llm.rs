@@ -281,7 +281,13 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
         decode.push(r.decode_tok_s);
     }
     let report = serde_json::json!({
-        "engine": "ama (candle)",
+        "engine": "ama",
+        // Which matmul kernel ran (chosen at run time from what the CPU has).
+        "kernel": format!("{:?}", ama::llm::kernels::Kernel::selected()),
+        "kernels_available": ama::llm::kernels::Kernel::available()
+            .iter()
+            .map(|k| format!("{k:?}"))
+            .collect::<Vec<_>>(),
         "model": engine.name(),
         "weights": format!("{:?}", args.model.weights).to_lowercase(),
         "dense_prefill": format!("{:?}", args.model.dense).to_lowercase(),
@@ -300,10 +306,11 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
         println!("{report}");
     } else {
         println!(
-            "model {} ({} weights, dense prefill {}), {} prompt + {} generated tokens, median of {} runs, {} threads",
+            "model {} ({} weights, dense prefill {}, {} kernel), {} prompt + {} generated tokens, median of {} runs, {} threads",
             report["model"].as_str().unwrap_or_default(),
             report["weights"].as_str().unwrap_or_default(),
             report["dense_prefill"].as_str().unwrap_or_default(),
+            report["kernel"].as_str().unwrap_or_default(),
             args.prompt_tokens,
             args.gen_tokens,
             args.runs,
