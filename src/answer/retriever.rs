@@ -122,11 +122,12 @@ impl Retriever {
         &self,
         question: &str,
         k: usize,
+        article: Option<&str>,
     ) -> Result<Vec<crate::index::SearchHit>, AnswerError> {
         let sims = self.similarities(question)?;
         Ok(self
             .index
-            .hybrid_search(question, sims.as_deref(), k, None)?)
+            .hybrid_search(question, sims.as_deref(), k, article)?)
     }
 
     /// The question's cosine with every sentence vector; `None` when retrieval is lexical.

@@ -281,7 +281,7 @@ fn ask_all(
         let prepared = retriever.prepare(&request)?;
         let (coverage, similarity) = (prepared.coverage, prepared.similarity);
         let sentence_coverage = prepared.sentence_coverage;
-        let hits = retriever.search(&q.question, 3)?;
+        let hits = retriever.search(&q.question, 3, None)?;
         let retrieved_at_3 = q
             .answers
             .iter()

@@ -30,8 +30,8 @@ pub enum EmbedError {
     Model(#[from] candle_core::Error),
     #[error("sentence embedder tokenizer: {0}")]
     Tokenizer(String),
-    #[error("sentence embedder config {path}: {reason}")]
-    Config { path: String, reason: String },
+    #[error("sentence embedder file {path}: {reason}")]
+    File { path: String, reason: String },
 }
 
 /// A loaded sentence embedder. Cheap to share: wrap it in an [`Arc`].
@@ -58,14 +58,17 @@ impl Embedder {
 
     /// Loads the embedder from its files.
     pub fn load(files: &EmbedderFiles) -> Result<Embedder, EmbedError> {
-        let config_err = |reason: String| EmbedError::Config {
-            path: files.config.display().to_string(),
+        let file_err = |path: &Path, reason: String| EmbedError::File {
+            path: path.display().to_string(),
             reason,
         };
-        let raw = std::fs::read(&files.config).map_err(|e| config_err(e.to_string()))?;
-        let config: Config = serde_json::from_slice(&raw).map_err(|e| config_err(e.to_string()))?;
+        let raw =
+            std::fs::read(&files.config).map_err(|e| file_err(&files.config, e.to_string()))?;
+        let config: Config =
+            serde_json::from_slice(&raw).map_err(|e| file_err(&files.config, e.to_string()))?;
         let device = Device::Cpu;
-        let weights = std::fs::read(&files.weights).map_err(|e| config_err(e.to_string()))?;
+        let weights =
+            std::fs::read(&files.weights).map_err(|e| file_err(&files.weights, e.to_string()))?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)?;
         let model = BertModel::load(vb, &config)?;
         let mut tokenizer = Tokenizer::from_file(&files.tokenizer)

@@ -228,13 +228,13 @@ pub async fn search(
         }
     }
     let k = params.k.clamp(1, 50);
+    // The same fused ranking the answers use (BM25 alone for a lexical index).
     let hits: Vec<SearchHit> = tokio::task::spawn_blocking(move || {
         answerer
-            .index()
+            .retriever()
             .search(&request.question, k, request.article.as_deref())
     })
-    .await?
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .await??;
     Ok(Json(serde_json::json!({ "query": params.q, "hits": hits })).into_response())
 }
 
