@@ -50,17 +50,7 @@ pub fn query_terms(index: &SearchIndex, question: &str) -> QueryTerms {
 /// Share of the question's weight (idf) found in `text`: 1.0 when every content term of the
 /// question occurs in it.
 pub fn coverage(index: &SearchIndex, terms: &QueryTerms, text: &str) -> f32 {
-    let total: f32 = terms.iter().map(|(_, w)| w).sum();
-    if total <= 0.0 {
-        return 0.0;
-    }
-    let present = index.text_terms(text);
-    let found: f32 = terms
-        .iter()
-        .filter(|(t, _)| present.contains(t))
-        .map(|(_, w)| w)
-        .sum();
-    found / total
+    index.weighted_share(terms, text)
 }
 
 /// The best cosine between the question and a sentence of `hits` (`sims` per sentence row).

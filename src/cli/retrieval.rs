@@ -164,18 +164,12 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
     let options = c.chunking.options(super::progress::bars())?;
     let (index, _) = index::ensure_index(&c.corpus, &c.data, &options)
         .with_context(|| format!("indexing {}", c.corpus.display()))?;
-    let sims = match (&options.embedder, index.vectors()) {
-        (Some(embedder), Some(vectors)) => {
-            Some(vectors.similarities(&embedder.embed_one(&args.question)?))
-        }
-        _ => None,
-    };
-    let hits = index.hybrid_search(
-        &args.question,
-        sims.as_deref(),
-        args.k,
-        args.article.as_deref(),
-    )?;
+    let retriever = ama::answer::Retriever::new(
+        std::sync::Arc::new(index),
+        ama::answer::AnswerConfig::default(),
+    )
+    .with_embedder(options.embedder);
+    let hits = retriever.search(&args.question, args.k, args.article.as_deref())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
         return Ok(());

@@ -147,21 +147,30 @@ impl SearchIndex {
     /// Share of the question's idf weight that `text` holds (1.0: every term of the question
     /// occurs in it).
     pub fn coverage_of(&self, question: &str, text: &str) -> f32 {
-        let terms = self.query_terms(question);
+        let terms: Vec<(String, f32)> = self
+            .query_terms(question)
+            .into_iter()
+            .map(|t| {
+                let idf = self.idf(&t);
+                (t, idf)
+            })
+            .collect();
+        self.weighted_share(&terms, text)
+    }
+
+    /// Share of the weight of `terms` (analyzed term, weight) whose terms occur in `text`.
+    pub fn weighted_share(&self, terms: &[(String, f32)], text: &str) -> f32 {
+        let total: f32 = terms.iter().map(|(_, w)| w).sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
         let present = self.text_terms(text);
-        let (mut found, mut total) = (0.0, 0.0);
-        for t in &terms {
-            let w = self.idf(t);
-            total += w;
-            if present.contains(t) {
-                found += w;
-            }
-        }
-        if total > 0.0 {
-            found / total
-        } else {
-            0.0
-        }
+        let found: f32 = terms
+            .iter()
+            .filter(|(t, _)| present.contains(t))
+            .map(|(_, w)| w)
+            .sum();
+        found / total
     }
 
     /// The passage in `slot` as a hit with `score`.

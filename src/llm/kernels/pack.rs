@@ -39,6 +39,18 @@ pub struct PackedMatrix {
     data: Vec<u8>,
 }
 
+impl Format {
+    /// Bytes of one tile block (`NR` columns × `QK` k) in this format.
+    #[inline(always)]
+    const fn block_stride(self) -> usize {
+        match self {
+            Format::Int8 => BLOCK_STRIDE,
+            Format::Nib4 => NIB_BLOCK_STRIDE,
+            Format::Nib5 => NIB5_BLOCK_STRIDE,
+        }
+    }
+}
+
 /// Bytes per int8 tile block: the values, then `NR` f16 scales.
 pub(crate) const BLOCK_STRIDE: usize = TILE_BYTES + 2 * NR;
 /// Bytes of the nibbles of one tile block.
@@ -76,37 +88,22 @@ impl PackedMatrix {
         }
     }
 
-    fn zeroed_nib(n: usize, k: usize) -> Self {
+    /// A matrix of a nibble format, all zero (zero nibbles, scales and minimums).
+    fn zeroed_nibbles(n: usize, k: usize, format: Format) -> Self {
         let nb = k.div_ceil(QK);
         Self {
             n,
             k,
             nb,
-            format: Format::Nib4,
-            data: vec![0; n.div_ceil(NR) * nb * NIB_BLOCK_STRIDE],
-        }
-    }
-
-    fn zeroed_nib5(n: usize, k: usize) -> Self {
-        let nb = k.div_ceil(QK);
-        Self {
-            n,
-            k,
-            nb,
-            format: Format::Nib5,
-            data: vec![0; n.div_ceil(NR) * nb * NIB5_BLOCK_STRIDE],
+            format,
+            data: vec![0; n.div_ceil(NR) * nb * format.block_stride()],
         }
     }
 
     /// Offset of tile `t`, block `b`.
     #[inline(always)]
     fn block_base(&self, t: usize, b: usize) -> usize {
-        (t * self.nb + b)
-            * match self.format {
-                Format::Int8 => BLOCK_STRIDE,
-                Format::Nib4 => NIB_BLOCK_STRIDE,
-                Format::Nib5 => NIB5_BLOCK_STRIDE,
-            }
+        (t * self.nb + b) * self.format.block_stride()
     }
 
     /// Stores the 32 five-bit values of column `c`, block `b`, with their scale.
@@ -130,7 +127,7 @@ impl PackedMatrix {
     /// Stores the 32 nibbles of column `c`, block `b`, with their scale and minimum.
     fn set_nib_block(&mut self, c: usize, b: usize, q: &[u8; QK], d: f32, m: f32) {
         let (t, col) = (c / NR, c % NR);
-        let base = (t * self.nb + b) * NIB_BLOCK_STRIDE;
+        let base = self.block_base(t, b);
         for (i, &v) in q.iter().enumerate() {
             let (g, j) = (i / 4, i % 4);
             let at = base + (g % 4) * NR * 4 + col * 4 + j;
@@ -146,7 +143,7 @@ impl PackedMatrix {
     /// Stores the 32 int8 values of column `c`, block `b`, and their scale.
     fn set_block(&mut self, c: usize, b: usize, q: &[i8; QK], d: f32) {
         let (t, col) = (c / NR, c % NR);
-        let base = (t * self.nb + b) * BLOCK_STRIDE;
+        let base = self.block_base(t, b);
         for (i, &v) in q.iter().enumerate() {
             let (g, j) = (i / 4, i % 4);
             self.data[base + g * NR * 4 + col * 4 + j] = (v as u8) ^ 0x80;
@@ -212,7 +209,7 @@ impl PackedMatrix {
     /// exactly: nibbles as they are, minimum `−8d`.
     pub fn from_q4_0(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
         Self::check(n, k, bytes.len(), Q4_0_BYTES)?;
-        let mut p = Self::zeroed_nib(n, k);
+        let mut p = Self::zeroed_nibbles(n, k, Format::Nib4);
         for (i, blk) in bytes.chunks_exact(Q4_0_BYTES).enumerate() {
             let d = f16_at(blk, 0);
             p.set_nib_block(i / p.nb, i % p.nb, &nibbles(&blk[2..]), d, -8.0 * d);
@@ -225,7 +222,7 @@ impl PackedMatrix {
     /// weight instead of int8's 1.0625).
     pub fn from_q5_0(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
         Self::check(n, k, bytes.len(), Q5_0_BYTES)?;
-        let mut p = Self::zeroed_nib5(n, k);
+        let mut p = Self::zeroed_nibbles(n, k, Format::Nib5);
         for (i, blk) in bytes.chunks_exact(Q5_0_BYTES).enumerate() {
             p.set_nib5_block(i / p.nb, i % p.nb, &q5_values(blk), f16_at(blk, 0));
         }
@@ -248,7 +245,7 @@ impl PackedMatrix {
     /// d · nibble + m), exactly.
     pub fn from_q4_1(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
         Self::check(n, k, bytes.len(), Q4_1_BYTES)?;
-        let mut p = Self::zeroed_nib(n, k);
+        let mut p = Self::zeroed_nibbles(n, k, Format::Nib4);
         for (i, blk) in bytes.chunks_exact(Q4_1_BYTES).enumerate() {
             let (d, m) = (f16_at(blk, 0), f16_at(blk, 2));
             p.set_nib_block(i / p.nb, i % p.nb, &nibbles(&blk[4..]), d, m);
@@ -283,7 +280,7 @@ impl PackedMatrix {
     /// The `TILE_BYTES` of tile `t`, block `b` ([`Format::Int8`]).
     #[inline(always)]
     pub(crate) fn tile_block(&self, t: usize, b: usize) -> &[u8; TILE_BYTES] {
-        let base = (t * self.nb + b) * BLOCK_STRIDE;
+        let base = self.block_base(t, b);
         self.data
             .get(base..base + TILE_BYTES)
             .and_then(|s| s.try_into().ok())
@@ -328,7 +325,7 @@ impl PackedMatrix {
     /// The `NR` minimums (f16, little-endian) of tile `t`, block `b` ([`Format::Nib4`]).
     #[inline(always)]
     pub(crate) fn tile_mins_f16(&self, t: usize, b: usize) -> &[u8; 2 * NR] {
-        let base = (t * self.nb + b) * NIB_BLOCK_STRIDE + NIB_BYTES + 2 * NR;
+        let base = self.block_base(t, b) + NIB_BYTES + 2 * NR;
         self.data
             .get(base..base + 2 * NR)
             .and_then(|s| s.try_into().ok())
