@@ -6,7 +6,7 @@
 //! - [`template`]: the model's chat template rendered with minijinja (ChatML fallback).
 //! - [`llama`]: our llama forward pass over plain f32 buffers (prefix KV reuse, fused
 //!   projections); [`model`] wraps it and candle's loaders for the other architectures.
-//! - [`kernels`]: our quantized matmul (int8 or 4-bit weights repacked at load, AVX-512
+//! - [`kernels`] (the `ama-kernels` crate, in `kernels/`): our quantized matmul (int8 or 4-bit weights repacked at load, AVX-512
 //!   VNNI / AVX2 / portable microkernels chosen at run time) and the attention and
 //!   element-wise steps;
 //!   `AMA_NO_FAST_KERNELS=1` forces the portable code.
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub mod engine;
 
 pub mod gguf;
-pub mod kernels;
+pub use ama_kernels as kernels;
 pub mod llama;
 pub mod model;
 pub mod sampler;
