@@ -17,6 +17,9 @@ pub struct Checked {
     pub cited: Vec<usize>,
     /// True when no generated sentence survived and the best evidence is quoted instead.
     pub fallback: bool,
+    /// True when the reader said the evidence does not answer ("not stated") and wrote no
+    /// supported sentence: its own judgment, which the answer flow turns into a decline.
+    pub reader_declined: bool,
     /// Sentences of the draft that were dropped, with the reason.
     pub dropped: Vec<(String, String)>,
 }
@@ -53,6 +56,9 @@ const LEAD_INS: &[&str] = &[
 
 /// Phrases by which the model says it cannot answer: never shown as an answer.
 const NON_ANSWERS: &[&str] = &[
+    "not stated",
+    "does not state",
+    "doesn't state",
     "does not mention",
     "doesn't mention",
     "does not say",
@@ -168,6 +174,7 @@ pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: 
     let mut kept: Vec<String> = Vec::new();
     let mut cited: BTreeSet<usize> = BTreeSet::new();
     let mut dropped = Vec::new();
+    let mut said_not_stated = false;
     for range in split_sentences(&stripped) {
         if kept.len() >= max_sentences {
             break;
@@ -183,6 +190,7 @@ pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: 
         }
         let lower = sentence.to_lowercase();
         if NON_ANSWERS.iter().any(|p| lower.contains(p)) {
+            said_not_stated = true;
             dropped.push((sentence, "says it cannot answer".to_string()));
             continue;
         }
@@ -246,12 +254,14 @@ pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: 
                 text: format!("“{}” [{}]", best.quote, best.number),
                 cited: vec![best.number],
                 fallback: true,
+                reader_declined: said_not_stated,
                 dropped,
             },
             None => Checked {
                 text: String::new(),
                 cited: Vec::new(),
                 fallback: true,
+                reader_declined: said_not_stated,
                 dropped,
             },
         };
@@ -260,6 +270,7 @@ pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: 
         text: kept.join(" "),
         cited: cited.into_iter().collect(),
         fallback: false,
+        reader_declined: false,
         dropped,
     }
 }
@@ -344,7 +355,14 @@ mod tests {
             1,
         );
         assert!(c.fallback);
+        assert!(c.reader_declined);
         assert_eq!(c.cited, vec![1]);
+        // The stronger reader's plain "not stated" is its judgment too; an answer beside it
+        // is kept and is no decline.
+        assert!(check("not stated", Q, &evidence(), 1).reader_declined);
+        let c = check("Not stated. General Syrsky [1].", Q, &evidence(), 1);
+        assert!(!c.reader_declined && !c.fallback, "{c:?}");
+        assert!(!check("General Syrsky holds Kursk [2].", Q, &evidence(), 1).reader_declined);
     }
 
     #[test]

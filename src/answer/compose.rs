@@ -6,6 +6,9 @@ use super::retriever::{AnswerConfig, Prepared, Retriever};
 use super::{check, AnswerError, DECLINE_TEXT};
 use crate::llm::LanguageModel;
 
+/// Why a question is declined when the reader judged that its evidence does not answer it.
+pub const READER_DECLINE: &str = "the reader found no answer in the evidence";
+
 /// Builds the result (an empty draft when the model was not called: a declined question, or
 /// one answered by quoting its evidence).
 pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> AnswerResult {
@@ -17,7 +20,8 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
             completion: s.completion_tokens,
         })
         .unwrap_or_default();
-    let (answer, citations, revised, quoted_evidence) = match &prepared.decline {
+    let mut decline = prepared.decline.clone();
+    let (answer, citations, revised, quoted_evidence) = match &decline {
         Some(_) => (DECLINE_TEXT.to_string(), Vec::new(), false, false),
         None => {
             let checked = check::check(
@@ -26,14 +30,19 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
                 &prepared.evidence,
                 config.answer_sentences,
             );
-            let citations = checked
-                .cited
-                .iter()
-                .filter_map(|n| prepared.evidence.get(n - 1))
-                .cloned()
-                .collect();
-            let revised = checked.text.trim() != draft.text.trim();
-            (checked.text, citations, revised, checked.fallback)
+            if checked.reader_declined && config.reader_declines {
+                decline = Some(READER_DECLINE.to_string());
+                (DECLINE_TEXT.to_string(), Vec::new(), false, false)
+            } else {
+                let citations = checked
+                    .cited
+                    .iter()
+                    .filter_map(|n| prepared.evidence.get(n - 1))
+                    .cloned()
+                    .collect();
+                let revised = checked.text.trim() != draft.text.trim();
+                (checked.text, citations, revised, checked.fallback)
+            }
         }
     };
     AnswerResult {
@@ -42,8 +51,8 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
         answer,
         citations,
         related: Vec::new(),
-        declined: prepared.decline.is_some(),
-        decline_reason: prepared.decline,
+        declined: decline.is_some(),
+        decline_reason: decline,
         draft: draft.text,
         revised,
         quoted_evidence,

@@ -1,16 +1,78 @@
 //! The prompt: the numbered evidence and the question, nothing else. Less context answers
-//! better on a small model.
+//! better on a small model. Two styles, one per kind of reader (see [`PromptStyle`]).
 use super::evidence::Evidence;
 use crate::llm::ChatMessage;
 
-const SYSTEM: &str = "You answer questions about news articles. Use only the numbered evidence. \
-Answer in one short sentence and cite the evidence number like [1].";
+/// How the reader is asked to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptStyle {
+    /// One short cited sentence. For SmolLM2-135M, which never says "not stated" when asked
+    /// to and answers a phrase request with chatter.
+    Sentence,
+    /// The shortest phrase of the evidence that answers, or exactly "not stated": the reader's
+    /// own judgment of whether the evidence answers, which the flow turns into a decline. For
+    /// stronger readers (Qwen2.5-0.5B and up, remote servers).
+    Phrase,
+}
 
-pub fn messages(question: &str, evidence: &[Evidence]) -> Vec<ChatMessage> {
-    let mut user = String::from("Evidence:\n");
-    for e in evidence {
-        user.push_str(&format!("[{}] {}\n", e.number, e.quote));
+impl PromptStyle {
+    /// The style for a model, by its name: the sentence prompt for SmolLM2, the phrase
+    /// prompt for every other reader.
+    pub fn for_model(name: &str) -> Self {
+        if name.to_lowercase().contains("smollm") {
+            PromptStyle::Sentence
+        } else {
+            PromptStyle::Phrase
+        }
     }
-    user.push_str(&format!("\nQuestion: {}", question.trim()));
-    vec![ChatMessage::system(SYSTEM), ChatMessage::user(user)]
+}
+
+const SENTENCE_SYSTEM: &str = "You answer questions about news articles. Use only the numbered \
+evidence. Answer in one short sentence and cite the evidence number like [1].";
+
+const PHRASE_INSTRUCTION: &str = "Answer the question using only the text. Reply with the \
+shortest phrase from the text that answers it. If the text does not answer the question, reply \
+exactly: not stated";
+
+pub fn messages(style: PromptStyle, question: &str, evidence: &[Evidence]) -> Vec<ChatMessage> {
+    match style {
+        PromptStyle::Sentence => {
+            let mut user = String::from("Evidence:\n");
+            for e in evidence {
+                user.push_str(&format!("[{}] {}\n", e.number, e.quote));
+            }
+            user.push_str(&format!("\nQuestion: {}", question.trim()));
+            vec![
+                ChatMessage::system(SENTENCE_SYSTEM),
+                ChatMessage::user(user),
+            ]
+        }
+        // The instruction, the text and the question in one user turn (the model's own
+        // system prompt stays): the citation is attached afterwards by the check.
+        PromptStyle::Phrase => {
+            let text: Vec<&str> = evidence.iter().map(|e| e.quote.as_str()).collect();
+            let user = format!(
+                "{PHRASE_INSTRUCTION}\n\nText: {}\n\nQuestion: {}",
+                text.join(" "),
+                question.trim()
+            );
+            vec![ChatMessage::user(user)]
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_style_follows_the_reader() {
+        assert_eq!(
+            PromptStyle::for_model("SmolLM2-135M-Instruct.Q4_1"),
+            PromptStyle::Sentence
+        );
+        assert_eq!(
+            PromptStyle::for_model("qwen2.5-coder-0.5b-instruct-q4_k_m"),
+            PromptStyle::Phrase
+        );
+    }
 }

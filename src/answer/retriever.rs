@@ -1,8 +1,9 @@
 //! Retrieval, evidence and the decision: everything before the model, and cheap (one sentence
 //! embedding of the question at most). The suggestions and the answer flow both ask through
 //! one [`Retriever`].
+use super::prompt::{self, PromptStyle};
 use super::result::AnswerRequest;
-use super::{evidence, prompt, query, AnswerError, Evidence};
+use super::{evidence, query, AnswerError, Evidence};
 use crate::embed::Embedder;
 use crate::index::SearchIndex;
 use crate::llm::{ChatMessage, GenerateParams};
@@ -43,6 +44,31 @@ pub struct AnswerConfig {
     /// Generated sentences kept after the check: the first is the answer; a small model's
     /// later sentences mostly restate it, sometimes inverted.
     pub answer_sentences: usize,
+    /// How the reader is asked (see [`AnswerConfig::for_model`]).
+    pub prompt: PromptStyle,
+    /// Decline when the reader says the evidence does not answer ("not stated") and writes
+    /// nothing the evidence supports; otherwise the best evidence is quoted instead.
+    pub reader_declines: bool,
+}
+
+impl AnswerConfig {
+    /// The defaults for a reader, by its name: SmolLM2 reads the single best sentence and
+    /// writes one cited sentence; a stronger reader reads the best two, answers with the
+    /// shortest phrase of the evidence, and its "not stated" is a decline.
+    pub fn for_model(name: &str) -> Self {
+        let prompt = PromptStyle::for_model(name);
+        let base = AnswerConfig::default();
+        match prompt {
+            PromptStyle::Sentence => base,
+            PromptStyle::Phrase => AnswerConfig {
+                model_sentences: 2,
+                max_new_tokens: 32,
+                prompt,
+                reader_declines: true,
+                ..base
+            },
+        }
+    }
 }
 
 impl Default for AnswerConfig {
@@ -59,6 +85,8 @@ impl Default for AnswerConfig {
             confident_similarity: 0.42,
             max_new_tokens: 48,
             answer_sentences: 1,
+            prompt: PromptStyle::Sentence,
+            reader_declines: false,
         }
     }
 }
@@ -217,7 +245,7 @@ impl Retriever {
             None
         };
         let read = self.config.model_sentences.max(1).min(evidence.len());
-        let messages = prompt::messages(&question, &evidence[..read]);
+        let messages = prompt::messages(self.config.prompt, &question, &evidence[..read]);
         Ok(Prepared {
             question,
             query,

@@ -238,12 +238,19 @@ pub fn run(
                 let request = AnswerRequest::new(q.question.as_str());
                 off_total += 1;
                 let prepared = without.prepare(&request)?;
-                off_declined += usize::from(prepared.decline.is_some());
+                // Declined before the model, or (with the model) by the reader's judgment.
+                let declined = if prepared.decline.is_some() || options.no_generate {
+                    prepared.decline.is_some()
+                } else {
+                    crate::answer::answer_alone(&without, model.as_ref(), &request)?.declined
+                };
+                off_declined += usize::from(declined);
                 let line = serde_json::json!({
                     "id": q.id,
                     "offtopic": true,
                     "question": q.question,
-                    "declined": prepared.decline.is_some(),
+                    "declined": declined,
+                    "declined_before_model": prepared.decline.is_some(),
                     "similarity": prepared.similarity,
                     "coverage": prepared.coverage,
                     "sentence_coverage": prepared.sentence_coverage,

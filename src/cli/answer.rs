@@ -51,7 +51,8 @@ pub fn answerer_with(
     let path = model.path_with(progress)?;
     let model = load_model(&path, &model.options(), worker)?;
     let retriever = Arc::new(
-        Retriever::new(Arc::new(index), AnswerConfig::default()).with_embedder(options.embedder),
+        Retriever::new(Arc::new(index), AnswerConfig::for_model(model.name()))
+            .with_embedder(options.embedder),
     );
     let articles: Vec<_> = retriever.index().articles().iter().collect();
     let mut store = SuggestionStore::build(
@@ -148,6 +149,10 @@ pub struct EvalArgs {
     /// Evidence sentences selected and shown.
     #[arg(long)]
     pub evidence_sentences: Option<usize>,
+    /// Never decline on the reader's "not stated" (quote the evidence instead), to measure
+    /// what its judgment adds.
+    #[arg(long)]
+    pub no_reader_declines: bool,
     /// Evidence sentences the model reads (at most --evidence-sentences).
     #[arg(long)]
     pub model_sentences: Option<usize>,
@@ -174,7 +179,10 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let questions = ama::bench::retrieval::read_questions(&args.questions)?;
     let path = args.model.path()?;
     let model = load_model(&path, &args.model.options(), WorkerOptions::default())?;
-    let mut config = AnswerConfig::default();
+    let mut config = AnswerConfig::for_model(model.name());
+    if args.no_reader_declines {
+        config.reader_declines = false;
+    }
     if let Some(c) = args.min_coverage {
         config.min_coverage = c;
     }
