@@ -28,7 +28,7 @@ enum Command {
     Related(cli::answer::RelatedArgs),
     /// Evaluate answers and abstention on a SQuAD-format question set.
     Eval(cli::answer::EvalArgs),
-    /// Download the default model (SmolLM2-135M-Instruct GGUF) into models/ and verify it.
+    /// Download a model (the default reader, Qwen2.5-Coder-0.5B-Instruct GGUF) into models/ and verify it.
     FetchModel(cli::llm::FetchModelArgs),
     /// Generate text with the local model from a prompt.
     Generate(cli::llm::GenerateArgs),

@@ -19,8 +19,9 @@ pub struct FetchModelArgs {
     /// Folder that receives the model file.
     #[arg(long, default_value = "models")]
     pub models_dir: PathBuf,
-    /// Which model: smollm2 (the default), qwen2.5-coder-0.5b or gemma3-270m.
-    #[arg(long, default_value = "smollm2")]
+    /// Which model: qwen2.5-coder-0.5b (the default reader), smollm2 (the small reader) or
+    /// gemma3-270m.
+    #[arg(long, default_value = "qwen2.5-coder-0.5b")]
     pub model: String,
 }
 
@@ -47,8 +48,9 @@ pub enum DenseArg {
 
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// A model by name (smollm2, qwen2.5-coder-0.5b, gemma3-270m: fetched into models/ when
-    /// missing) or the path of a GGUF file (llama, qwen2, gemma3 or phi3). Default: smollm2.
+    /// A model by name (qwen2.5-coder-0.5b, smollm2, gemma3-270m: fetched into models/ when
+    /// missing) or the path of a GGUF file (llama, qwen2, gemma3 or phi3). Default:
+    /// qwen2.5-coder-0.5b; smollm2 is the small reader for small machines.
     #[arg(long)]
     pub model: Option<String>,
     #[arg(long, value_enum, default_value = "shipped")]
@@ -68,7 +70,7 @@ impl ModelArgs {
 
     /// As [`Self::path`], reporting a fetch to `progress`.
     pub fn path_with(&self, progress: &Progress) -> anyhow::Result<PathBuf> {
-        let name = self.model.as_deref().unwrap_or(fetch::MODELS[0].name);
+        let name = self.model.as_deref().unwrap_or(fetch::default_model().name);
         match fetch::named(name) {
             Some(model) => Ok(fetch::ensure_named(Path::new("models"), model, progress)?),
             None => Ok(PathBuf::from(name)),

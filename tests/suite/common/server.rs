@@ -43,6 +43,8 @@ impl Server {
             .arg(data.path())
             .arg("--suggestions-cache")
             .arg(super::suggestions_cache())
+            // The small reader: these tests are of the server, and their answers stream fast.
+            .args(["--model", "smollm2"])
             .args(args)
             .env("RUST_LOG", "info,tantivy=warn")
             .stdout(Stdio::piped())
