@@ -1,5 +1,5 @@
-//! The prompt: the numbered evidence and the question, nothing else. Less context answers
-//! better on a small model. Two styles, one per kind of reader (see [`PromptStyle`]).
+//! The prompt: the evidence and the question, nothing else (less context answers better on a
+//! small model), in one of two styles, one per kind of reader (see [`PromptStyle`]).
 use super::evidence::Evidence;
 use crate::llm::ChatMessage;
 
@@ -60,6 +60,7 @@ pub fn messages(style: PromptStyle, question: &str, evidence: &[Evidence]) -> Ve
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

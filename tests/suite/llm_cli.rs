@@ -14,7 +14,7 @@ fn ama() -> Command {
 
 #[test]
 fn generate_prints_the_answer_plain_and_streamed() {
-    harness::default_model();
+    harness::smollm2();
     let _exclusive = harness::exclusive();
     for stream in [false, true] {
         let mut cmd = ama();
@@ -39,7 +39,7 @@ fn generate_prints_the_answer_plain_and_streamed() {
 
 #[test]
 fn bench_llm_json_has_the_figures() {
-    harness::default_model();
+    harness::smollm2();
     let _exclusive = harness::exclusive();
     let out = ama()
         .args([

@@ -340,7 +340,7 @@ fn prefix_reuse_gives_the_same_logits_as_a_fresh_prompt() {
 #[test]
 fn worker_streams_cancels_and_refuses_when_busy() {
     let _exclusive = harness::exclusive();
-    let path = harness::default_model();
+    let path = harness::smollm2();
     let engine = Engine::load(&path, &DEFAULT).unwrap();
     let worker = Worker::start(
         engine,

@@ -37,7 +37,7 @@ fn mismatches(tok: &GgufTokenizer, fixture: &str) -> (usize, Vec<String>) {
 
 #[test]
 fn smollm2_ids_match_llama_cpp_exactly() {
-    let tok = tokenizer_of(&harness::default_model());
+    let tok = tokenizer_of(&harness::smollm2());
     let (n, bad) = mismatches(&tok, "smollm2-135m-token-ids.jsonl");
     assert!(
         bad.is_empty(),
@@ -49,7 +49,7 @@ fn smollm2_ids_match_llama_cpp_exactly() {
 
 #[test]
 fn smollm2_special_tokens_and_round_trip() {
-    let tok = tokenizer_of(&harness::default_model());
+    let tok = tokenizer_of(&harness::smollm2());
     assert_eq!(tok.encode("<|im_start|>").unwrap(), vec![1]);
     assert_eq!(tok.encode("<|im_end|>").unwrap(), vec![2]);
     assert_eq!(tok.bos_id, Some(1));

