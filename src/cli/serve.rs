@@ -3,6 +3,7 @@ use super::answer::answerer_with;
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
 use ama::llm::WorkerOptions;
+use ama::server::limits::RateQuota;
 use ama::server::{self, AppState, ServerOptions};
 use anyhow::Context;
 use clap::Args;
@@ -24,6 +25,26 @@ pub struct ServeArgs {
     /// Answers kept in the in-memory cache (0 disables it).
     #[arg(long, default_value_t = 256)]
     pub cache: usize,
+    /// A host name the server answers to besides IP addresses and localhost (repeatable; `*`
+    /// for any). Requests for other names get 421: a DNS-rebinding page cannot read the API.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
+    /// An origin (`https://news.example`) whose pages may post to the API besides the chat
+    /// page's own (repeatable; `*` for any). Posts from other pages get 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// Questions a client may ask per minute (a third of them at once); 0 for no limit.
+    #[arg(long, default_value_t = 60)]
+    pub rate_limit: u32,
+    /// Feedback posts a client may send per minute; 0 for no limit.
+    #[arg(long, default_value_t = 30)]
+    pub feedback_rate_limit: u32,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = 512)]
+    pub max_connections: usize,
+    /// Seconds a client has to send its request head, and then its body.
+    #[arg(long, default_value_t = 10)]
+    pub read_timeout_secs: u64,
     #[command(flatten)]
     pub corpus: CorpusArgs,
     #[command(flatten)]
@@ -44,9 +65,21 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.corpus.data)
         .with_context(|| format!("creating {}", args.corpus.data.display()))?;
+    let _data_lock = server::data_lock::DataLock::acquire(&args.corpus.data)?;
     let options = ServerOptions {
         request_timeout: Duration::from_secs(args.timeout_secs.max(1)),
         feedback_log: Some(args.corpus.data.join("feedback.jsonl")),
+        access: server::guard::AccessPolicy {
+            hosts: args.allow_hosts.clone(),
+            origins: args.allow_origins.clone(),
+        },
+        read_timeout: Duration::from_secs(args.read_timeout_secs.max(1)),
+        max_connections: args.max_connections.max(1),
+        model_rate: RateQuota::per_minute(args.rate_limit, args.rate_limit.div_ceil(3)),
+        feedback_rate: RateQuota::per_minute(
+            args.feedback_rate_limit,
+            args.feedback_rate_limit.div_ceil(3),
+        ),
         ..ServerOptions::default()
     };
     let state = AppState::new(options);
@@ -155,7 +188,15 @@ pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
             None => {
                 let mut child =
                     std::process::Command::new(std::env::current_exe()?)
-                        .args(["serve", "--addr", "127.0.0.1:0", "--queue"])
+                        // One client address for every simulated reader: no per-client limit.
+                        .args([
+                            "serve",
+                            "--addr",
+                            "127.0.0.1:0",
+                            "--rate-limit",
+                            "0",
+                            "--queue",
+                        ])
                         .arg(args.queue.to_string())
                         .arg("--corpus")
                         .arg(&args.corpus.corpus)

@@ -21,6 +21,17 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The request names a host this server does not answer to (DNS rebinding).
+    #[error("{0}")]
+    MisdirectedHost(String),
+    /// A write from a page whose origin is not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// This client asked too often; retry after the given seconds.
+    #[error("too many requests from this client; retry in {0} s")]
+    TooManyRequests(u64),
     #[error("the model is busy answering other questions; retry in a few seconds")]
     Busy,
     #[error("the server is still starting (indexing the articles or loading the model)")]
@@ -39,6 +50,10 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MisdirectedHost(_) => StatusCode::MISDIRECTED_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy | ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -53,6 +68,9 @@ impl ApiError {
             }
             ApiError::NotFound(_) => "not_found_error",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::MisdirectedHost(_) | ApiError::Forbidden(_) => "permission_error",
+            ApiError::UnsupportedMediaType(_) => "invalid_request_error",
+            ApiError::TooManyRequests(_) => "rate_limit_error",
             ApiError::Busy => "overloaded_error",
             ApiError::NotReady => "not_ready",
             ApiError::Timeout(_) => "timeout_error",
@@ -72,10 +90,15 @@ impl IntoResponse for ApiError {
             tracing::error!("internal error: {message}");
         }
         let mut response = (self.status(), Json(self.body())).into_response();
-        if matches!(self, ApiError::Busy | ApiError::NotReady) {
+        let retry_after = match self {
+            ApiError::Busy | ApiError::NotReady => Some(RETRY_AFTER_SECS),
+            ApiError::TooManyRequests(secs) => Some(secs.max(1)),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -3,10 +3,17 @@
 //!
 //! The server binds first and loads after: `/healthz` answers at once, `/readyz` and the API
 //! answer 503 (with `Retry-After`) until the index and the model are ready.
+//!
+//! In front of every handler: the Host and Origin policy ([`guard`]), per-client rate limits
+//! ([`limits`]), a body-read deadline and the body size limit. The accept loop ([`serve`])
+//! caps open connections and gives a client a deadline to send its request head.
 pub mod answering;
 pub mod api;
+pub mod data_lock;
 pub mod error;
 pub mod extract;
+pub mod guard;
+pub mod limits;
 pub mod openai;
 pub mod request;
 pub mod static_files;
@@ -32,6 +39,16 @@ pub struct ServerOptions {
     pub feedback_log: Option<PathBuf>,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Which hosts the server answers and which pages may write to it.
+    pub access: guard::AccessPolicy,
+    /// A client must send its whole request head within this, and its body within this.
+    pub read_timeout: Duration,
+    /// Connections open at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// Per-client limit on the routes that run the model (`None`: no limit).
+    pub model_rate: Option<limits::RateQuota>,
+    /// Per-client limit on feedback (`None`: no limit).
+    pub feedback_rate: Option<limits::RateQuota>,
 }
 
 impl Default for ServerOptions {
@@ -40,6 +57,11 @@ impl Default for ServerOptions {
             request_timeout: Duration::from_secs(60),
             feedback_log: None,
             shutdown_grace: Duration::from_secs(10),
+            access: guard::AccessPolicy::default(),
+            read_timeout: Duration::from_secs(10),
+            max_connections: 512,
+            model_rate: limits::RateQuota::per_minute(60, 20),
+            feedback_rate: limits::RateQuota::per_minute(30, 10),
         }
     }
 }
@@ -48,6 +70,7 @@ impl Default for ServerOptions {
 pub struct AppState {
     answerer: OnceLock<Arc<Answerer>>,
     pub options: ServerOptions,
+    pub limits: limits::Limits,
     /// Unix time the server started (the model's `created` in `/v1/models`).
     pub created: u64,
 }
@@ -56,6 +79,7 @@ impl AppState {
     pub fn new(options: ServerOptions) -> Arc<AppState> {
         Arc::new(AppState {
             answerer: OnceLock::new(),
+            limits: limits::Limits::new(options.model_rate, options.feedback_rate),
             options,
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -75,21 +99,35 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
+    let model = Router::new()
         .route("/api/ask", post(api::ask))
         .route("/api/ask/stream", post(api::ask_stream))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limits::model));
+    let feedback = Router::new()
+        .route("/api/feedback", post(api::feedback))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::feedback,
+        ));
+    let api = Router::new()
         .route("/api/articles", get(api::articles))
         .route("/api/articles/{id}", get(api::article))
         .route("/api/search", get(api::search))
-        .route("/api/feedback", post(api::feedback))
-        .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        .merge(model)
+        .merge(feedback)
         .method_not_allowed_fallback(method_not_allowed);
+    let read_timeout = state.options.read_timeout;
     api.fallback(static_files::serve)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            read_timeout,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -123,29 +161,76 @@ async fn log_request(request: Request, next: Next) -> Response {
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish for the grace
 /// period; streams still open after it are dropped, which cancels their generation.
+///
+/// At most [`ServerOptions::max_connections`] connections are served at once (the next waits
+/// in the listen queue), and a client has [`ServerOptions::read_timeout`] to send its request
+/// head, on a new connection and between keep-alive requests.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
     let grace = state.options.shutdown_grace;
-    let signalled = Arc::new(tokio::sync::Notify::new());
-    let notify = signalled.clone();
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        notify.notify_one();
-    });
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        state.options.max_connections.max(1),
+    ));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.options.read_timeout)
+        .keep_alive(true);
+    let app = router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            _ = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors and the like: wait instead of spinning.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request.map(axum::body::Body::new)
+            },
+        );
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection from {peer} ended: {e}");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {
-        result = server => result,
-        _ = async {
-            signalled.notified().await;
-            tokio::time::sleep(grace).await;
-        } => {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(grace) => {
             tracing::warn!("requests still open after {} s were cancelled", grace.as_secs());
-            Ok(())
         }
     }
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

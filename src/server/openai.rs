@@ -14,7 +14,7 @@ use super::request::{answer_request, MessageIn};
 use super::AppState;
 use crate::answer::{AnswerResult, Evidence, Started};
 use axum::extract::State;
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
@@ -195,7 +195,10 @@ async fn stream(
         }
         yield Event::default().data("[DONE]");
     };
-    Ok(Sse::new(events.map(Ok::<_, std::convert::Infallible>)).into_response())
+    // Comments every 15 s keep proxies and clients from closing a quiet stream (a long prefill).
+    Ok(Sse::new(events.map(Ok::<_, std::convert::Infallible>))
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 /// The one model behind the API.
