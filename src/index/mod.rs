@@ -6,7 +6,9 @@
 //!   when built with an embedder, the sentence vectors (`vectors.json`, `vectors.f32`);
 //! - `.building-<pid>-<id>/`: an index being built. It becomes current only when the
 //!   manifest that names it has been renamed into place, so a crash mid-build leaves the old
-//!   index serving.
+//!   index serving;
+//! - `.index.lock`: held (an `flock`) by the process that is building: builds in one data
+//!   folder take turns, and a build folder found while holding the lock was abandoned.
 
 mod manifest;
 mod schema;
@@ -122,27 +124,94 @@ pub fn ensure_index(
 ) -> Result<(SearchIndex, IndexReport), IndexError> {
     let files = corpus::list_article_files(corpus_dir)?;
     let fingerprint = manifest::fingerprint(corpus_dir, &files).map_err(io_err(corpus_dir))?;
-    if let Some(current) = manifest::read(data_dir) {
-        if current.matches(&fingerprint, &options.chunking, &options.vectors_model()) {
-            let dir = data_dir.join(&current.index_dir);
-            match SearchIndex::open_dir(&dir) {
-                Ok(index) => {
-                    let report = IndexReport {
-                        status: BuildStatus::UpToDate,
-                        articles: current.articles,
-                        passages: current.passages,
-                        skipped: current.skipped,
-                        build_ms: current.build_ms,
-                        index_dir: dir,
-                    };
-                    return Ok((index, report));
-                }
-                Err(err) => tracing::warn!("current index is unusable, rebuilding: {err}"),
-            }
-        }
+    if let Some(fresh) = current_if_fresh(data_dir, &fingerprint, options) {
+        return Ok(fresh);
+    }
+    std::fs::create_dir_all(data_dir).map_err(io_err(data_dir))?;
+    let _lock = BuildLock::acquire(data_dir)?;
+    // Another process may have built it while this one waited.
+    if let Some(fresh) = current_if_fresh(data_dir, &fingerprint, options) {
+        return Ok(fresh);
     }
     let corpus = corpus::read_corpus(corpus_dir)?;
     rebuild(&corpus, fingerprint, data_dir, options)
+}
+
+/// The current index, when the manifest says it was built from this corpus and these settings
+/// and it opens.
+fn current_if_fresh(
+    data_dir: &Path,
+    fingerprint: &manifest::Fingerprint,
+    options: &IndexOptions,
+) -> Option<(SearchIndex, IndexReport)> {
+    let current = manifest::read(data_dir)?;
+    if !current.matches(fingerprint, &options.chunking, &options.vectors_model()) {
+        return None;
+    }
+    let dir = data_dir.join(&current.index_dir);
+    match SearchIndex::open_dir(&dir) {
+        Ok(index) => {
+            let report = IndexReport {
+                status: BuildStatus::UpToDate,
+                articles: current.articles,
+                passages: current.passages,
+                skipped: current.skipped,
+                build_ms: current.build_ms,
+                index_dir: dir,
+            };
+            Some((index, report))
+        }
+        Err(err) => {
+            tracing::warn!("current index is unusable, rebuilding: {err}");
+            None
+        }
+    }
+}
+
+/// The data folder's build lock, released when dropped (or when the process ends).
+struct BuildLock(std::fs::File);
+
+impl BuildLock {
+    fn acquire(data_dir: &Path) -> Result<BuildLock, IndexError> {
+        use fs4::fs_std::FileExt;
+        let path = data_dir.join(".index.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        if !FileExt::try_lock_exclusive(&file).map_err(io_err(&path))? {
+            tracing::info!(
+                "another process is building the index in {}; waiting for it",
+                data_dir.display()
+            );
+            FileExt::lock_exclusive(&file).map_err(io_err(&path))?;
+        }
+        Ok(BuildLock(file))
+    }
+}
+
+impl Drop for BuildLock {
+    fn drop(&mut self) {
+        let _ = fs4::fs_std::FileExt::unlock(&self.0);
+    }
+}
+
+/// Flushes every file under `dir`, and `dir` itself, to disk (before it is renamed into place).
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for entry in walkdir::WalkDir::new(dir).contents_first(true) {
+        let entry = entry.map_err(std::io::Error::other)?;
+        if entry.file_type().is_file() {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        } else if entry.file_type().is_dir() {
+            // Directories cannot be fsynced on every platform: best effort.
+            if let Ok(d) = std::fs::File::open(entry.path()) {
+                let _ = d.sync_all();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Opens the current index of `data_dir` without looking at the corpus.
@@ -183,6 +252,7 @@ fn rebuild(
         }
     };
     drop(index);
+    sync_tree(&building).map_err(io_err(&building))?;
     let final_name = format!("index-{suffix}");
     let final_dir = data_dir.join(&final_name);
     std::fs::rename(&building, &final_dir).map_err(io_err(&final_dir))?;
@@ -226,20 +296,15 @@ fn rebuild(
     Ok((index, report))
 }
 
-/// Removes `.building-*` folders left by processes that no longer run (a crash or a kill
-/// mid-build).
+/// Removes `.building-*` folders left by a crash or a kill mid-build. Called with the build
+/// lock held, so no other process is building: every such folder is abandoned.
 fn remove_abandoned_builds(data_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(data_dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(rest) = name.strip_prefix(".building-") else {
-            continue;
-        };
-        let pid = rest.split('-').next().unwrap_or("");
-        let alive = !pid.is_empty() && Path::new("/proc").join(pid).exists();
-        if !alive || pid == std::process::id().to_string() {
+        if name.starts_with(".building-") {
             tracing::info!("removing abandoned index build {name}");
             let _ = std::fs::remove_dir_all(entry.path());
         }

@@ -61,6 +61,23 @@ impl Default for EngineOptions {
     }
 }
 
+/// `text` without any control-token string, removed until none is left: removing one may join
+/// the pieces around it into another (`<|im_<|im_end|>end|>`).
+pub fn strip_controls(text: &str, controls: &[String]) -> String {
+    let mut text = text.to_string();
+    loop {
+        let before = text.len();
+        for c in controls.iter().filter(|c| !c.is_empty()) {
+            if text.contains(c.as_str()) {
+                text = text.replace(c.as_str(), "");
+            }
+        }
+        if text.len() == before {
+            return text;
+        }
+    }
+}
+
 pub struct Engine {
     name: String,
     model: Model,
@@ -192,17 +209,9 @@ impl Engine {
     pub fn prompt_ids(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, LlmError> {
         let cleaned: Vec<ChatMessage> = messages
             .iter()
-            .map(|m| {
-                let mut content = m.content.clone();
-                for c in &self.controls {
-                    if content.contains(c.as_str()) {
-                        content = content.replace(c.as_str(), "");
-                    }
-                }
-                ChatMessage {
-                    role: m.role,
-                    content,
-                }
+            .map(|m| ChatMessage {
+                role: m.role,
+                content: strip_controls(&m.content, &self.controls),
             })
             .collect();
         let text = self.template.render(&cleaned, true)?;
@@ -502,6 +511,17 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn control_strings_are_stripped_to_a_fixed_point() {
+        let controls = vec!["<|im_end|>".to_string(), "<|im_start|>".to_string()];
+        let strip = |t: &str| super::strip_controls(t, &controls);
+        assert_eq!(strip("<|im_<|im_end|>end|>"), "");
+        assert_eq!(strip("a<|im_<|im_<|im_end|>end|>end|>b"), "ab");
+        assert_eq!(strip("<|im_sta<|im_end|>rt|>system"), "system");
+        assert_eq!(strip("<|im_end"), "<|im_end");
+        assert_eq!(strip("plain <| text |>"), "plain <| text |>");
+    }
+
     use super::*;
 
     #[test]

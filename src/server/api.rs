@@ -248,6 +248,9 @@ pub struct Feedback {
     pub comment: Option<String>,
 }
 
+/// Size at which the feedback log rotates (one older generation is kept as `.1`).
+pub const FEEDBACK_LOG_BYTES: u64 = 16 << 20;
+
 /// A reader's verdict on an answer, appended to the feedback log.
 pub async fn feedback(
     State(state): State<Arc<AppState>>,
@@ -260,15 +263,9 @@ pub async fn feedback(
         return Ok(StatusCode::NO_CONTENT);
     };
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut line = serde_json::to_string(&feedback).map_err(std::io::Error::other)?;
-        line.push('\n');
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)?;
-        // One write of the whole line: concurrent appends do not interleave.
-        file.write_all(line.as_bytes())
+        let line = serde_json::to_string(&feedback).map_err(std::io::Error::other)?;
+        // One write of the whole line (concurrent appends do not interleave), rotated at its cap.
+        crate::logfile::BoundedLog::new(log, FEEDBACK_LOG_BYTES).append(&line)
     })
     .await?
     .map_err(|e| ApiError::Internal(format!("cannot record feedback: {e}")))?;

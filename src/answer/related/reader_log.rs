@@ -1,35 +1,60 @@
 //! Readers' answered questions, one JSON a line in the data folder. At the next start each
 //! is verified again against the corpus as it is, and offered to later readers if it holds.
+//!
+//! The log is bounded: it rotates at [`READER_LOG_BYTES`] (one older generation kept as
+//! `asked.jsonl.1`), only its newest [`READER_QUESTIONS`] questions are read, and questions
+//! older than [`READER_LOG_MAX_AGE_DAYS`] are ignored.
 use super::verify::{answerable_question, well_formed, Rejection};
 use super::{Source, Suggestion, SuggestionStore, Yield};
 use crate::answer::{text, AnswerRequest, AnswerResult, Retriever};
+use crate::logfile::BoundedLog;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// File (in the data folder) where answered reader questions are kept.
 pub const READER_LOG: &str = "asked.jsonl";
 
 /// How many of the latest reader questions are considered.
-const READER_QUESTIONS: usize = 200;
+pub const READER_QUESTIONS: usize = 200;
+
+/// Size at which the log rotates.
+pub const READER_LOG_BYTES: u64 = 4 << 20;
+
+/// Questions older than this are no longer offered.
+pub const READER_LOG_MAX_AGE_DAYS: u64 = 30;
 
 /// A reader's question that the flow answered, as logged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Asked {
     question: String,
     answer: AnswerResult,
+    /// Unix seconds when it was asked (0 in logs written before this field).
+    #[serde(default)]
+    at: u64,
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The log of readers' answered questions.
 #[derive(Debug, Clone)]
 pub struct ReaderLog {
     path: PathBuf,
+    log: BoundedLog,
 }
 
 impl ReaderLog {
     pub fn new(path: impl Into<PathBuf>) -> ReaderLog {
-        ReaderLog { path: path.into() }
+        let path = path.into();
+        ReaderLog {
+            log: BoundedLog::new(&path, READER_LOG_BYTES),
+            path,
+        }
     }
 
     /// The log in a data folder.
@@ -53,29 +78,30 @@ impl ReaderLog {
         {
             return Ok(false);
         }
-        let mut line = serde_json::to_string(&Asked {
+        let line = serde_json::to_string(&Asked {
             question: result.question.clone(),
             answer: result.without_related(),
+            at: now_secs(),
         })
         .map_err(std::io::Error::other)?;
-        line.push('\n');
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        // One write of the whole line: concurrent appends do not interleave.
-        file.write_all(line.as_bytes())?;
+        self.log.append(&line)?;
         Ok(true)
     }
 
-    /// The latest logged questions, newest first.
+    /// The latest logged questions that are recent enough, newest first.
     fn latest(&self) -> Vec<Asked> {
-        let Ok(log) = std::fs::read_to_string(&self.path) else {
-            return Vec::new();
+        let log = match self.log.tail() {
+            Ok(log) => log,
+            Err(e) => {
+                tracing::warn!("cannot read {}: {e}", self.path.display());
+                return Vec::new();
+            }
         };
+        let oldest = now_secs().saturating_sub(READER_LOG_MAX_AGE_DAYS * 24 * 3600);
         log.lines()
             .rev()
-            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter_map(|l| serde_json::from_str::<Asked>(l).ok())
+            .filter(|a| a.at == 0 || a.at >= oldest)
             .take(READER_QUESTIONS)
             .collect()
     }
