@@ -101,7 +101,8 @@ impl Answerer {
     /// Checks a finished generation's draft, cites it and adds related questions;
     /// `AnswerError::Unfinished` when the model has not finished it.
     pub fn finish(&self, generation: Generation) -> Result<AnswerResult, AnswerError> {
-        let (request, prepared, draft) = generation.into_parts()?;
+        let (request, mut prepared, draft) = generation.into_parts()?;
+        super::judge::settle(self.model.as_ref(), &mut prepared, &draft)?;
         Ok(self.complete(&request, prepared, draft))
     }
 
@@ -135,12 +136,16 @@ impl Answerer {
     }
 
     /// The stored answer of a suggested question, when this one is (asked without history,
-    /// since a follow-up may mean something else).
+    /// since a follow-up may mean something else). A reader's logged question has none: the
+    /// current pipeline answers it.
     fn stored_answer(&self, request: &AnswerRequest) -> Option<AnswerResult> {
         if !request.history.is_empty() {
             return None;
         }
         let s = self.suggestions.as_ref()?.find(&request.question)?;
+        if s.source == super::related::Source::Reader {
+            return None;
+        }
         if request.article.as_ref().is_some_and(|a| a != &s.article_id) {
             return None;
         }

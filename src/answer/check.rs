@@ -76,6 +76,12 @@ const NON_ANSWERS: &[&str] = &[
     "is unclear",
 ];
 
+/// Whether a draft says, anywhere, that the evidence does not answer ("not stated").
+pub fn is_non_answer(draft: &str) -> bool {
+    let lower = draft.to_lowercase();
+    NON_ANSWERS.iter().any(|p| lower.contains(p))
+}
+
 /// Removes padding lead-ins (repeatedly: "Answer: The answer is …") and capitalises.
 pub fn strip_lead_ins(draft: &str) -> String {
     let mut s = draft.trim().to_string();

@@ -20,7 +20,11 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
             completion: s.completion_tokens,
         })
         .unwrap_or_default();
-    let mut decline = prepared.decline.clone();
+    // A question left for the reader to judge that nobody judged is declined.
+    let mut decline = prepared
+        .decline
+        .clone()
+        .or_else(|| prepared.uncertain.clone());
     let (answer, citations, revised, quoted_evidence) = match &decline {
         Some(_) => (DECLINE_TEXT.to_string(), Vec::new(), false, false),
         None => {
@@ -79,7 +83,8 @@ pub fn answer_alone(
         Begun::Declined(prepared) => Ok(compose(retriever.config(), prepared, Draft::default())),
         Begun::Generating(mut generation) => {
             generation.blocking_complete()?;
-            let (_, prepared, draft) = generation.into_parts()?;
+            let (_, mut prepared, draft) = generation.into_parts()?;
+            super::judge::settle(model, &mut prepared, &draft)?;
             Ok(compose(retriever.config(), prepared, draft))
         }
     }

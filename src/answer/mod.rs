@@ -16,6 +16,7 @@ pub mod check;
 mod compose;
 pub mod evidence;
 mod generation;
+pub mod judge;
 pub mod prompt;
 pub mod query;
 pub mod related;

@@ -173,6 +173,40 @@ pub fn content_words(text: &str) -> String {
         .join(" ")
 }
 
+/// A crude stem, so that "missiles" meets "missile" and "attacked" meets "attack".
+fn stem(word: &str) -> &str {
+    for suffix in ["ing", "ed", "es", "s", "ly"] {
+        if let Some(stem) = word.strip_suffix(suffix) {
+            if stem.chars().count() >= 3 {
+                return stem;
+            }
+        }
+    }
+    word
+}
+
+/// The content words of `answer` (citation markers aside) found in none of `sources`: what
+/// the answer says that its evidence and its question do not. Empty when every word it uses
+/// is supported.
+pub fn unsupported_words(answer: &str, sources: &[&str]) -> Vec<String> {
+    let known: std::collections::HashSet<String> = sources
+        .iter()
+        .flat_map(|s| words(s))
+        .map(|w| stem(&w).to_string())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for w in words(answer) {
+        let citation = w.chars().all(|c| c.is_ascii_digit()) && answer.contains(&format!("[{w}]"));
+        if is_stop_word(&w) || citation {
+            continue;
+        }
+        if !known.contains(stem(&w)) && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
 /// Normalised for answer matching (as SQuAD scores): lower case, no punctuation, no
 /// articles, single spaces.
 pub fn normalise(text: &str) -> String {
@@ -194,6 +228,24 @@ pub fn contains_normalised(haystack: &str, needle: &str) -> bool {
     }
     let h = format!(" {} ", normalise(haystack));
     h.contains(&format!(" {n} "))
+}
+
+#[cfg(test)]
+#[test]
+fn unsupported_words_are_what_the_evidence_does_not_say() {
+    let evidence = "North Korean troops were deployed to dislodge Ukrainian forces from Kursk.";
+    let question = "Why were North Korean troops sent to Kursk?";
+    assert!(
+        unsupported_words("To dislodge Ukrainian forces [1].", &[evidence, question]).is_empty()
+    );
+    assert_eq!(
+        unsupported_words(
+            "To enhance the strategic and military balance of power [1].",
+            &[evidence, question]
+        ),
+        vec!["enhance", "strategic", "military", "balance", "power"]
+    );
+    assert!(unsupported_words("The troop deployed.", &[evidence]).is_empty());
 }
 
 /// Token-level F1 between two texts after normalisation (SQuAD's measure).

@@ -239,10 +239,14 @@ pub fn run(
                 off_total += 1;
                 let prepared = without.prepare(&request)?;
                 // Declined before the model, or (with the model, when the reader's "not
-                // stated" declines) by its judgment: only then is the model asked.
-                let ask_reader = !options.no_generate && options.answer.reader_declines;
+                // stated" declines or its answer is judged) by its judgment: only then is the
+                // model asked. Without the model, a question left to its judgment is declined.
+                let c = &options.answer;
+                let ask_reader = !options.no_generate
+                    && (c.reader_declines
+                        || (c.reader_judges_uncertain && prepared.uncertain.is_some()));
                 let declined = if prepared.decline.is_some() || !ask_reader {
-                    prepared.decline.is_some()
+                    prepared.decline.is_some() || prepared.uncertain.is_some()
                 } else {
                     crate::answer::answer_alone(&without, model.as_ref(), &request)?.declined
                 };
@@ -382,7 +386,8 @@ fn summarise(
                 shown += 1;
                 wellformed += usize::from(related::well_formed(q).is_ok());
                 let request = AnswerRequest::new(q.as_str());
-                answerable_related += usize::from(retriever.prepare(&request)?.decline.is_none());
+                let p = retriever.prepare(&request)?;
+                answerable_related += usize::from(p.decline.is_none() && p.uncertain.is_none());
             }
         }
     }

@@ -34,16 +34,19 @@ pub fn answerer(corpus: &CorpusArgs, model: &ModelArgs) -> anyhow::Result<Answer
         model,
         WorkerOptions::default(),
         &super::progress::bars(),
+        true,
     )
 }
 
-/// `answerer` with the model's queue settings, reporting progress to `progress`. Answered
-/// questions go to the readers' log in the data folder.
+/// `answerer` with the model's queue settings, reporting progress to `progress`. With
+/// `reader_log`, answered questions go to the readers' log in the data folder, and earlier
+/// ones become suggestions once verified.
 pub fn answerer_with(
     corpus: &CorpusArgs,
     model: &ModelArgs,
     worker: WorkerOptions,
     progress: &Progress,
+    reader_log: bool,
 ) -> anyhow::Result<Answerer> {
     let options = corpus.chunking.options(progress.clone())?;
     let (index, _) = index::ensure_index(&corpus.corpus, &corpus.data, &options)
@@ -62,6 +65,9 @@ pub fn answerer_with(
         &corpus.suggestion_options(),
         progress,
     );
+    if !reader_log {
+        return Ok(Answerer::new(retriever, model).with_suggestions(Arc::new(store)));
+    }
     let log = ReaderLog::in_data_dir(&corpus.data);
     store.add_reader_questions(&retriever, &log);
     Ok(Answerer::new(retriever, model)
@@ -153,6 +159,10 @@ pub struct EvalArgs {
     /// what its judgment adds.
     #[arg(long)]
     pub no_reader_declines: bool,
+    /// Between --min-similarity and --confident-similarity, where the words alone would
+    /// decline, let the reader answer and judge its own answer against the evidence.
+    #[arg(long)]
+    pub reader_judgment: bool,
     /// Evidence sentences the model reads (at most --evidence-sentences).
     #[arg(long)]
     pub model_sentences: Option<usize>,
@@ -183,6 +193,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     if args.no_reader_declines {
         config.reader_declines = false;
     }
+    config.reader_judges_uncertain |= args.reader_judgment;
     if let Some(c) = args.min_coverage {
         config.min_coverage = c;
     }

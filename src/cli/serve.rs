@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Connections served at once; more wait to be accepted.
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
+    /// Neither log readers' questions (`data/asked.jsonl`) nor offer earlier ones as
+    /// suggestions.
+    #[arg(long)]
+    pub no_reader_log: bool,
     /// Seconds a client has to send its request head, and then its body.
     #[arg(long, default_value_t = 10)]
     pub read_timeout_secs: u64,
@@ -105,6 +109,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 &args.model,
                 worker,
                 &super::progress::logged(),
+                !args.no_reader_log,
             )?
             .with_cache(args.cache);
             tracing::info!(

@@ -436,26 +436,58 @@ fn readers_answered_questions_become_verified_suggestions() {
         ..question.clone()
     };
     assert!(!log.record(&follow_up, &answered).unwrap());
-    // A logged answer that no longer quotes the article as it is now is rejected.
-    let mut stale = answered.clone();
-    stale.question = "What did the Kremlin deploy to the Kursk province?".into();
-    stale.citations[0].quote = "A sentence the article never had.".into();
-    assert!(log
-        .record(&AnswerRequest::new(stale.question.as_str()), &stale)
-        .unwrap());
+    // The log holds questions, never answers.
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    assert!(!text.contains(&answered.answer), "{text}");
+    // A log written before (with its first answer, here a wrong one), and a question the
+    // articles do not answer.
+    let wrong = serde_json::json!({
+        "question": "Who replaced General Zaluzhny as commander?",
+        "answer": {"question": "Who replaced General Zaluzhny as commander?", "answer": "Vladimir Putin replaced him [1]."},
+    });
+    let unanswerable = serde_json::json!({"question": "What is the capital city of France today?"});
+    // Asked in 1970: too old to offer.
+    let old = serde_json::json!({"question": "Who led the defense of Kyiv and Kherson?", "at": 1});
+    std::fs::write(
+        log.path(),
+        format!("{text}{wrong}\n{unanswerable}\n{old}\n"),
+    )
+    .unwrap();
 
     let mut store = SuggestionStore::default();
     store.add_reader_questions(f.answerer.retriever(), &log);
-    let readers: Vec<_> = store
+    let readers: Vec<String> = store
         .all()
         .filter(|s| s.source == related::Source::Reader)
+        .map(|s| s.question.clone())
         .collect();
-    assert_eq!(readers.len(), 1, "{readers:?}");
-    assert_eq!(readers[0].question, answered.question);
-    assert_eq!(readers[0].answer.answer, answered.answer);
+    assert_eq!(
+        readers,
+        vec![
+            "Who replaced General Zaluzhny as commander?".to_string(),
+            answered.question.clone()
+        ]
+    );
     let reader_yield = &store.yields.sources[&related::Source::Reader];
-    assert_eq!(reader_yield.kept, 1);
-    assert_eq!(reader_yield.rejected[&related::Rejection::StaleAnswer], 1);
+    assert_eq!((reader_yield.candidates, reader_yield.kept), (3, 2));
+    assert_eq!(
+        reader_yield.rejected.values().sum::<usize>(),
+        1,
+        "{reader_yield:?}"
+    );
+
+    // Clicked, a reader's question is answered by the pipeline as it is now: the logged
+    // first answer is never served.
+    let answerer = Answerer::new(f.answerer.retriever().clone(), f.answerer.model().clone())
+        .with_suggestions(Arc::new(store));
+    let clicked = answerer
+        .ask(&AnswerRequest::new(
+            "Who replaced General Zaluzhny as commander?",
+        ))
+        .unwrap();
+    assert!(!clicked.precomputed, "{clicked:?}");
+    assert!(!clicked.answer.contains("Putin"), "{}", clicked.answer);
+    assert!(clicked.answer.contains("Syrsky"), "{}", clicked.answer);
 }
 
 /// One error policy: a model whose stream ends without saying it is done gives an error,

@@ -14,17 +14,10 @@ pub struct Candidate {
     pub span: Option<String>,
 }
 
-/// The candidates of one sentence: templates, then (with a model) up to two of its questions.
+/// The candidates of one sentence: (with a model) up to two of its questions first, since
+/// they are specific, then the grounded templates.
 pub fn for_sentence(sentence: &str, model: Option<&dyn LanguageModel>) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = template_candidates(sentence)
-        .into_iter()
-        .map(|(question, focus)| Candidate {
-            question,
-            focus,
-            source: Source::Template,
-            span: None,
-        })
-        .collect();
+    let mut out: Vec<Candidate> = Vec::new();
     if let Some(model) = model {
         for span in answer_spans(sentence).into_iter().take(2) {
             if let Some(question) = model_candidate(model, sentence, &span) {
@@ -37,6 +30,16 @@ pub fn for_sentence(sentence: &str, model: Option<&dyn LanguageModel>) -> Vec<Ca
             }
         }
     }
+    out.extend(
+        template_candidates(sentence)
+            .into_iter()
+            .map(|(question, focus)| Candidate {
+                question,
+                focus,
+                source: Source::Template,
+                span: None,
+            }),
+    );
     out
 }
 

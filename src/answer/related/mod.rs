@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-/// Where a suggestion came from.
+/// Where a suggestion came from. Template and model suggestions are answered ahead of time
+/// and served from their stored answers; readers' questions are answered when clicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {

@@ -1,12 +1,15 @@
-//! Readers' answered questions, one JSON a line in the data folder. At the next start each
-//! is verified again against the corpus as it is, and offered to later readers if it holds.
+//! Readers' answered questions, one JSON a line in the data folder: the question, the article
+//! it was asked about and when, never its answer. At the next start each is verified again
+//! against the corpus as it is (well-formed, inventing nothing, not declined) and offered to
+//! later readers if it holds; clicked, it is answered by the current pipeline like any typed
+//! question, so a first answer, right or wrong, is never served again.
 //!
 //! The log is bounded: it rotates at [`READER_LOG_BYTES`] (one older generation kept as
 //! `asked.jsonl.1`), only its newest [`READER_QUESTIONS`] questions are read, and questions
 //! older than [`READER_LOG_MAX_AGE_DAYS`] are ignored.
 use super::verify::{answerable_question, well_formed, Rejection};
 use super::{Source, Suggestion, SuggestionStore, Yield};
-use crate::answer::{text, AnswerRequest, AnswerResult, Retriever};
+use crate::answer::{compose, text, AnswerRequest, AnswerResult, Draft, Retriever};
 use crate::logfile::BoundedLog;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -24,11 +27,14 @@ pub const READER_LOG_BYTES: u64 = 4 << 20;
 /// Questions older than this are no longer offered.
 pub const READER_LOG_MAX_AGE_DAYS: u64 = 30;
 
-/// A reader's question that the flow answered, as logged.
+/// A reader's question that the flow answered, as logged (older logs also hold the answer,
+/// which is ignored).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Asked {
     question: String,
-    answer: AnswerResult,
+    /// The article it was asked about, when the reader was on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    article: Option<String>,
     /// Unix seconds when it was asked (0 in logs written before this field).
     #[serde(default)]
     at: u64,
@@ -80,7 +86,7 @@ impl ReaderLog {
         }
         let line = serde_json::to_string(&Asked {
             question: result.question.clone(),
-            answer: result.without_related(),
+            article: request.article.clone(),
             at: now_secs(),
         })
         .map_err(std::io::Error::other)?;
@@ -109,8 +115,9 @@ impl ReaderLog {
 
 impl SuggestionStore {
     /// Adds readers' earlier answered questions (from the log) as suggestions, each verified
-    /// again against the current corpus: well-formed, nothing invented, not declined, and its
-    /// stored answer still quoting the articles as they are. No model call is made.
+    /// again against the current corpus: well-formed, nothing invented, not declined, its
+    /// evidence in the article it was asked about. No model call is made: they are answered
+    /// when clicked.
     pub fn add_reader_questions(&mut self, retriever: &Retriever, log: &ReaderLog) {
         let mut seen: HashSet<String> = self.all().map(|s| text::normalise(&s.question)).collect();
         let mut yields = Yield::default();
@@ -132,27 +139,29 @@ impl SuggestionStore {
     }
 }
 
+/// A logged question that still makes a suggestion: the flow, as it is now, answers it from
+/// the articles (the article it was asked about, when there was one). Its answer here is the
+/// evidence alone, for ranking; it is never served (see [`Source::Reader`]).
 fn verify_reader(retriever: &Retriever, asked: Asked) -> Result<Suggestion, Rejection> {
-    answerable_question(retriever, &asked.question)?;
-    // The stored answer must still quote the articles exactly where it says it does.
-    let index = retriever.index();
-    let still_true = !asked.answer.citations.is_empty()
-        && asked.answer.citations.iter().all(|c| {
-            index
-                .article(&c.article_id)
-                .and_then(|a| a.text.get(c.highlight.clone()))
-                .is_some_and(|t| t == c.quote)
-        });
-    if !still_true {
-        return Err(Rejection::StaleAnswer);
+    let prepared = answerable_question(retriever, &asked.question)?;
+    let first = prepared
+        .evidence
+        .first()
+        .ok_or(Rejection::Declined)?
+        .clone();
+    if asked
+        .article
+        .as_ref()
+        .is_some_and(|a| a != &first.article_id)
+    {
+        return Err(Rejection::EvidenceElsewhere);
     }
-    let first = &asked.answer.citations[0];
     Ok(Suggestion {
         question: asked.question.clone(),
         source: Source::Reader,
         article_id: first.article_id.clone(),
         sentence: first.highlight.clone(),
-        focus: asked.question.clone(),
-        answer: asked.answer,
+        focus: asked.question,
+        answer: compose(retriever.config(), prepared, Draft::default()),
     })
 }

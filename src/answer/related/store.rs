@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Bumped when the way suggestions are made or stored changes, so cached ones are remade.
-const CACHE_FORMAT: u32 = 4;
+const CACHE_FORMAT: u32 = 5;
 
 /// Where and how suggestions are prepared.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ pub fn build_for_article(
                 // says: the evidence sentence, quoted. The small model, asked such an open
                 // question, often recombines the sentence's names into a false claim.
                 match retriever.prepare(&AnswerRequest::new(v.question.as_str())) {
-                    Ok(p) if p.decline.is_none() => {
+                    Ok(p) if p.decline.is_none() && p.uncertain.is_none() => {
                         compose(retriever.config(), p, Draft::default())
                     }
                     _ => {

@@ -28,7 +28,8 @@ pub enum Rejection {
     Declined,
     EvidenceElsewhere,
     MissesSpan,
-    StaleAnswer,
+    NotEntailed,
+    NearDuplicate,
 }
 
 impl Rejection {
@@ -46,7 +47,8 @@ impl Rejection {
             Rejection::Declined => "the flow declines it",
             Rejection::EvidenceElsewhere => "its evidence is not the source sentence",
             Rejection::MissesSpan => "the answer misses the target span",
-            Rejection::StaleAnswer => "its stored answer no longer matches the articles",
+            Rejection::NotEntailed => "its answer says what its evidence does not",
+            Rejection::NearDuplicate => "asks what a kept question already asks",
         }
     }
 }
@@ -126,7 +128,8 @@ pub fn answerable_question(retriever: &Retriever, question: &str) -> Result<Prep
     let prepared = retriever
         .prepare(&AnswerRequest::new(question))
         .map_err(|_| Rejection::AnswerFailed)?;
-    if prepared.decline.is_some() {
+    // A suggestion must be plainly answerable, not one its reader would have to judge.
+    if prepared.decline.is_some() || prepared.uncertain.is_some() {
         return Err(Rejection::Declined);
     }
     Ok(prepared)
@@ -162,8 +165,36 @@ fn verify(
     if !text::contains_normalised(&result.answer, span) {
         return Err(Rejection::MissesSpan);
     }
+    if !entailed(retriever, model, &candidate.question, &result) {
+        return Err(Rejection::NotEntailed);
+    }
     Ok(Some(result))
 }
+
+/// Whether a stored answer says only what its evidence says: every content word of it is in
+/// the evidence or the question, and a reader that can judge (one whose "not stated" is a
+/// decline) says the evidence makes it true.
+pub fn entailed(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    question: &str,
+    result: &AnswerResult,
+) -> bool {
+    let evidence: Vec<&str> = result.evidence.iter().map(|e| e.quote.as_str()).collect();
+    let mut sources = evidence.clone();
+    sources.push(question);
+    if !text::unsupported_words(&result.answer, &sources).is_empty() {
+        return false;
+    }
+    if !retriever.config().reader_declines {
+        return true;
+    }
+    crate::answer::judge::reader_confirms(model, question, &result.answer, &evidence.join(" "))
+        .unwrap_or(false)
+}
+
+/// Cosine (MiniLM) from which two questions ask the same thing in other words.
+const NEAR_DUPLICATE: f32 = 0.9;
 
 /// A verified candidate; its answer is made once it is kept (a model's comes with it).
 #[derive(Debug, Clone)]
@@ -185,6 +216,7 @@ pub fn verified_for_article(
 ) -> (Vec<Verified>, Yield) {
     let mut yields = Yield::default();
     let mut kept: Vec<Verified> = Vec::new();
+    let mut kept_vectors: Vec<Vec<f32>> = Vec::new();
     let mut seen_questions: HashSet<String> = HashSet::new();
     let mut sentences: Vec<Range<usize>> = Vec::new();
     for p in retriever.index().passages_of(&article.id) {
@@ -203,8 +235,23 @@ pub fn verified_for_article(
                 yields.rejected(candidate.source, Rejection::Duplicate);
                 continue;
             }
+            // Asking what a kept question asks, in other words, is a duplicate too (checked
+            // first: it costs an embedding, verifying may cost a generation).
+            let vector = retriever
+                .embedder()
+                .and_then(|e| e.embed_one(&candidate.question).ok());
+            if let Some(v) = &vector {
+                if kept_vectors
+                    .iter()
+                    .any(|k| crate::embed::cosine(k, v) >= NEAR_DUPLICATE)
+                {
+                    yields.rejected(candidate.source, Rejection::NearDuplicate);
+                    continue;
+                }
+            }
             match verify(retriever, model, article, sentence, &candidate) {
                 Ok(answer) => {
+                    kept_vectors.extend(vector);
                     yields.kept(candidate.source);
                     kept.push(Verified {
                         question: candidate.question,
