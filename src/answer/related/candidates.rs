@@ -1,6 +1,7 @@
 //! Candidate questions for one sentence: grounded templates on the names it holds, and the
 //! model's questions whose answer is a span of it (a name or a number).
 use super::Source;
+use crate::answer::prompt::PromptStyle;
 use crate::llm::{ChatMessage, GenerateParams, LanguageModel};
 
 /// A proposed question, before verification.
@@ -213,9 +214,15 @@ Sentence: The bridge over the river was opened in 1932 by Mayor Clark.\nAnswer: 
 Sentence: The bridge over the river was opened in 1932 by Mayor Clark.\nAnswer: Mayor Clark\nQuestion: Who opened the bridge over the river?\n\n\
 Sentence: Farmers moved their herds to the hills because the valley flooded every spring.\nAnswer: the valley flooded every spring\nQuestion: Why did farmers move their herds to the hills?\n\n";
 
-/// Asks the model for a question whose answer is `span`.
+/// Asks the model for a question whose answer is `span`. SmolLM2 follows the examples of a
+/// few-shot prompt; Qwen2.5-0.5B copies their questions instead, and follows a plain request.
 fn model_candidate(model: &dyn LanguageModel, sentence: &str, span: &str) -> Option<String> {
-    let prompt = format!("{FEW_SHOT}Sentence: {sentence}\nAnswer: {span}\nQuestion:");
+    let prompt = match PromptStyle::for_model(model.name()) {
+        PromptStyle::Sentence => format!("{FEW_SHOT}Sentence: {sentence}\nAnswer: {span}\nQuestion:"),
+        PromptStyle::Phrase => format!(
+            "Sentence: {sentence}\n\nWrite one question that this sentence answers with \"{span}\". Reply with the question only."
+        ),
+    };
     let params = GenerateParams {
         max_tokens: 32,
         stop: vec!["\n".to_string()],
@@ -229,6 +236,7 @@ fn model_candidate(model: &dyn LanguageModel, sentence: &str, span: &str) -> Opt
         .trim()
         .trim_start_matches("Question:")
         .trim()
+        .trim_matches('"')
         .to_string();
     let q = match q.find('?') {
         Some(i) => q[..=i].to_string(),

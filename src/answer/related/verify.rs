@@ -165,7 +165,7 @@ fn verify(
     if !text::contains_normalised(&result.answer, span) {
         return Err(Rejection::MissesSpan);
     }
-    if !entailed(retriever, model, &candidate.question, &result) {
+    if !entailed(retriever, model, &candidate.question, &result, Some(span)) {
         return Err(Rejection::NotEntailed);
     }
     Ok(Some(result))
@@ -173,12 +173,15 @@ fn verify(
 
 /// Whether a stored answer says only what its evidence says: every content word of it is in
 /// the evidence or the question, and a reader that can judge (one whose "not stated" is a
-/// decline) says the evidence makes it true.
+/// decline) says the evidence makes it true. The verdict is asked on `span`, the bare answer,
+/// when there is one: asked about a sentence that restates the question ("Zelensky's army
+/// chief was Wagner"), the reader calls it true; asked about "Wagner", false.
 pub fn entailed(
     retriever: &Retriever,
     model: &dyn LanguageModel,
     question: &str,
     result: &AnswerResult,
+    span: Option<&str>,
 ) -> bool {
     let evidence: Vec<&str> = result.evidence.iter().map(|e| e.quote.as_str()).collect();
     let mut sources = evidence.clone();
@@ -189,7 +192,8 @@ pub fn entailed(
     if !retriever.config().reader_declines {
         return true;
     }
-    crate::answer::judge::reader_confirms(model, question, &result.answer, &evidence.join(" "))
+    let claim = span.unwrap_or(&result.answer);
+    crate::answer::judge::reader_confirms(model, question, claim, &evidence.join(" "))
         .unwrap_or(false)
 }
 
