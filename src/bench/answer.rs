@@ -100,6 +100,13 @@ pub struct EvalReport {
     pub related_wellformed: Option<f64>,
     pub related_answerable: Option<f64>,
     pub related_repeats: Option<f64>,
+    /// Of those shown: answered ahead of time with an answer whose content words are all in
+    /// its evidence or its question; made from a generic template; and the share of lists
+    /// holding two questions (or one and the question asked) that ask the same thing in other
+    /// words (MiniLM cosine at the verification's near-duplicate threshold).
+    pub related_entailed: Option<f64>,
+    pub related_generic: Option<f64>,
+    pub related_near_duplicates: Option<f64>,
     pub related_shown: usize,
     /// Suggestions prepared, per source: candidates and verified.
     pub related_yield: Option<crate::answer::related::Yield>,
@@ -374,7 +381,8 @@ fn summarise(
     // Related questions shown after the answers.
     let (mut shown, mut wellformed, mut answerable_related, mut lists, mut repeating) =
         (0usize, 0usize, 0usize, 0usize, 0usize);
-    if answerer.suggestions().is_some() {
+    let (mut entailed, mut generic, mut near_lists) = (0usize, 0usize, 0usize);
+    if let Some(store) = answerer.suggestions() {
         for o in outcomes.iter().filter(|o| !o.related.is_empty()) {
             lists += 1;
             let norms: Vec<String> = o.related.iter().map(|q| text::normalise(q)).collect();
@@ -382,8 +390,31 @@ fn summarise(
             if unique.len() < norms.len() || norms.contains(&text::normalise(&o.question)) {
                 repeating += 1;
             }
+            if let Some(embedder) = retriever.embedder() {
+                let mut texts: Vec<&str> = vec![o.question.as_str()];
+                texts.extend(o.related.iter().map(String::as_str));
+                let vectors: Vec<Vec<f32>> = texts
+                    .iter()
+                    .filter_map(|t| embedder.embed_one(t).ok())
+                    .collect();
+                let near = (0..vectors.len()).any(|i| {
+                    (i + 1..vectors.len()).any(|j| {
+                        crate::embed::cosine(&vectors[i], &vectors[j]) >= related::NEAR_DUPLICATE
+                    })
+                });
+                near_lists += usize::from(near);
+            }
             for q in &o.related {
                 shown += 1;
+                if let Some(s) = store.find(q) {
+                    generic += usize::from(s.source == related::Source::Template);
+                    let mut sources: Vec<&str> =
+                        s.answer.evidence.iter().map(|e| e.quote.as_str()).collect();
+                    sources.push(q);
+                    let supported = !s.answer.declined
+                        && text::unsupported_words(&s.answer.answer, &sources).is_empty();
+                    entailed += usize::from(supported || s.source == related::Source::Reader);
+                }
                 wellformed += usize::from(related::well_formed(q).is_ok());
                 let request = AnswerRequest::new(q.as_str());
                 let p = retriever.prepare(&request)?;
@@ -421,6 +452,9 @@ fn summarise(
         related_wellformed: (shown > 0).then(|| share(wellformed, shown)),
         related_answerable: (shown > 0).then(|| share(answerable_related, shown)),
         related_repeats: (lists > 0).then(|| share(repeating, lists)),
+        related_entailed: (shown > 0).then(|| share(entailed, shown)),
+        related_generic: (shown > 0).then(|| share(generic, shown)),
+        related_near_duplicates: (lists > 0).then(|| share(near_lists, lists)),
         related_shown: shown,
         related_yield: answerer.suggestions().map(|s| s.yields.clone()),
         latency_p50_ms: super::percentile(&latencies, 50.0),

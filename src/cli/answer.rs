@@ -268,6 +268,15 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             r.related_shown
         );
     }
+    if let (Some(e), Some(g), Some(n)) = (
+        r.related_entailed,
+        r.related_generic,
+        r.related_near_duplicates,
+    ) {
+        println!(
+            "              entailed by their evidence {e:.3}, generic templates {g:.3}, lists with a near-duplicate {n:.3}"
+        );
+    }
     if let Some(o) = &r.own_words {
         println!(
             "own words:    {} questions: answer contains gold {:.3}   answer or evidence {:.3}   token F1 {:.3}   recall@3 {:.3}   declined {:.3}",

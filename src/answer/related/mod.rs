@@ -17,7 +17,7 @@ pub mod verify;
 
 pub use reader_log::{ReaderLog, READER_LOG};
 pub use store::{StoreOptions, SuggestionStore};
-pub use verify::{invented, well_formed, Rejection};
+pub use verify::{invented, well_formed, Rejection, NEAR_DUPLICATE};
 
 use super::AnswerResult;
 use serde::{Deserialize, Serialize};

@@ -198,7 +198,7 @@ pub fn entailed(
 }
 
 /// Cosine (MiniLM) from which two questions ask the same thing in other words.
-const NEAR_DUPLICATE: f32 = 0.9;
+pub const NEAR_DUPLICATE: f32 = 0.9;
 
 /// A verified candidate; its answer is made once it is kept (a model's comes with it).
 #[derive(Debug, Clone)]
