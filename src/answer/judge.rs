@@ -41,17 +41,11 @@ pub fn reader_confirms(
 
 /// The answer without its citation markers and final period.
 fn plain_answer(answer: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0;
-    for c in answer.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' if depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out.trim().trim_end_matches('.').trim().to_string()
+    crate::answer::text::without_citations(answer)
+        .trim()
+        .trim_end_matches('.')
+        .trim()
+        .to_string()
 }
 
 fn says_true(reply: &str) -> bool {

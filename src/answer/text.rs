@@ -173,6 +173,21 @@ pub fn content_words(text: &str) -> String {
         .join(" ")
 }
 
+/// `answer` without its citation markers (`[1]`, `[1][2]`).
+pub fn without_citations(answer: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in answer.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// A crude stem, so that "missiles" meets "missile" and "attacked" meets "attack".
 fn stem(word: &str) -> &str {
     for suffix in ["ing", "ed", "es", "s", "ly"] {

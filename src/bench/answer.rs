@@ -327,7 +327,7 @@ fn ask_all(
         } else {
             q.answers
                 .iter()
-                .map(|g| text::token_f1(&strip_markers(&result.answer), g))
+                .map(|g| text::token_f1(&text::without_citations(&result.answer), g))
                 .fold(0.0, f64::max)
         };
         let outcome = QuestionOutcome {
@@ -473,18 +473,4 @@ fn summarise(
             }
         }),
     })
-}
-
-fn strip_markers(answer: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0;
-    for c in answer.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' if depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
 }
