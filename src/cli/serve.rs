@@ -251,11 +251,50 @@ pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
             questions,
             seed: args.seed,
         };
-        Ok(ama::bench::serve::run(&url, &options).await?)
+        // The started server's memory and descriptors, every 5 s from ready to the end (a
+        // soak: both should stay flat).
+        let pid = _child.as_ref().map(|c: &Child| c.0.id());
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let sampler = pid.map(|pid| {
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = &mut stopped => return samples,
+                    }
+                    match ama::bench::serve::sample_process(pid) {
+                        Some(s) => samples.push(s),
+                        None => return samples,
+                    }
+                }
+            })
+        });
+        let report = ama::bench::serve::run(&url, &options).await?;
+        let _ = stop.send(());
+        let mut trend = None;
+        if let (Some(pid), Some(sampler)) = (pid, sampler) {
+            let mut samples = sampler.await.unwrap_or_default();
+            samples.extend(ama::bench::serve::sample_process(pid));
+            trend = ama::bench::serve::ProcessTrend::from_samples(&samples);
+        }
+        Ok((report, trend))
     })?;
+    let (report, trend) = report;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(t), Some(map)) = (trend, value.as_object_mut()) {
+            map.insert("server".into(), serde_json::to_value(t)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
+    }
+    if let Some(t) = trend {
+        println!(
+            "server: RSS {:.0} → {:.0} MB (peak {:.0}), open descriptors {} → {} (peak {}), {} samples",
+            t.start.rss_mb, t.end.rss_mb, t.peak_rss_mb, t.start.open_fds, t.end.open_fds, t.peak_open_fds, t.samples
+        );
     }
     println!(
         "{} clients for {:.1} s against {url}: {} requests, {} served ({:.1}/s), {} refused with 503, {} errors",
