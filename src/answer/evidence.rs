@@ -10,7 +10,7 @@ use std::ops::Range;
 
 /// One numbered piece of evidence: a sentence (with the sentence before it when it opens
 /// with a pronoun) quoted from a passage. The answer's citations are the evidence it cites.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {
     /// Citation number, from 1, as the model and the reader see it: `[1]`.
     pub number: usize,
@@ -20,8 +20,10 @@ pub struct Evidence {
     pub article_id: String,
     pub article_title: String,
     /// Byte range of the quoted sentence(s) inside the article text (to highlight).
+    #[schema(schema_with = crate::corpus::byte_range_schema)]
     pub highlight: Range<usize>,
     /// Byte range of the whole passage inside the article text.
+    #[schema(schema_with = crate::corpus::byte_range_schema)]
     pub passage_range: Range<usize>,
     pub passage_text: String,
     /// How well the sentence matches the question: the share of the question's idf weight

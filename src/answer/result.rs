@@ -21,7 +21,7 @@ impl AnswerRequest {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Timings {
     pub retrieval_ms: f64,
     /// From the request to the first streamed token (0 when the model was not called).
@@ -29,14 +29,14 @@ pub struct Timings {
     pub total_ms: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenCounts {
     pub prompt: usize,
     pub completion: usize,
 }
 
 /// The flow's result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnswerResult {
     pub question: String,
     /// The query actually searched (the question, plus terms from the history for a follow-up).

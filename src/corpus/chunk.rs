@@ -175,6 +175,58 @@ fn split_long(text: &str, unit: Unit, max_words: usize) -> Vec<Unit> {
     pieces
 }
 
+/// What is wrong with passages cut from `article`, if anything: each passage's range must lie
+/// in the text on character boundaries with `text` its slice, ordinals must count from 0, and
+/// each sentence must be a non-empty range on character boundaries inside its passage, in
+/// order. [`chunk_article`] always gives an empty list (the fuzz targets and tests check it).
+pub fn passage_faults(article: &Article, passages: &[Passage]) -> Vec<String> {
+    let text = &article.text;
+    let valid = |r: &Range<usize>| {
+        r.start <= r.end
+            && r.end <= text.len()
+            && text.is_char_boundary(r.start)
+            && text.is_char_boundary(r.end)
+    };
+    let mut faults = Vec::new();
+    for (i, p) in passages.iter().enumerate() {
+        if p.ordinal != i {
+            faults.push(format!("passage {i} has ordinal {}", p.ordinal));
+        }
+        if p.article_id != article.id {
+            faults.push(format!("passage {i} names article {:?}", p.article_id));
+        }
+        if !valid(&p.range) {
+            faults.push(format!(
+                "passage {i}: range {:?} is not in the text",
+                p.range
+            ));
+            continue;
+        }
+        if text[p.range.clone()] != p.text {
+            faults.push(format!("passage {i}: text is not the slice of its range"));
+        }
+        if p.sentences.is_empty() {
+            faults.push(format!("passage {i} has no sentence"));
+        }
+        let mut previous_end = p.range.start;
+        for s in &p.sentences {
+            if !valid(s) || s.start >= s.end {
+                faults.push(format!(
+                    "passage {i}: sentence {s:?} is not a range of the text"
+                ));
+            } else if s.start < previous_end || s.end > p.range.end {
+                faults.push(format!(
+                    "passage {i}: sentence {s:?} is out of order or outside {:?}",
+                    p.range
+                ));
+            } else {
+                previous_end = s.end;
+            }
+        }
+    }
+    faults
+}
+
 /// Splits an article into passages of whole sentences. A passage closes at a paragraph end
 /// once it has `min_words`, or anywhere once it has `target_words`, and never grows past
 /// `max_words`. The next passage repeats the last `overlap_sentences` sentences when it

@@ -6,7 +6,26 @@
 mod chunk;
 mod formats;
 
-pub use chunk::{chunk_article, split_sentences, ChunkConfig, Passage};
+pub use chunk::{chunk_article, passage_faults, split_sentences, ChunkConfig, Passage};
+
+/// The OpenAPI schema of a byte range of an article's text, as serde writes a
+/// `Range<usize>`: `{"start": 10, "end": 42}`, end exclusive.
+pub fn byte_range_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let offset = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some("A byte range of the article's text, end exclusive"))
+        .property("start", offset())
+        .property("end", offset())
+        .required("start")
+        .required("end")
+        .build()
+}
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -144,7 +163,13 @@ fn extension_of(path: &Path) -> String {
 pub fn read_article(path: &Path, rel: &Path) -> Result<Article, ArticleError> {
     let bytes = std::fs::read(path)?;
     let raw = String::from_utf8(bytes).map_err(|_| ArticleError::NotUtf8)?;
-    let raw = raw.strip_prefix('\u{feff}').unwrap_or(&raw);
+    parse_article(&raw, rel)
+}
+
+/// Parses an article's file contents; its format comes from `rel`'s extension (Markdown,
+/// HTML, anything else plain text) and its id from `rel`.
+pub fn parse_article(raw: &str, rel: &Path) -> Result<Article, ArticleError> {
+    let raw = raw.strip_prefix('\u{feff}').unwrap_or(raw);
     let parsed = match extension_of(rel).as_str() {
         "md" | "markdown" => formats::markdown(raw)?,
         "html" | "htm" => formats::html(raw),

@@ -27,7 +27,7 @@ const MIN_LEXICAL_WEIGHT: f32 = 0.2;
 const FUSION_DEPTH: usize = 4;
 
 /// One retrieved passage.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
     pub passage_id: String,
     pub article_id: String,
@@ -35,6 +35,7 @@ pub struct SearchHit {
     pub ordinal: usize,
     pub score: f32,
     /// Byte range of the passage inside the article text.
+    #[schema(schema_with = crate::corpus::byte_range_schema)]
     pub range: Range<usize>,
     pub text: String,
     /// Index of the passage in [`SearchIndex::passages`].

@@ -1,7 +1,7 @@
 //! The product's own API: answers (JSON and Server-Sent Events), articles, retrieval-only
 //! search, feedback, health.
 use super::answering;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::request::{answer_request, MessageIn};
 use super::AppState;
@@ -21,11 +21,16 @@ use tokio::time::Instant;
 /// Related questions listed with an article.
 pub const ARTICLE_RELATED: usize = 6;
 
-#[derive(Debug, Deserialize)]
+/// A question, with the conversation so far.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AskBody {
+    /// The question, up to 2,000 characters.
+    #[schema(example = "Who replaced Zaluzhny?", min_length = 1)]
     pub question: String,
+    /// Earlier turns, oldest first (the last 12 are kept).
     #[serde(default)]
     pub history: Vec<MessageIn>,
+    /// Restricts the answer to one article (an id from `/api/articles`).
     #[serde(default)]
     pub article: Option<String>,
 }
@@ -36,6 +41,12 @@ impl AskBody {
     }
 }
 
+/// A grounded answer with its evidence, citations and related questions.
+#[utoipa::path(post, path = "/api/ask", tag = "answers", request_body = AskBody,
+    responses(
+        (status = 200, description = "The checked answer (or a decline with questions the articles answer)", body = AnswerResult),
+        (status = "default", description = "An error", body = ErrorBody),
+    ))]
 pub async fn ask(
     State(state): State<Arc<AppState>>,
     ApiJson(body): ApiJson<AskBody>,
@@ -75,6 +86,11 @@ fn error_event(e: &ApiError) -> Event {
 /// `sources`, then `delta`s of the draft as the model writes it, then `done` with the
 /// checked result (or one `error`). Errors found before the stream opens (bad input, busy
 /// model) are plain HTTP errors.
+#[utoipa::path(post, path = "/api/ask/stream", tag = "answers", request_body = AskBody,
+    responses(
+        (status = 200, description = "Server-sent events: `sources` ({query, evidence}), `delta` ({text}) as the draft is written, then `done` (the checked answer, as `/api/ask` gives it) or `error` (an error body)", content_type = "text/event-stream", body = super::openapi::AskStreamEvent),
+        (status = "default", description = "An error before the stream opened", body = ErrorBody),
+    ))]
 pub async fn ask_stream(
     State(state): State<Arc<AppState>>,
     ApiJson(body): ApiJson<AskBody>,
@@ -124,7 +140,7 @@ pub async fn ask_stream(
         .into_response())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ArticleSummary {
     pub id: String,
     pub title: String,
@@ -134,7 +150,18 @@ pub struct ArticleSummary {
     pub words: usize,
 }
 
-pub async fn articles(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ArticleList {
+    pub articles: Vec<ArticleSummary>,
+}
+
+/// The articles of the corpus.
+#[utoipa::path(get, path = "/api/articles", tag = "articles",
+    responses(
+        (status = 200, description = "The articles", body = ArticleList),
+        (status = "default", description = "An error", body = ErrorBody),
+    ))]
+pub async fn articles(State(state): State<Arc<AppState>>) -> Result<Json<ArticleList>, ApiError> {
     let answerer = state.answerer()?;
     let index = answerer.index();
     let list: Vec<ArticleSummary> = index
@@ -149,21 +176,48 @@ pub async fn articles(State(state): State<Arc<AppState>>) -> Result<Response, Ap
             words: a.text.split_whitespace().count(),
         })
         .collect();
-    Ok(Json(serde_json::json!({ "articles": list })).into_response())
+    Ok(Json(ArticleList { articles: list }))
 }
 
-#[derive(Debug, Serialize)]
-struct PassageOut {
-    id: String,
-    ordinal: usize,
-    range: Range<usize>,
-    sentences: Vec<Range<usize>>,
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PassageOut {
+    pub id: String,
+    pub ordinal: usize,
+    #[schema(schema_with = crate::corpus::byte_range_schema)]
+    pub range: Range<usize>,
+    /// The passage's sentences, as byte ranges of the article's text.
+    #[schema(schema_with = byte_ranges_schema)]
+    pub sentences: Vec<Range<usize>>,
 }
 
+fn byte_ranges_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::Array::new(crate::corpus::byte_range_schema())
+}
+
+/// An article with its passages and the questions it answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ArticleOut {
+    pub id: String,
+    pub title: String,
+    pub date: Option<String>,
+    pub url: Option<String>,
+    pub text: String,
+    pub passages: Vec<PassageOut>,
+    /// Suggested questions this article answers.
+    pub related: Vec<String>,
+}
+
+/// One article: its text, passages and suggested questions.
+#[utoipa::path(get, path = "/api/articles/{id}", tag = "articles",
+    params(("id" = String, Path, description = "The article's id, from `/api/articles`")),
+    responses(
+        (status = 200, description = "The article", body = ArticleOut),
+        (status = "default", description = "An error (404 for an unknown id)", body = ErrorBody),
+    ))]
 pub async fn article(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<ArticleOut>, ApiError> {
     let answerer = state.answerer()?;
     let index = answerer.index();
     let article = index
@@ -189,25 +243,36 @@ pub async fn article(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Json(serde_json::json!({
-        "id": article.id,
-        "title": article.title,
-        "date": article.date,
-        "url": article.url,
-        "text": article.text,
-        "passages": passages,
-        "related": related,
+    Ok(Json(ArticleOut {
+        id: article.id.clone(),
+        title: article.title.clone(),
+        date: article.date.clone(),
+        url: article.url.clone(),
+        text: article.text.clone(),
+        passages,
+        related,
     }))
-    .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// The search, in plain words.
+    #[param(min_length = 1)]
     pub q: String,
+    /// How many passages (1 to 50; outside values are clamped).
     #[serde(default = "default_k")]
+    #[param(minimum = 0, default = 5)]
     pub k: usize,
+    /// Restricts the search to one article.
     #[serde(default)]
     pub article: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchOut {
+    pub query: String,
+    pub hits: Vec<SearchHit>,
 }
 
 fn default_k() -> usize {
@@ -215,10 +280,15 @@ fn default_k() -> usize {
 }
 
 /// Retrieval only: never waits for the model.
+#[utoipa::path(get, path = "/api/search", tag = "articles", params(SearchParams),
+    responses(
+        (status = 200, description = "The passages, best first (the same fused ranking the answers use)", body = SearchOut),
+        (status = "default", description = "An error", body = ErrorBody),
+    ))]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<SearchOut>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let answerer = state.answerer()?;
     let request = answer_request(&params.q, &[], params.article)?;
@@ -235,11 +305,16 @@ pub async fn search(
             .search(&request.question, k, request.article.as_deref())
     })
     .await??;
-    Ok(Json(serde_json::json!({ "query": params.q, "hits": hits })).into_response())
+    Ok(Json(SearchOut {
+        query: params.q,
+        hits,
+    }))
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// A reader's verdict on an answer.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct Feedback {
+    #[schema(min_length = 1)]
     pub question: String,
     #[serde(default)]
     pub answer: String,
@@ -252,6 +327,11 @@ pub struct Feedback {
 pub const FEEDBACK_LOG_BYTES: u64 = 16 << 20;
 
 /// A reader's verdict on an answer, appended to the feedback log.
+#[utoipa::path(post, path = "/api/feedback", tag = "feedback", request_body = Feedback,
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = "default", description = "An error", body = ErrorBody),
+    ))]
 pub async fn feedback(
     State(state): State<Arc<AppState>>,
     ApiJson(feedback): ApiJson<Feedback>,
@@ -272,18 +352,42 @@ pub async fn feedback(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// Answers as soon as the server listens, before the index and the model are loaded.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "The process is up", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    #[schema(example = "ready")]
+    pub status: String,
+    pub model: String,
+    pub articles: usize,
+    pub passages: usize,
 }
 
 /// Ready once the index and the model are loaded.
-pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Ready to answer", body = Ready),
+        (status = "default", description = "Not ready yet (503 with Retry-After)", body = ErrorBody),
+    ))]
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, ApiError> {
     let answerer = state.answerer()?;
-    Ok(Json(serde_json::json!({
-        "status": "ready",
-        "model": answerer.model().name(),
-        "articles": answerer.index().articles().len(),
-        "passages": answerer.index().passages().len(),
+    Ok(Json(Ready {
+        status: "ready".into(),
+        model: answerer.model().name().to_string(),
+        articles: answerer.index().articles().len(),
+        passages: answerer.index().passages().len(),
     }))
-    .into_response())
 }

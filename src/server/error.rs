@@ -80,8 +80,30 @@ impl ApiError {
 
     /// The JSON body, also sent as the data of an SSE `error` event.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": { "message": self.to_string(), "type": self.kind() } })
+        serde_json::json!(ErrorBody {
+            error: ErrorDetail {
+                message: self.to_string(),
+                kind: self.kind().to_string(),
+            },
+        })
     }
+}
+
+/// Every error's body (the OpenAI shape).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong, for a person to read.
+    pub message: String,
+    /// The kind of error, for a program: `invalid_request_error`, `not_found_error`,
+    /// `permission_error`, `rate_limit_error`, `overloaded_error`, `not_ready`,
+    /// `timeout_error`, `method_not_allowed`, `server_error`.
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 impl IntoResponse for ApiError {

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod guard;
 pub mod limits;
 pub mod openai;
+pub mod openapi;
 pub mod request;
 pub mod static_files;
 
@@ -98,6 +99,20 @@ impl AppState {
     }
 }
 
+/// The API's routes (what `/openapi.json` documents; the page and `/openapi.json` itself aside).
+pub const API_ROUTES: &[&str] = &[
+    "/api/ask",
+    "/api/ask/stream",
+    "/v1/chat/completions",
+    "/api/feedback",
+    "/api/articles",
+    "/api/articles/{id}",
+    "/api/search",
+    "/v1/models",
+    "/healthz",
+    "/readyz",
+];
+
 pub fn router(state: Arc<AppState>) -> Router {
     let model = Router::new()
         .route("/api/ask", post(api::ask))
@@ -117,6 +132,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        .route("/openapi.json", get(openapi::document))
         .merge(model)
         .merge(feedback)
         .method_not_allowed_fallback(method_not_allowed);

@@ -8,7 +8,7 @@
 //! non-streamed one and never shows a sentence that the check removed. (The page's own
 //! stream, `/api/ask/stream`, shows the draft live and then replaces it.)
 use super::answering;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::request::{answer_request, MessageIn};
 use super::AppState;
@@ -23,11 +23,16 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::time::Instant;
 
-#[derive(Debug, Deserialize)]
+/// OpenAI's chat request; fields this server does not use (temperature, n, …) are ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChatRequest {
+    /// The conversation: the last user message is the question.
+    #[schema(min_items = 1)]
     pub messages: Vec<MessageIn>,
+    /// Server-sent `chat.completion.chunk`s, ending with `data: [DONE]`.
     #[serde(default)]
     pub stream: bool,
+    /// Ignored: the server has one model (`/v1/models`).
     #[serde(default)]
     pub model: Option<String>,
     /// Extension: restrict the answer to one article.
@@ -73,19 +78,72 @@ pub fn content(result: &AnswerResult) -> String {
     text
 }
 
-#[derive(Serialize)]
-struct Extra<'a> {
-    sources: &'a [Evidence],
-    related_questions: &'a [String],
-    declined: bool,
+/// Extension fields of a completion (and of the stream's last chunk).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Extra {
+    /// The evidence the answer cites.
+    pub sources: Vec<Evidence>,
+    /// Questions the articles answer, to ask next.
+    pub related_questions: Vec<String>,
+    /// True when the articles do not hold the answer.
+    pub declined: bool,
 }
 
-fn extra(result: &AnswerResult) -> Extra<'_> {
+fn extra(result: &AnswerResult) -> Extra {
     Extra {
-        sources: &result.citations,
-        related_questions: &result.related,
+        sources: result.citations.clone(),
+        related_questions: result.related.clone(),
         declined: result.declined,
     }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    pub total_tokens: usize,
+}
+
+impl Usage {
+    fn of(result: &AnswerResult) -> Usage {
+        Usage {
+            prompt_tokens: result.tokens.prompt,
+            completion_tokens: result.tokens.completion,
+            total_tokens: result.tokens.prompt + result.tokens.completion,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AssistantMessage {
+    #[schema(example = "assistant")]
+    pub role: String,
+    /// The answer, then its numbered sources.
+    pub content: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Choice {
+    pub index: usize,
+    pub message: AssistantMessage,
+    /// Always null.
+    pub logprobs: Option<Value>,
+    #[schema(example = "stop")]
+    pub finish_reason: String,
+}
+
+/// OpenAI's `chat.completion`, with the extension fields.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChatCompletion {
+    pub id: String,
+    #[schema(example = "chat.completion")]
+    pub object: String,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<Choice>,
+    pub usage: Usage,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 fn completion_id() -> String {
@@ -99,6 +157,15 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The grounded answer through OpenAI's chat API (SDKs work unchanged).
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = ChatRequest,
+    responses(
+        (status = 200, description = "A `chat.completion`, or with `stream: true` server-sent `chat.completion.chunk`s ending with `data: [DONE]`", content(
+            (ChatCompletion = "application/json"),
+            (super::openapi::ChatStreamEvent = "text/event-stream"),
+        )),
+        (status = "default", description = "An error", body = ErrorBody),
+    ))]
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     ApiJson(chat): ApiJson<ChatRequest>,
@@ -110,26 +177,24 @@ pub async fn chat_completions(
         return stream(state, request, model, deadline).await;
     }
     let result = answering::answer(&state, request, deadline).await?;
-    let usage = json!({
-        "prompt_tokens": result.tokens.prompt,
-        "completion_tokens": result.tokens.completion,
-        "total_tokens": result.tokens.prompt + result.tokens.completion,
-    });
-    let mut body = json!({
-        "id": completion_id(),
-        "object": "chat.completion",
-        "created": now(),
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": { "role": "assistant", "content": content(&result) },
-            "logprobs": null,
-            "finish_reason": "stop",
+    Ok(Json(ChatCompletion {
+        id: completion_id(),
+        object: "chat.completion".into(),
+        created: now(),
+        model,
+        choices: vec![Choice {
+            index: 0,
+            message: AssistantMessage {
+                role: "assistant".into(),
+                content: content(&result),
+            },
+            logprobs: None,
+            finish_reason: "stop".into(),
         }],
-        "usage": usage,
-    });
-    merge(&mut body, &extra(&result));
-    Ok(Json(body).into_response())
+        usage: Usage::of(&result),
+        extra: extra(&result),
+    })
+    .into_response())
 }
 
 fn merge(body: &mut Value, extra: &impl Serialize) {
@@ -184,11 +249,7 @@ async fn stream(
                 }
                 let mut last = chunk(&id, created, &model, json!({}), Some("stop"));
                 merge(&mut last, &extra(&result));
-                last["usage"] = json!({
-                    "prompt_tokens": result.tokens.prompt,
-                    "completion_tokens": result.tokens.completion,
-                    "total_tokens": result.tokens.prompt + result.tokens.completion,
-                });
+                last["usage"] = json!(Usage::of(&result));
                 yield data(&last);
             }
             Err(e) => yield data(&e.body()),
@@ -201,19 +262,40 @@ async fn stream(
         .into_response())
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ModelCard {
+    pub id: String,
+    #[schema(example = "model")]
+    pub object: String,
+    pub created: u64,
+    #[schema(example = "ama")]
+    pub owned_by: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ModelList {
+    #[schema(example = "list")]
+    pub object: String,
+    pub data: Vec<ModelCard>,
+}
+
 /// The one model behind the API.
-pub async fn models(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/v1/models", tag = "openai",
+    responses(
+        (status = 200, description = "The model", body = ModelList),
+        (status = "default", description = "An error", body = ErrorBody),
+    ))]
+pub async fn models(State(state): State<Arc<AppState>>) -> Result<Json<ModelList>, ApiError> {
     let answerer = state.answerer()?;
-    Ok(Json(json!({
-        "object": "list",
-        "data": [{
-            "id": answerer.model().name(),
-            "object": "model",
-            "created": state.created,
-            "owned_by": "ama",
+    Ok(Json(ModelList {
+        object: "list".into(),
+        data: vec![ModelCard {
+            id: answerer.model().name().to_string(),
+            object: "model".into(),
+            created: state.created,
+            owned_by: "ama".into(),
         }],
     }))
-    .into_response())
 }
 
 #[cfg(test)]

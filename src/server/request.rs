@@ -13,8 +13,10 @@ pub const MAX_QUESTION_CHARS: usize = 2000;
 pub const MAX_HISTORY_MESSAGES: usize = 12;
 
 /// A message as clients send it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct MessageIn {
+    /// `user` or `assistant` (`system` and `developer` messages are ignored).
+    #[schema(example = "user")]
     pub role: String,
     /// A string, or an array of content parts (`{"type":"text","text":...}`).
     #[serde(default)]
