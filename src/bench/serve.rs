@@ -336,10 +336,13 @@ pub fn sample_process(pid: u32) -> Option<ProcessSample> {
     })
 }
 
-/// Samples of a process over a run: at the start, the end, and the largest in between.
+/// Samples of a process over a run: at the start, halfway, the end, and the largest in
+/// between. Warm-up growth (threads, arenas, caches filling) shows in the first half; a leak
+/// keeps growing in the second.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ProcessTrend {
     pub start: ProcessSample,
+    pub halfway: ProcessSample,
     pub end: ProcessSample,
     pub peak_rss_mb: f64,
     pub peak_open_fds: usize,
@@ -350,6 +353,7 @@ impl ProcessTrend {
     pub fn from_samples(samples: &[ProcessSample]) -> Option<ProcessTrend> {
         Some(ProcessTrend {
             start: *samples.first()?,
+            halfway: samples[samples.len() / 2],
             end: *samples.last()?,
             peak_rss_mb: samples.iter().map(|s| s.rss_mb).fold(0.0, f64::max),
             peak_open_fds: samples.iter().map(|s| s.open_fds).max()?,

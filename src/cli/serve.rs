@@ -292,8 +292,8 @@ pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
     }
     if let Some(t) = trend {
         println!(
-            "server: RSS {:.0} → {:.0} MB (peak {:.0}), open descriptors {} → {} (peak {}), {} samples",
-            t.start.rss_mb, t.end.rss_mb, t.peak_rss_mb, t.start.open_fds, t.end.open_fds, t.peak_open_fds, t.samples
+            "server: RSS {:.0} → {:.0} (halfway) → {:.0} MB (peak {:.0}), open descriptors {} → {} → {} (peak {}), {} samples",
+            t.start.rss_mb, t.halfway.rss_mb, t.end.rss_mb, t.peak_rss_mb, t.start.open_fds, t.halfway.open_fds, t.end.open_fds, t.peak_open_fds, t.samples
         );
     }
     println!(

@@ -17,6 +17,7 @@ mod store;
 pub mod vectors;
 
 pub use manifest::Manifest;
+pub use schema::analyzer;
 pub use search::SearchHit;
 pub use store::Store;
 pub use vectors::SentenceVectors;

@@ -200,6 +200,11 @@ pub fn requantized(
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         gguf_file::write(&mut w, &metadata, &tensor_refs).map_err(err)?;
         std::io::Write::flush(&mut w).map_err(|e| file_err(&path, e.to_string()))?;
+        drop(w);
+        // On disk before the rename: a crash never leaves a truncated model under its name.
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| file_err(&path, e.to_string()))?;
         Ok(())
     };
     let result = match tempfile::NamedTempFile::new_in(dir) {

@@ -6,6 +6,7 @@ mod common;
 mod answer_seed;
 mod browser;
 mod embed;
+mod fuzzing;
 mod http;
 mod llm_cli;
 mod llm_fetch;
