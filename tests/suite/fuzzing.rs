@@ -1,11 +1,15 @@
 //! The fuzz targets' properties (`fuzz/checks.rs`, the same functions `cargo fuzz` runs) on
-//! every input the fuzzers ever crashed on, kept in `fuzz/regressions/TARGET/`, and on the
-//! files the fuzzers are seeded with: the seed article, the SQuAD articles and questions.
+//! every input the fuzzers ever crashed on, kept in `fuzz/regressions/TARGET/`, on the files
+//! the fuzzers are seeded with (the seed article, the SQuAD articles and questions), and on a
+//! bounded number of mutations of those (a small, seeded, uncoverage-guided fuzz run: the
+//! instrumented `cargo fuzz` build takes longer than CI's whole budget).
 
 #[path = "../../fuzz/checks.rs"]
 mod checks;
 
 use crate::common::llm_harness::smollm2;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 
 fn root() -> &'static Path {
@@ -113,4 +117,136 @@ fn the_tokenizer_keeps_its_properties_on_kept_crashes_and_questions() {
     ] {
         checks::tokenizer(&tokenizer, text.as_bytes());
     }
+}
+
+/// Pieces that reach parsers' and tokenizers' corners: control markers, markup, sentence
+/// ends, abbreviations, zero-width and multi-byte characters, line ends.
+const DICTIONARY: &[&str] = &[
+    "<|im_end|>",
+    "<|im_start|>",
+    "<|endoftext|>",
+    "<|im_",
+    "end|>",
+    "\u{0}",
+    "\u{13}",
+    "\u{feff}",
+    "\u{200b}",
+    "\u{301}",
+    "é",
+    "😀",
+    "𠀀",
+    "<p>",
+    "</p>",
+    "<script>",
+    "<!--",
+    "-->",
+    "<title>",
+    "# ",
+    "```",
+    "---\n",
+    "\n\n",
+    ". ",
+    "? ",
+    "Mr. ",
+    "U.S. ",
+    "1.5",
+    "\"",
+    "“",
+    "—",
+    "&amp;",
+    "<br>",
+    "[1]",
+    "\r\n",
+    "\t",
+    "    ",
+    "*",
+    "_",
+    "|",
+];
+
+/// One to four mutations of `input`: byte flips, insertions, deletions, dictionary pieces,
+/// and splices from `other`.
+fn mutate(rng: &mut StdRng, input: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    for _ in 0..rng.random_range(1..=4) {
+        let at = rng.random_range(0..=out.len());
+        match rng.random_range(0..6) {
+            0 if !out.is_empty() => {
+                let i = at.min(out.len() - 1);
+                out[i] ^= 1 << rng.random_range(0..8);
+            }
+            1 => out.insert(at, rng.random()),
+            2 => {
+                let end = (at + rng.random_range(0..64)).min(out.len());
+                out.drain(at..end);
+            }
+            3 | 4 => {
+                let piece = DICTIONARY[rng.random_range(0..DICTIONARY.len())];
+                out.splice(at..at, piece.bytes());
+            }
+            _ if !other.is_empty() => {
+                let from = rng.random_range(0..other.len());
+                let to = (from + rng.random_range(1..256)).min(other.len());
+                out.splice(at..at, other[from..to].iter().copied());
+            }
+            _ => out.truncate(at),
+        }
+    }
+    out
+}
+
+/// Runs `check` on `runs` mutations of the seeds; a failing input is saved under
+/// `target/fuzz-found/` (to be added to `fuzz/regressions/TARGET/` once understood).
+fn fuzz(target: &str, seeds: &[Vec<u8>], runs: usize, check: impl Fn(&[u8])) {
+    let mut rng = StdRng::seed_from_u64(0x616d61);
+    for run in 0..runs {
+        let input = &seeds[rng.random_range(0..seeds.len())];
+        let other = &seeds[rng.random_range(0..seeds.len())];
+        let mutated = mutate(&mut rng, input, other);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mutated)));
+        if outcome.is_err() {
+            let dir = root().join("target/fuzz-found");
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{target}-{run}"));
+            std::fs::write(&path, &mutated).unwrap();
+            panic!(
+                "{target}: mutation {run} broke a property; input saved as {}",
+                path.display()
+            );
+        }
+    }
+}
+
+fn with_prefix(prefix: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut v = prefix.to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+#[test]
+fn mutated_seed_files_keep_the_properties() {
+    let articles: Vec<Vec<u8>> = articles()
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    // Whole articles are slow to check; their first 4 KB hold every construct.
+    let heads: Vec<Vec<u8>> = articles
+        .iter()
+        .map(|a| a[..a.len().min(4096)].to_vec())
+        .collect();
+    let ingest: Vec<Vec<u8>> = (0..3u8)
+        .flat_map(|kind| heads.iter().map(move |a| with_prefix(&[kind], a)))
+        .collect();
+    fuzz("ingest", &ingest, 600, checks::ingest);
+    let chunk: Vec<Vec<u8>> = heads
+        .iter()
+        .map(|a| with_prefix(&[20, 40, 60, 1], a))
+        .collect();
+    fuzz("chunk", &chunk, 600, checks::chunk);
+    let questions: Vec<Vec<u8>> = questions().into_iter().map(String::into_bytes).collect();
+    fuzz("query", &questions, 3000, checks::query);
+    let tokenizer = checks::Tokenizer::load(&smollm2()).unwrap();
+    fuzz("tokenizer", &questions, 1500, |input| {
+        checks::tokenizer(&tokenizer, input)
+    });
 }
