@@ -445,18 +445,23 @@ fn openai_python() -> std::path::PathBuf {
 /// Runs `tests/openai_client.py` with the official client against the server.
 fn openai_python_client(url: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(openai_python())
-        .arg(root.join("tests/openai_client.py"))
-        .arg(format!("{url}/v1"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "openai client failed:\n{stdout}\n{stderr}"
+    let stdout = succeeded(
+        Command::new(openai_python())
+            .arg(root.join("tests/openai_client.py"))
+            .arg(format!("{url}/v1")),
+        "the openai client",
     );
     assert!(stdout.contains("ok: models, chat, stream"), "{stdout}");
+}
+
+/// Runs a command, asserts that it succeeded (showing its output when not), returns its
+/// standard output.
+fn succeeded(command: &mut Command, what: &str) -> String {
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
+    stdout
 }
 
 /// The contract: `/openapi.json` describes the API, and schemathesis, generating requests
@@ -476,8 +481,9 @@ fn schemathesis_finds_no_server_error_and_only_documented_responses() {
     let st = python_venv("schemathesis-venv", SCHEMATHESIS_PACKAGE).join("schemathesis");
     // Hypothesis keeps its example database in the working folder: a temporary one.
     let work = tempfile::tempdir().unwrap();
-    let out = Command::new(st)
-        .current_dir(work.path())
+    let stdout = succeeded(
+        Command::new(st)
+            .current_dir(work.path())
         .args(["--no-color", "run"])
         .arg(format!("{}/openapi.json", server.url))
         .args([
@@ -491,14 +497,8 @@ fn schemathesis_finds_no_server_error_and_only_documented_responses() {
             "60",
             "--seed",
             "1",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "schemathesis found failures:\n{stdout}\n{stderr}"
+        ]),
+        "schemathesis",
     );
     // It ran every operation (a schema it could not read would test nothing).
     assert!(stdout.contains("10 selected"), "{stdout}");
