@@ -12,11 +12,17 @@
 //! - A microkernel computes [`MR`] rows × 2 tiles at a time, reading each weight vector once
 //!   per group of rows: AVX-512 VNNI (`vpdpbusd`), AVX2 (`vpmaddubsw`) or portable Rust, chosen
 //!   at run time. `AMA_NO_FAST_KERNELS=1` forces the portable kernel.
+//! - On CPUs with AMX-INT8 ([`Kernel::Amx`]), every whole group of 16 rows of a matmul runs on
+//!   the tile unit (`tdpbssd`), with the same integer sums and the same float operations in the
+//!   same order as the AVX-512 VNNI kernel, which takes the remaining rows (and decode steps):
+//!   the results are bit for bit the same either way. `AMA_NO_AMX=1` leaves AMX out.
 //! - One dispatch on candle's thread pool per matmul: prompt rows are split between the threads
 //!   (each quantises its own rows), a single row (decode) splits the output columns.
 use std::ops::Range;
 use std::sync::{Mutex, OnceLock};
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
 pub mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -34,6 +40,8 @@ pub const QK: usize = 32;
 pub const NR: usize = 16;
 /// Activation rows per microkernel call.
 pub const MR: usize = 4;
+/// Rows per AMX activation tile: [`Kernel::Amx`] takes rows in whole groups of this many.
+pub const AMX_ROWS: usize = 16;
 /// Bytes of one tile block: `QK × NR` int8 values.
 pub(crate) const TILE_BYTES: usize = QK * NR;
 
@@ -51,6 +59,8 @@ pub enum Kernel {
     Portable,
     Avx2,
     Avx512Vnni,
+    /// AMX-INT8 tiles for each whole group of 16 rows, AVX-512 VNNI for the rest.
+    Amx,
 }
 
 impl Kernel {
@@ -68,6 +78,17 @@ impl Kernel {
             Kernel::Portable => &[],
             Kernel::Avx2 => &["avx2", "fma", "f16c"],
             Kernel::Avx512Vnni => &[
+                "avx2",
+                "fma",
+                "f16c",
+                "avx512f",
+                "avx512bw",
+                "avx512vl",
+                "avx512vnni",
+            ],
+            // The tile instructions are inline assembly, enabled by no target feature;
+            // detection checks AMX-TILE and AMX-INT8 itself (`amx::supported`).
+            Kernel::Amx => &[
                 "avx2",
                 "fma",
                 "f16c",
@@ -96,21 +117,28 @@ impl Kernel {
                 && std::is_x86_feature_detected!("avx512vnni")
             {
                 v.push(Kernel::Avx512Vnni);
+                if amx::supported() {
+                    v.push(Kernel::Amx);
+                }
             }
         }
         v
     }
 
     /// The kernel used by [`matmul`]: the fastest available, or the portable one when
-    /// `AMA_NO_FAST_KERNELS` is set (to anything but `0` or empty).
+    /// `AMA_NO_FAST_KERNELS` is set (to anything but `0` or empty); `AMA_NO_AMX` leaves the
+    /// AMX kernel out (to compare it with the AVX-512 one on the same machine).
     pub fn selected() -> Kernel {
         static SELECTED: OnceLock<Kernel> = OnceLock::new();
         *SELECTED.get_or_init(|| {
             if fast_kernels_disabled() {
                 Kernel::Portable
             } else {
+                let no_amx = env_flag("AMA_NO_AMX");
                 Kernel::available()
-                    .last()
+                    .iter()
+                    .rev()
+                    .find(|&&k| !(no_amx && k == Kernel::Amx))
                     .copied()
                     .unwrap_or(Kernel::Portable)
             }
@@ -120,7 +148,12 @@ impl Kernel {
 
 /// Whether `AMA_NO_FAST_KERNELS` asks for the portable code paths only.
 pub fn fast_kernels_disabled() -> bool {
-    std::env::var("AMA_NO_FAST_KERNELS")
+    env_flag("AMA_NO_FAST_KERNELS")
+}
+
+/// Whether the variable is set to anything but `0` or empty.
+fn env_flag(name: &str) -> bool {
+    std::env::var(name)
         .map(|v| !v.is_empty() && v != "0")
         .unwrap_or(false)
 }
@@ -241,12 +274,13 @@ pub fn matmul_with(
     }
     let pool = candle_core::utils::barrier_pool();
     let threads = pool.n_workers() + 1;
-    // Work units of the row split: MR rows each.
-    let row_groups = m.div_ceil(MR);
-    if threads > 1 && row_groups >= 2 * threads {
+    // Work units of the row split: MR rows each (the AMX kernel's 16).
+    let unit = if kernel == Kernel::Amx { AMX_ROWS } else { MR };
+    let row_groups = m.div_ceil(unit);
+    if threads > 1 && m.div_ceil(MR) >= 2 * threads && row_groups >= threads {
         // Prompt rows: each thread quantises and multiplies its own rows (weights are small
         // enough to stay in cache and are read by both threads).
-        let per = row_groups.div_ceil(threads) * MR;
+        let per = row_groups.div_ceil(threads) * unit;
         let chunks: Vec<Mutex<(usize, &mut [f32])>> = out
             .chunks_mut(per * n)
             .enumerate()
@@ -347,6 +381,10 @@ fn run(
         // `Kernel::available`, which offers this one only when the CPU reports avx512f,
         // avx512bw and avx512vnni.
         Kernel::Avx512Vnni => unsafe { avx512::gemm(a, rows, w, tiles, out, ldo, col0) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: offered only when `amx::supported()` (AMX-TILE, AMX-INT8 and the tile
+        // permission) and beside the AVX-512 VNNI kernel, whose features it also uses.
+        Kernel::Amx => unsafe { amx::gemm(a, rows, w, tiles, out, ldo, col0) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above; offered only when the CPU reports avx2, fma and f16c.
         Kernel::Avx2 => unsafe { avx2::gemm(a, rows, w, tiles, out, ldo, col0) },

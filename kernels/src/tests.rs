@@ -127,6 +127,81 @@ fn prompt_sized_shapes_match_the_references() {
     check_shape(513, 40, 576, 7);
     check_shape(64, 200, 576, 8);
     check_shape(13, 96, 1536, 9);
+    // Around the AMX kernel's groups of 16 rows, with a lone last tile.
+    for (m, n, k) in [
+        (16, 16, 32),
+        (17, 48, 64),
+        (31, 33, 96),
+        (32, 80, 160),
+        (47, 17, 100),
+    ] {
+        check_shape(m, n, k, (m * 7 + n) as u64);
+    }
+}
+
+/// The AMX kernel gives bit for bit the AVX-512 VNNI kernel's results, for every format and
+/// any number of rows: which rows the tiles take (a prompt in chunks, a cached prefix, a
+/// decode step) does not change a result.
+#[test]
+fn amx_results_are_the_vnni_kernel_bits() {
+    if !Kernel::available().contains(&Kernel::Amx) {
+        return;
+    }
+    for (i, &(m, n, k)) in [(16, 16, 32), (48, 200, 576), (37, 33, 96), (150, 136, 896)]
+        .iter()
+        .enumerate()
+    {
+        let x = random(m * k, 500 + i as u64);
+        let wf = random(n * k, 600 + i as u64);
+        let (q4, _) = candle_blocks(&wf, n, k, GgmlDType::Q4_1);
+        let (q5, _) = candle_blocks(&wf, n, k, GgmlDType::Q5_0);
+        for w in [
+            PackedMatrix::from_f32(&wf, n, k).unwrap(),
+            PackedMatrix::from_q4_1(&q4, n, k).unwrap(),
+            PackedMatrix::from_q5_0(&q5, n, k).unwrap(),
+        ] {
+            let mut vnni = vec![f32::NAN; m * n];
+            let mut amx = vec![f32::NAN; m * n];
+            matmul_with(Kernel::Avx512Vnni, &x, m, &w, &mut vnni).unwrap();
+            matmul_with(Kernel::Amx, &x, m, &w, &mut amx).unwrap();
+            let differ = vnni
+                .iter()
+                .zip(&amx)
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                .count();
+            assert_eq!(
+                differ,
+                0,
+                "{:?} m {m} n {n} k {k}: {differ} values differ",
+                w.format()
+            );
+        }
+    }
+}
+
+/// Where the CPU lists AMX-INT8 (Linux's /proc/cpuinfo), the AMX kernel is offered and
+/// selected: a detection or permission failure would silently leave prompts on AVX-512.
+#[test]
+fn amx_is_offered_where_the_cpu_has_it() {
+    let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return;
+    };
+    let flags: Vec<&str> = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    let has = |f: &str| flags.contains(&f);
+    let amx =
+        has("amx_tile") && has("amx_int8") && Kernel::available().contains(&Kernel::Avx512Vnni);
+    assert_eq!(
+        Kernel::available().contains(&Kernel::Amx),
+        amx,
+        "flags: {flags:?}"
+    );
+    if amx && !fast_kernels_disabled() && std::env::var_os("AMA_NO_AMX").is_none() {
+        assert_eq!(Kernel::selected(), Kernel::Amx);
+    }
 }
 
 #[test]
@@ -259,6 +334,8 @@ fn kernel_throughput() {
         (512, 576 + 2 * 192, 576),
         (512, 3072, 576),
         (512, 576, 1536),
+        (150, 4864, 896),
+        (32, 3072, 576),
         (1, 3072, 576),
         (1, 49152, 576),
     ] {
@@ -300,6 +377,7 @@ fn detection_covers_every_enabled_target_feature() {
         (Kernel::Avx2, include_str!("avx2.rs")),
         (Kernel::Avx512Vnni, include_str!("avx512.rs")),
         (Kernel::Avx512Vnni, include_str!("attention/mod.rs")),
+        (Kernel::Amx, include_str!("amx.rs")),
     ];
     let mut seen = 0;
     for (kernel, source) in sources {
@@ -324,5 +402,9 @@ fn detection_covers_every_enabled_target_feature() {
     // Everything the AVX2 kernel needs, the AVX-512 one checks as well.
     for f in Kernel::Avx2.required_features() {
         assert!(Kernel::Avx512Vnni.required_features().contains(f));
+    }
+    // The AMX kernel hands its remaining rows to the AVX-512 one.
+    for f in Kernel::Avx512Vnni.required_features() {
+        assert!(Kernel::Amx.required_features().contains(f));
     }
 }

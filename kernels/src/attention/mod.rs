@@ -315,7 +315,7 @@ fn run_job<J: AttnJob>(kernel: super::Kernel, job: &mut J) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: callers pass only kernels from `Kernel::available`; the AVX-512 one is
         // offered only when the CPU reports avx512f (with bw and vnni).
-        super::Kernel::Avx512Vnni => unsafe { run_avx512(job) },
+        super::Kernel::Avx512Vnni | super::Kernel::Amx => unsafe { run_avx512(job) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: offered only when the CPU reports avx2 and fma.
         super::Kernel::Avx2 => unsafe { run_avx2(job) },
