@@ -14,10 +14,19 @@
 //!   `nb · 32`, read in place. The weights' packed layout already puts 4 consecutive k of 16
 //!   columns in each 64 bytes, the tile unit's row; a panel of 8 tiles is unpacked once per
 //!   call into signed bytes (Int8: the stored byte less 128; Nib4: the nibble; Nib5: the
-//!   five bits), for all blocks, then every group of 32 rows runs against it.
-//! - **Per block**: 2 activation tiles × 2 weight tiles into 4 sum tiles, stored (4 KB) and
-//!   scaled into 32 × 32 f32 accumulators. Rows past the last whole group of 16 go to the
+//!   five bits), for all blocks, then every group of 16 rows runs against it.
+//! - **Per block and 16 × 16 outputs**: one `tdpbssd` into a sum tile, stored (1 KB) and
+//!   scaled into 16 f32 accumulators held in registers; the tile work runs three blocks ahead
+//!   of the scaling (four sum tiles in turn). Rows past the last whole group of 16 go to the
 //!   VNNI kernel.
+//! - **What it gains, and what bounds it.** The scaling, 16 rows × 3–4 vector operations per
+//!   block, is as long as the VNNI kernel's own work on the block, so the gain is 1.1–1.4× on
+//!   the matmuls (`kernel_throughput`), not the tile unit's 8×. A bf16 kernel (`tdpbf16ps`:
+//!   the scales applied once, when the weights are unpacked to bf16, and no per-block
+//!   scaling) was measured at 1.8–2.3× (Qwen's time to first token 0.59× the VNNI kernel's)
+//!   and not kept: its rounding differs from the int8 kernels', so a prefix computed on tiles
+//!   and a decode step give slightly different logits, and it turned llama.cpp's first token on
+//!   one of the eight Qwen test prompts (whose top two logits are 0.064 apart).
 //! - **Tile state.** The process asks Linux for the tile data state once
 //!   (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`; without it the first tile
 //!   instruction faults), and detection offers the kernel only if that is granted. Each call
