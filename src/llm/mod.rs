@@ -7,9 +7,9 @@
 //! - [`llama`]: our llama forward pass over plain f32 buffers (prefix KV reuse, fused
 //!   projections); [`model`] wraps it and candle's loaders for the other architectures.
 //! - [`kernels`] (the `ama-kernels` crate, in `kernels/`): our quantized matmul (int8 or 4-bit weights repacked at load, AVX-512
-//!   VNNI / AVX2 / portable microkernels chosen at run time) and the attention and
-//!   element-wise steps;
-//!   `AMA_NO_FAST_KERNELS=1` forces the portable code.
+//!   VNNI / AVX2 / portable microkernels chosen at run time, and AMX-INT8 tiles for prompt rows
+//!   where the CPU has them) and the attention and element-wise steps;
+//!   `AMA_NO_FAST_KERNELS=1` forces the portable code, `AMA_NO_AMX=1` leaves AMX out.
 //! - [`sampler`], [`engine`]: one generation, synchronously; [`worker`]: a dedicated thread
 //!   that owns the engine and serves a bounded queue, behind the [`LanguageModel`] trait.
 //!
