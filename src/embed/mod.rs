@@ -1,14 +1,14 @@
-//! Sentence embeddings: all-MiniLM-L6-v2 (BERT, 6 layers, 384 dimensions) run with candle's
-//! BERT, mean-pooled over the tokens and L2-normalised, so the dot product of two embeddings
-//! is their cosine similarity. The index embeds every sentence once; a question is embedded
-//! when it is asked.
+//! Sentence embeddings: all-MiniLM-L6-v2 (BERT, 6 layers, 384 dimensions) run on the
+//! engine's kernels ([`bert`]), mean-pooled over the tokens and L2-normalised, so the dot
+//! product of two embeddings is their cosine similarity. The index embeds every sentence once;
+//! a question is embedded when it is asked.
 use std::path::Path;
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
+
+pub mod bert;
+use bert::{Bert, BertConfig, BertError};
 
 use crate::fetch::{self, EmbedderFiles, FetchError};
 use crate::progress::Progress;
@@ -27,7 +27,7 @@ pub enum EmbedError {
     #[error(transparent)]
     Fetch(#[from] FetchError),
     #[error("sentence embedder: {0}")]
-    Model(#[from] candle_core::Error),
+    Model(#[from] BertError),
     #[error("sentence embedder tokenizer: {0}")]
     Tokenizer(String),
     #[error("sentence embedder file {path}: {reason}")]
@@ -36,9 +36,8 @@ pub enum EmbedError {
 
 /// A loaded sentence embedder. Cheap to share: wrap it in an [`Arc`].
 pub struct Embedder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
-    device: Device,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -64,30 +63,20 @@ impl Embedder {
         };
         let raw =
             std::fs::read(&files.config).map_err(|e| file_err(&files.config, e.to_string()))?;
-        let config: Config =
+        let config: BertConfig =
             serde_json::from_slice(&raw).map_err(|e| file_err(&files.config, e.to_string()))?;
-        let device = Device::Cpu;
-        let weights =
-            std::fs::read(&files.weights).map_err(|e| file_err(&files.weights, e.to_string()))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)?;
-        let model = BertModel::load(vb, &config)?;
+        let model = Bert::load(&files.weights, &config)?;
         let mut tokenizer = Tokenizer::from_file(&files.tokenizer)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..PaddingParams::default()
-        }));
+        // No padding: the encoder lays a batch's texts end to end.
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: MAX_TOKENS,
                 ..TruncationParams::default()
             }))
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        Ok(Embedder {
-            model,
-            tokenizer,
-            device,
-        })
+        Ok(Embedder { model, tokenizer })
     }
 
     /// The embedding of one text.
@@ -129,29 +118,8 @@ impl Embedder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-        let len = encodings.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
-        let (mut ids, mut mask) = (Vec::new(), Vec::new());
-        for e in &encodings {
-            let mut row_ids = e.get_ids().to_vec();
-            let mut row_mask = e.get_attention_mask().to_vec();
-            row_ids.resize(len, 0);
-            row_mask.resize(len, 0);
-            ids.extend(row_ids);
-            mask.extend(row_mask);
-        }
-        let n = encodings.len();
-        let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
-        // Mean over the real tokens, then unit length.
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        let unit = mean.broadcast_div(&norm)?;
-        Ok(unit.to_vec2::<f32>()?)
+        let ids: Vec<Vec<u32>> = encodings.iter().map(|e| e.get_ids().to_vec()).collect();
+        Ok(self.model.embed(&ids)?)
     }
 }
 

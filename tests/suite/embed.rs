@@ -58,14 +58,28 @@ fn embeddings_match_sentence_transformers() {
             .zip(want)
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
+        eprintln!(
+            "{t:?}: cosine {} max difference {max_diff}",
+            cosine(&got, want)
+        );
+        // The encoder runs on int8 kernels (weights and activations per block of 32): measured
+        // 1 - cosine ≈ 3e-4 from sentence-transformers' f32 vectors for sentences and
+        // questions, 2e-3 for the empty text (two tokens to average); the same forward pass
+        // with f32 matmuls was within 1e-6.
+        let (floor, spread) = if t.is_empty() {
+            (0.997, 0.02)
+        } else {
+            (0.9995, 0.007)
+        };
         assert!(
-            cosine(&got, want) > 0.9999,
+            cosine(&got, want) > floor,
             "{t:?}: cosine {}",
             cosine(&got, want)
         );
-        assert!(max_diff < 2e-3, "{t:?}: max difference {max_diff}");
-        // Batched with texts of other lengths (padding), the same vector.
-        assert!(cosine(&got, got_batched) > 0.99999, "{t:?} batched");
+        assert!(max_diff < spread, "{t:?}: max difference {max_diff}");
+        // Batched with texts of other lengths, the same vector, bit for bit (no padding; each
+        // token's computation depends only on its own text).
+        assert_eq!(&got, got_batched, "{t:?} batched");
     }
 }
 
