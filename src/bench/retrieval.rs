@@ -212,8 +212,19 @@ pub struct SyntheticReport {
     pub articles: usize,
     pub queries: usize,
     pub build_ms: f64,
+    /// Passages indexed per second (with their sentence vectors when the embedder is on).
+    pub passages_per_s: f64,
+    /// Megabytes of article text indexed per second.
+    pub text_mb_per_s: f64,
+    /// Sentence vectors stored (0 without the embedder).
+    pub sentence_vectors: usize,
+    /// BM25 alone.
     pub query_p50_ms: f64,
     pub query_p99_ms: f64,
+    /// The product's retrieval with the embedder: the question's embedding, its similarity to
+    /// every sentence vector, and the fusion with BM25 (`None` without the embedder).
+    pub hybrid_p50_ms: Option<f64>,
+    pub hybrid_p99_ms: Option<f64>,
 }
 
 /// A made-up vocabulary of pronounceable words with a Zipf-like frequency, so that term
@@ -316,26 +327,49 @@ pub fn run_synthetic(
     options: &IndexOptions,
 ) -> Result<SyntheticReport, BenchError> {
     let corpus = synthetic_corpus(passages, 42);
+    let text_bytes: usize = corpus.articles.iter().map(|a| a.text.len()).sum();
     let scratch = tempfile::tempdir().map_err(BenchError::Scratch)?;
     let started = Instant::now();
     let index: SearchIndex = index::build_at(&corpus, &scratch.path().join("index"), options)?;
     let build_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut rng = StdRng::seed_from_u64(7);
     let vocab = Vocabulary::new(30_000, &mut StdRng::seed_from_u64(42));
+    let questions: Vec<String> = (0..queries)
+        .map(|_| {
+            let n = rng.random_range(3..=8);
+            vocab.sentence(&mut rng, n)
+        })
+        .collect();
     let mut latencies = Vec::with_capacity(queries);
-    for _ in 0..queries {
-        let n = rng.random_range(3..=8);
-        let q = vocab.sentence(&mut rng, n);
+    for q in &questions {
         let t = Instant::now();
-        index.search(&q, 5, None)?;
+        index.search(q, 5, None)?;
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    let mut hybrid = Vec::new();
+    if let (Some(embedder), Some(vectors)) = (options.embedder.as_ref(), index.vectors()) {
+        for q in &questions {
+            let t = Instant::now();
+            let v = embedder
+                .embed_one(q)
+                .map_err(|e| BenchError::Embed(e.to_string()))?;
+            let sims = vectors.similarities(&v);
+            index.hybrid_search(q, Some(&sims), 5, None)?;
+            hybrid.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let seconds = (build_ms / 1000.0).max(1e-9);
     Ok(SyntheticReport {
         passages: index.passages().len(),
         articles: index.articles().len(),
         queries,
         build_ms,
+        passages_per_s: index.passages().len() as f64 / seconds,
+        text_mb_per_s: text_bytes as f64 / 1e6 / seconds,
+        sentence_vectors: index.vectors().map(|v| v.len()).unwrap_or(0),
         query_p50_ms: super::percentile(&latencies, 50.0),
         query_p99_ms: super::percentile(&latencies, 99.0),
+        hybrid_p50_ms: (!hybrid.is_empty()).then(|| super::percentile(&hybrid, 50.0)),
+        hybrid_p99_ms: (!hybrid.is_empty()).then(|| super::percentile(&hybrid, 99.0)),
     })
 }

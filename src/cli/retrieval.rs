@@ -205,11 +205,20 @@ pub fn bench(args: BenchRetrievalArgs) -> anyhow::Result<()> {
                 "synthetic corpus: {} passages in {} articles",
                 r.passages, r.articles
             );
-            println!("index build:      {:.0} ms", r.build_ms);
             println!(
-                "query latency:    p50 {:.3} ms, p99 {:.3} ms over {} queries",
+                "index build:      {:.0} ms ({:.0} passages/s, {:.3} MB of text/s, {} sentence vectors)",
+                r.build_ms, r.passages_per_s, r.text_mb_per_s, r.sentence_vectors
+            );
+            println!(
+                "BM25 query:       p50 {:.3} ms, p99 {:.3} ms over {} queries",
                 r.query_p50_ms, r.query_p99_ms, r.queries
             );
+            if let (Some(p50), Some(p99)) = (r.hybrid_p50_ms, r.hybrid_p99_ms) {
+                println!(
+                    "hybrid query:     p50 {p50:.3} ms, p99 {p99:.3} ms (embedding the question, \
+                     its similarity to every sentence vector, fusion)"
+                );
+            }
         }
         return Ok(());
     }
