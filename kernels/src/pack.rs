@@ -106,24 +106,6 @@ impl PackedMatrix {
         (t * self.nb + b) * self.format.block_stride()
     }
 
-    /// Stores the 32 five-bit values of column `c`, block `b`, with their scale.
-    fn set_nib5_block(&mut self, c: usize, b: usize, q: &[u8; QK], d: f32) {
-        let (t, col) = (c / NR, c % NR);
-        let base = self.block_base(t, b);
-        for (i, &v) in q.iter().enumerate() {
-            let (g, j) = (i / 4, i % 4);
-            let byte = col * 4 + j;
-            let half = g / 4;
-            self.data[base + (g % 4) * NR * 4 + byte] |= (v & 0x0f) << (4 * half);
-            if v & 0x10 != 0 {
-                let word = base + NIB_BYTES + ((g % 4) * 2 + half) * 8;
-                self.data[word + byte / 8] |= 1 << (byte % 8);
-            }
-        }
-        let at = base + NIB_BYTES + HIGH_BYTES + 2 * col;
-        self.data[at..at + 2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
-    }
-
     /// Stores the 32 nibbles of column `c`, block `b`, with their scale and minimum.
     fn set_nib_block(&mut self, c: usize, b: usize, q: &[u8; QK], d: f32, m: f32) {
         let (t, col) = (c / NR, c % NR);
@@ -224,9 +206,37 @@ impl PackedMatrix {
         Self::check(n, k, bytes.len(), Q5_0_BYTES)?;
         let mut p = Self::zeroed_nibbles(n, k, Format::Nib5);
         for (i, blk) in bytes.chunks_exact(Q5_0_BYTES).enumerate() {
-            p.set_nib5_block(i / p.nb, i % p.nb, &q5_values(blk), f16_at(blk, 0));
+            p.copy_q5_0_block(i / p.nb, i % p.nb, blk);
         }
         Ok(p)
+    }
+
+    /// Column `c`, block `b` from one GGUF Q5_0 block, by whole bytes: exactly (the loader's
+    /// hot loop: whole bytes, not value by value). In the tile layout, k `i` and `i + 16` share byte `(i / 4) · 64 + c · 4 +
+    /// i % 4` (low and high nibble), which is GGUF's byte `qs[i]` as it is; the high bits of k
+    /// `4v..4v + 4` (and `+ 16`) are 4 consecutive bits of mask `2v` (and `2v + 1`) from bit
+    /// `c · 4`.
+    fn copy_q5_0_block(&mut self, c: usize, b: usize, blk: &[u8]) {
+        let (t, col) = (c / NR, c % NR);
+        let base = self.block_base(t, b);
+        let Some(dst) = self.data.get_mut(base..base + NIB5_BLOCK_STRIDE) else {
+            return;
+        };
+        let (Some(d), Some(qh), Some(qs)) = (blk.get(0..2), blk.get(2..6), blk.get(6..22)) else {
+            return;
+        };
+        let qh = u32::from_le_bytes([qh[0], qh[1], qh[2], qh[3]]);
+        for v in 0..4 {
+            let at = v * NR * 4 + col * 4;
+            dst[at..at + 4].copy_from_slice(&qs[4 * v..4 * v + 4]);
+            let shift = (col % 2) * 4;
+            let low = ((qh >> (4 * v)) & 0xf) as u8;
+            let high = ((qh >> (16 + 4 * v)) & 0xf) as u8;
+            dst[NIB_BYTES + 2 * v * 8 + col / 2] |= low << shift;
+            dst[NIB_BYTES + (2 * v + 1) * 8 + col / 2] |= high << shift;
+        }
+        let at = NIB_BYTES + HIGH_BYTES + 2 * col;
+        dst[at..at + 2].copy_from_slice(d);
     }
 
     /// From GGUF Q5_0 blocks as [`Format::Int8`], exactly: the values −16…15 fit int8 with
