@@ -45,7 +45,8 @@ use super::{avx512, Format, PackedMatrix, QuantizedRows, NR, QK};
 
 /// Rows per activation tile: the kernel takes rows in whole groups of this many.
 pub(crate) const ROWS: usize = super::AMX_ROWS;
-/// Weight tiles unpacked together: 128 columns, 8 × nb × 512 bytes (72 KB at k = 4864, in L2),
+/// Weight tiles unpacked together: 128 columns, 8 × nb × 512 bytes (72 KB at k = 576, 608 KB
+/// at k = 4864: in L2),
 /// run against each group of 16 rows in turn (its activations in L1).
 const PANEL_TILES: usize = 8;
 /// Blocks in flight in [`tile_rows`]: the tile unit runs up to three blocks ahead of the

@@ -77,18 +77,10 @@ impl Kernel {
         match self {
             Kernel::Portable => &[],
             Kernel::Avx2 => &["avx2", "fma", "f16c"],
-            Kernel::Avx512Vnni => &[
-                "avx2",
-                "fma",
-                "f16c",
-                "avx512f",
-                "avx512bw",
-                "avx512vl",
-                "avx512vnni",
-            ],
-            // The tile instructions are inline assembly, enabled by no target feature;
-            // detection checks AMX-TILE and AMX-INT8 itself (`amx::supported`).
-            Kernel::Amx => &[
+            // AMX's tile instructions are inline assembly, enabled by no target feature:
+            // detection checks AMX-TILE and AMX-INT8 itself (`amx::supported`); the rest of
+            // it, and the rows it hands over, are the VNNI kernel's.
+            Kernel::Avx512Vnni | Kernel::Amx => &[
                 "avx2",
                 "fma",
                 "f16c",

@@ -171,6 +171,11 @@ impl Bert {
                 cfg.hidden_act
             )));
         }
+        if cfg.vocab_size == 0 || cfg.max_position_embeddings == 0 {
+            return Err(BertError::Config(
+                "an empty vocabulary or no positions".to_string(),
+            ));
+        }
         if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
         {
             return Err(BertError::Config(format!(
@@ -195,6 +200,13 @@ impl Bert {
             w.0.get("embeddings.token_type_embeddings.weight")
                 .map(|t| t.elem_count())
                 .unwrap_or(h);
+        if types < h || !types.is_multiple_of(h) {
+            return Err(BertError::Shape {
+                name: "embeddings.token_type_embeddings.weight".to_string(),
+                got: types,
+                want: h,
+            });
+        }
         let token_type = w.take("embeddings.token_type_embeddings.weight", types)?;
         let embed_norm = w.norm("embeddings.LayerNorm", h, eps)?;
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
@@ -247,7 +259,7 @@ impl Bert {
         let mut x = vec![0f32; rows * h];
         for (ids, &(start, len)) in texts.iter().zip(&spans) {
             for (i, &id) in ids.iter().take(len).enumerate() {
-                let id = (id as usize).min(self.vocab - 1);
+                let id = (id as usize).min(self.vocab.saturating_sub(1));
                 let dst = &mut x[(start + i) * h..(start + i + 1) * h];
                 let word = &self.word[id * h..(id + 1) * h];
                 let pos = &self.position[i * h..(i + 1) * h];
