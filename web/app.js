@@ -318,6 +318,10 @@ import { feedbackNodes } from './feedback.js';
     const r = turn.result;
     const citations = Array.isArray(r.citations) ? r.citations : [];
     const nodes = [];
+    if (r.degraded) {
+      nodes.push(h('p', { class: 'notice degraded', role: 'status' },
+        'The answer writer is unavailable right now, so here is the passage that best answers your question.'));
+    }
     nodes.push(h('p', { class: r.declined ? 'answer-text declined' : 'answer-text' }, answerNodes(r.answer || '', citations, openCitation)));
 
     if (citations.length) {

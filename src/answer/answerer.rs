@@ -2,8 +2,8 @@
 //! decline? → generate → collect the draft → check and cite → related questions → result.
 //! The CLI, the server, the OpenAI endpoint, `eval` and the benchmarks all go through it.
 use super::cache::AnswerCache;
-use super::compose::compose;
-use super::generation::{begin, Begun, Draft, Generation};
+use super::compose::{compose, degraded};
+use super::generation::{Draft, Generation};
 use super::related::{ReaderLog, SuggestionStore};
 use super::result::{asked_questions, AnswerEvent, AnswerRequest, AnswerResult, Timings};
 use super::retriever::{Prepared, Retriever};
@@ -88,22 +88,67 @@ impl Answerer {
         if let Some(stored) = self.stored_answer(request) {
             return Ok(Started::Finished(stored));
         }
-        Ok(
-            match begin(&self.retriever, self.model.as_ref(), request)? {
-                Begun::Declined(prepared) => {
-                    Started::Finished(self.complete(request, prepared, Draft::default()))
+        let prepared = self.retriever.prepare(request)?;
+        if prepared.decline.is_some() {
+            return Ok(Started::Finished(self.complete(
+                request,
+                prepared,
+                Draft::default(),
+            )));
+        }
+        match Generation::try_start(
+            self.model.as_ref(),
+            self.retriever.generate_params(),
+            request.clone(),
+            prepared,
+        ) {
+            Ok(generation) => Ok(Started::Generating(generation)),
+            Err(refused) => {
+                let (e, prepared) = *refused;
+                if !e.is_model_failure() {
+                    return Err(e);
                 }
-                Begun::Generating(generation) => Started::Generating(generation),
-            },
-        )
+                Ok(Started::Finished(self.degrade(
+                    request,
+                    prepared,
+                    Draft::default(),
+                    &e,
+                )))
+            }
+        }
     }
 
     /// Checks a finished generation's draft, cites it and adds related questions;
     /// `AnswerError::Unfinished` when the model has not finished it.
     pub fn finish(&self, generation: Generation) -> Result<AnswerResult, AnswerError> {
         let (request, mut prepared, draft) = generation.into_parts()?;
-        super::judge::settle(self.model.as_ref(), &mut prepared, &draft)?;
-        Ok(self.complete(&request, prepared, draft))
+        match super::judge::settle(self.model.as_ref(), &mut prepared, &draft) {
+            Ok(()) => Ok(self.complete(&request, prepared, draft)),
+            Err(e) if e.is_model_failure() => Ok(self.degrade(&request, prepared, draft, &e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The answer when the model failed while writing the draft (`error`, from
+    /// [`Generation::next_delta`] or a deadline): the best evidence quoted, marked `degraded`.
+    pub fn finish_degraded(&self, generation: Generation, error: &AnswerError) -> AnswerResult {
+        let (request, prepared, draft) = generation.abandon();
+        self.degrade(&request, prepared, draft, error)
+    }
+
+    /// A degraded result is neither cached nor logged: once the model is back, the question
+    /// gets a real answer.
+    fn degrade(
+        &self,
+        request: &AnswerRequest,
+        prepared: Prepared,
+        draft: Draft,
+        error: &AnswerError,
+    ) -> AnswerResult {
+        tracing::warn!("the model failed ({error}): the answer quotes its evidence");
+        let mut result = degraded(self.retriever.config(), prepared, draft);
+        result.related = self.related_for(&result, &asked_questions(request));
+        result
     }
 
     /// The answer the flow gives without calling the model: the evidence quoted (or the
@@ -171,8 +216,15 @@ impl Answerer {
             }
             Started::Generating(mut generation) => {
                 on_event(AnswerEvent::Sources(generation.prepared().evidence.clone()));
-                while let Some(delta) = generation.blocking_next_delta()? {
-                    on_event(AnswerEvent::Delta(delta));
+                loop {
+                    match generation.blocking_next_delta() {
+                        Ok(Some(delta)) => on_event(AnswerEvent::Delta(delta)),
+                        Ok(None) => break,
+                        Err(e) if e.is_model_failure() => {
+                            return Ok(self.finish_degraded(generation, &e))
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 self.finish(generation)
             }

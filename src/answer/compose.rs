@@ -62,6 +62,7 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
         quoted_evidence,
         precomputed: false,
         cached: false,
+        degraded: false,
         timings: Timings {
             retrieval_ms: prepared.retrieval_ms,
             ttft_ms: draft.ttft_ms,
@@ -70,6 +71,26 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
         tokens,
         evidence: prepared.evidence,
     }
+}
+
+/// The result when the model failed: the best evidence quoted with its citation, marked
+/// `degraded` (a question the model would have had to judge is answered from its evidence
+/// too: the reader sees the passage and decides).
+pub fn degraded(config: &AnswerConfig, mut prepared: Prepared, draft: Draft) -> AnswerResult {
+    prepared.uncertain = None;
+    let streamed = !draft.text.is_empty();
+    let mut result = compose(
+        config,
+        prepared,
+        Draft {
+            text: String::new(),
+            ..draft
+        },
+    );
+    result.degraded = true;
+    // Whatever was streamed is replaced.
+    result.revised = streamed;
+    result
 }
 
 /// The grounded answer alone (no suggestions, cache or log), from sync code: what the

@@ -60,7 +60,20 @@ impl Generation {
         request: AnswerRequest,
         prepared: Prepared,
     ) -> Result<Generation, AnswerError> {
-        let stream = model.generate(prepared.messages.clone(), params)?;
+        Self::try_start(model, params, request, prepared).map_err(|refused| refused.0)
+    }
+
+    /// As [`Self::start`], giving the prepared evidence back when the model refuses.
+    pub fn try_start(
+        model: &dyn LanguageModel,
+        params: GenerateParams,
+        request: AnswerRequest,
+        prepared: Prepared,
+    ) -> Result<Generation, Box<(AnswerError, Prepared)>> {
+        let stream = match model.generate(prepared.messages.clone(), params) {
+            Ok(stream) => stream,
+            Err(e) => return Err(Box::new((e.into(), prepared))),
+        };
         Ok(Generation {
             request,
             prepared,
@@ -137,6 +150,12 @@ impl Generation {
             Some(GenEvent::Error(e)) => Err(AnswerError::Model(LlmError::Inference(e))),
             None => Err(AnswerError::Unfinished),
         }
+    }
+
+    /// The request, what it was prepared into and the draft so far, finished or not (to
+    /// degrade when the model failed).
+    pub fn abandon(self) -> (AnswerRequest, Prepared, Draft) {
+        (self.request, self.prepared, self.draft)
     }
 
     /// The request, what it was prepared into and the whole draft; `Unfinished` unless the

@@ -25,7 +25,7 @@ mod retriever;
 pub mod text;
 
 pub use answerer::{Answerer, Started};
-pub use compose::{answer_alone, compose};
+pub use compose::{answer_alone, compose, degraded};
 pub use evidence::Evidence;
 pub use generation::{Draft, Generation};
 pub use result::{asked_questions, AnswerEvent, AnswerRequest, AnswerResult, Timings, TokenCounts};
@@ -48,6 +48,18 @@ pub enum AnswerError {
     /// the generation was cut off): no answer is built from half a draft.
     #[error("the model stopped before finishing the answer")]
     Unfinished,
+}
+
+impl AnswerError {
+    /// The model failed (not the question, the index, or a full queue): the answer can still
+    /// quote its evidence.
+    pub fn is_model_failure(&self) -> bool {
+        match self {
+            AnswerError::Model(LlmError::Busy) => false,
+            AnswerError::Model(_) | AnswerError::Unfinished => true,
+            _ => false,
+        }
+    }
 }
 
 pub const DECLINE_TEXT: &str =

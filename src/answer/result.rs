@@ -62,6 +62,10 @@ pub struct AnswerResult {
     /// True when served from the in-memory answer cache.
     #[serde(default)]
     pub cached: bool,
+    /// True when the model could not answer (its server down, too slow, or sending
+    /// something that is not an answer): the answer quotes the best evidence instead.
+    #[serde(default)]
+    pub degraded: bool,
     pub timings: Timings,
     pub tokens: TokenCounts,
 }

@@ -4,7 +4,7 @@ use super::retrieval::CorpusArgs;
 use ama::answer::related::{ReaderLog, SuggestionStore};
 use ama::answer::{AnswerConfig, AnswerRequest, AnswerResult, Answerer, Retriever};
 use ama::index;
-use ama::llm::{load_model, WorkerOptions};
+use ama::llm::WorkerOptions;
 use ama::progress::Progress;
 use anyhow::Context;
 use clap::Args;
@@ -51,8 +51,7 @@ pub fn answerer_with(
     let options = corpus.chunking.options(progress.clone())?;
     let (index, _) = index::ensure_index(&corpus.corpus, &corpus.data, &options)
         .with_context(|| format!("indexing {}", corpus.corpus.display()))?;
-    let path = model.path_with(progress)?;
-    let model = load_model(&path, &model.options(), worker)?;
+    let model = model.load(worker, progress)?;
     let retriever = Arc::new(
         Retriever::new(Arc::new(index), AnswerConfig::for_model(model.name()))
             .with_embedder(options.embedder),
@@ -187,8 +186,9 @@ pub struct EvalArgs {
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     use ama::bench::answer::{run, EvalOptions};
     let questions = ama::bench::retrieval::read_questions(&args.questions)?;
-    let path = args.model.path()?;
-    let model = load_model(&path, &args.model.options(), WorkerOptions::default())?;
+    let model = args
+        .model
+        .load(WorkerOptions::default(), &super::progress::bars())?;
     let mut config = AnswerConfig::for_model(model.name());
     if args.no_reader_declines {
         config.reader_declines = false;

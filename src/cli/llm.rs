@@ -1,13 +1,13 @@
 //! CLI commands of the language-model engine: `fetch-model`, `generate`, `bench llm`.
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ama::fetch;
 use ama::llm::llama::DensePrefill;
 use ama::llm::{
-    load_model, ChatMessage, Engine, EngineOptions, GenEvent, GenerateParams, WeightsMode,
-    WorkerOptions,
+    load_model, ChatMessage, Engine, EngineOptions, GenEvent, GenerateParams, RemoteModel,
+    RemoteOptions, WeightsMode, WorkerOptions,
 };
 use ama::progress::Progress;
 use anyhow::Context;
@@ -60,9 +60,60 @@ pub struct ModelArgs {
     /// Largest context length to use.
     #[arg(long, default_value_t = 4096)]
     pub max_context: usize,
+    /// Generate with an OpenAI-compatible server instead of the local engine
+    /// (`http://host:port`, its `/v1`, or its `/v1/chat/completions`): llama.cpp's server,
+    /// vLLM, a hosted API. --model then only names the prompt style if --llm-model is unset.
+    #[arg(long, value_name = "URL")]
+    pub llm_url: Option<String>,
+    /// The model the server should run (default: the first of its `/v1/models`).
+    #[arg(long, value_name = "NAME", requires = "llm_url")]
+    pub llm_model: Option<String>,
+    /// The environment variable holding the server's API key (sent as a bearer token).
+    #[arg(long, value_name = "VAR", requires = "llm_url")]
+    pub llm_api_key_env: Option<String>,
+    /// Generations the server may run at once for this process.
+    #[arg(long, default_value_t = 4, requires = "llm_url")]
+    pub llm_concurrency: usize,
+    /// Seconds to wait for the server's first token (and, between tokens, half of it) before
+    /// the answer quotes its evidence instead.
+    #[arg(long, default_value_t = 20, requires = "llm_url")]
+    pub llm_timeout_secs: u64,
 }
 
 impl ModelArgs {
+    /// The model to answer with: the remote server given by --llm-url, or the local engine
+    /// (fetched when missing, reporting to `progress`) on a worker thread.
+    pub fn load(
+        &self,
+        worker: WorkerOptions,
+        progress: &Progress,
+    ) -> anyhow::Result<std::sync::Arc<dyn ama::llm::LanguageModel>> {
+        let Some(url) = &self.llm_url else {
+            let path = self.path_with(progress)?;
+            return Ok(load_model(&path, &self.options(), worker)?);
+        };
+        let api_key = match &self.llm_api_key_env {
+            Some(var) => Some(
+                std::env::var(var)
+                    .with_context(|| format!("--llm-api-key-env {var}: the variable is not set"))?,
+            ),
+            None => None,
+        };
+        let timeout = Duration::from_secs(self.llm_timeout_secs.max(1));
+        let options = RemoteOptions {
+            model: self.llm_model.clone(),
+            api_key,
+            concurrency: self.llm_concurrency.max(1),
+            queue_capacity: worker.queue_capacity,
+            first_token_timeout: timeout,
+            idle_timeout: (timeout / 2).max(Duration::from_secs(1)),
+            total_timeout: timeout * 3,
+            context_length: self.max_context,
+            ..RemoteOptions::new(url.clone())
+        };
+        Ok(std::sync::Arc::new(RemoteModel::connect(options)?))
+    }
+
     /// The model file: the one given, or the default, fetched when missing (with bars).
     pub fn path(&self) -> anyhow::Result<PathBuf> {
         self.path_with(&super::progress::bars())

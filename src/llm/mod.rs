@@ -24,12 +24,14 @@ pub mod gguf;
 pub use ama_kernels as kernels;
 pub mod llama;
 pub mod model;
+pub mod remote;
 pub mod sampler;
 pub mod template;
 pub mod tokenizer;
 pub mod worker;
 
 pub use engine::{Engine, EngineOptions, WeightsMode};
+pub use remote::{RemoteModel, RemoteOptions};
 pub use worker::{load_default_model, load_model, Worker, WorkerOptions};
 
 /// Who said a message.
@@ -155,6 +157,9 @@ pub enum LlmError {
     Template(String),
     #[error("inference: {0}")]
     Inference(String),
+    /// The remote model server failed, is down, or sent something that is not an answer.
+    #[error("model server: {0}")]
+    Remote(String),
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
 }
@@ -216,6 +221,48 @@ pub trait LanguageModel: Send + Sync {
     fn count_tokens(&self, text: &str) -> usize;
     /// The context length the engine uses (prompt + completion tokens).
     fn context_length(&self) -> usize;
+    /// Where generations run and whether that works, for health checks.
+    fn status(&self) -> BackendStatus {
+        BackendStatus::local()
+    }
+}
+
+/// The state of the backend behind a [`LanguageModel`], as `/readyz` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BackendStatus {
+    /// `local` (the engine in this process) or `remote` (an OpenAI-compatible server).
+    #[schema(example = "local")]
+    pub kind: String,
+    /// The remote server's chat endpoint.
+    pub url: Option<String>,
+    /// `up`, or `down` after several failures in a row (answers then quote their evidence,
+    /// marked `degraded`, until a probe or a generation succeeds).
+    #[schema(example = "up")]
+    pub state: String,
+    pub failures_in_a_row: u32,
+    pub last_error: Option<String>,
+    /// Seconds since the last generation or probe that succeeded.
+    pub seconds_since_ok: Option<u64>,
+    /// Generations running or waiting.
+    pub in_flight: usize,
+    /// Generations that may run at once.
+    pub concurrency: usize,
+}
+
+impl BackendStatus {
+    /// The in-process engine: one generation at a time, up while the process is.
+    pub fn local() -> BackendStatus {
+        BackendStatus {
+            kind: "local".into(),
+            url: None,
+            state: "up".into(),
+            failures_in_a_row: 0,
+            last_error: None,
+            seconds_since_ok: None,
+            in_flight: 0,
+            concurrency: 1,
+        }
+    }
 }
 
 /// Convenience for callers holding the trait object.

@@ -39,8 +39,21 @@ pub async fn complete(
     state: &AppState,
     mut generation: Generation,
 ) -> Result<AnswerResult, ApiError> {
-    generation.complete().await?;
-    finish(state, generation).await
+    match generation.complete().await {
+        Ok(()) => finish(state, generation).await,
+        Err(e) if e.is_model_failure() => degrade(state, generation, e).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The answer of a generation the model failed (`error`): its evidence quoted, `degraded`.
+pub async fn degrade(
+    state: &AppState,
+    generation: Generation,
+    error: crate::answer::AnswerError,
+) -> Result<AnswerResult, ApiError> {
+    let answerer = state.answerer()?;
+    Ok(tokio::task::spawn_blocking(move || answerer.finish_degraded(generation, &error)).await?)
 }
 
 /// `work`, or a 504 once the deadline passes.

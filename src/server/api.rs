@@ -115,12 +115,24 @@ pub async fn ask_stream(
                 });
                 loop {
                     let next = answering::within(&state, deadline, async {
-                        Ok(generation.next_delta().await?)
+                        Ok(generation.next_delta().await)
                     })
                     .await;
                     match next {
-                        Ok(Some(text)) => yield event("delta", &DeltaEvent { text: &text }),
-                        Ok(None) => break,
+                        Ok(Ok(Some(text))) => yield event("delta", &DeltaEvent { text: &text }),
+                        Ok(Ok(None)) => break,
+                        // The model failed: the evidence, quoted.
+                        Ok(Err(e)) if e.is_model_failure() => {
+                            match answering::degrade(&state, generation, e).await {
+                                Ok(result) => yield event("done", &result),
+                                Err(e) => yield error_event(&e),
+                            }
+                            return;
+                        }
+                        Ok(Err(e)) => {
+                            yield error_event(&e.into());
+                            return;
+                        }
                         Err(e) => {
                             yield error_event(&e);
                             return;
@@ -374,6 +386,8 @@ pub struct Ready {
     pub model: String,
     pub articles: usize,
     pub passages: usize,
+    /// Where the answers' model runs, and whether it works (`down`: answers are `degraded`).
+    pub backend: crate::llm::BackendStatus,
 }
 
 /// Ready once the index and the model are loaded.
@@ -389,5 +403,6 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, A
         model: answerer.model().name().to_string(),
         articles: answerer.index().articles().len(),
         passages: answerer.index().passages().len(),
+        backend: answerer.model().status(),
     }))
 }

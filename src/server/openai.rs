@@ -87,6 +87,8 @@ pub struct Extra {
     pub related_questions: Vec<String>,
     /// True when the articles do not hold the answer.
     pub declined: bool,
+    /// True when the model could not answer and the content quotes the best evidence.
+    pub degraded: bool,
 }
 
 fn extra(result: &AnswerResult) -> Extra {
@@ -94,6 +96,7 @@ fn extra(result: &AnswerResult) -> Extra {
         sources: result.citations.clone(),
         related_questions: result.related.clone(),
         declined: result.declined,
+        degraded: result.degraded,
     }
 }
 

@@ -15,4 +15,5 @@ mod llm_generation;
 mod llm_qwen;
 mod llm_tiny;
 mod llm_tokenizer;
+mod remote;
 mod retrieval;

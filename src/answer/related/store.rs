@@ -158,13 +158,25 @@ impl SuggestionStore {
                 None => {
                     let (suggestions, yields) =
                         build_for_article(retriever, model, article, options.use_model);
+                    // A build the model failed in (its server down or failing) is used
+                    // but not kept: the next start builds it again.
+                    let model_failed = model.status().failures_in_a_row > 0
+                        || yields.sources.values().any(|y| {
+                            y.rejected
+                                .contains_key(&super::verify::Rejection::AnswerFailed)
+                        });
                     let entry = CachedArticle {
                         format: CACHE_FORMAT,
                         key,
                         suggestions,
                         yields,
                     };
-                    if let Err(e) = write_cached(dir, &file, &entry) {
+                    if model_failed {
+                        tracing::warn!(
+                            "the model failed while preparing the suggestions of {}; they are not cached",
+                            article.id
+                        );
+                    } else if let Err(e) = write_cached(dir, &file, &entry) {
                         tracing::warn!("cannot cache suggestions in {}: {e}", file.display());
                     }
                     entry
