@@ -191,6 +191,7 @@ pub fn run(
                 cache_dir: related_scratch.path().to_path_buf(),
                 use_model: options.related_model,
                 prune_stale: true,
+                read_only: false,
             },
             &options.progress,
         );

@@ -34,37 +34,62 @@ pub fn answerer(corpus: &CorpusArgs, model: &ModelArgs) -> anyhow::Result<Answer
         model,
         WorkerOptions::default(),
         &super::progress::bars(),
-        true,
+        Setup::default(),
     )
 }
 
-/// `answerer` with the model's queue settings, reporting progress to `progress`. With
-/// `reader_log`, answered questions go to the readers' log in the data folder, and earlier
-/// ones become suggestions once verified.
+/// What the answerer may write to the data folder.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    /// Answered questions go to the readers' log in the data folder, and earlier ones become
+    /// suggestions once verified.
+    pub reader_log: bool,
+    /// Open the index `ama index` built, and write nothing: no index build, no suggestion
+    /// cache, no readers' log (a replica).
+    pub read_only: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            reader_log: true,
+            read_only: false,
+        }
+    }
+}
+
+/// `answerer` with the model's queue settings, reporting progress to `progress`.
 pub fn answerer_with(
     corpus: &CorpusArgs,
     model: &ModelArgs,
     worker: WorkerOptions,
     progress: &Progress,
-    reader_log: bool,
+    setup: Setup,
 ) -> anyhow::Result<Answerer> {
     let options = corpus.chunking.options(progress.clone())?;
-    let (index, _) = index::ensure_index(&corpus.corpus, &corpus.data, &options)
-        .with_context(|| format!("indexing {}", corpus.corpus.display()))?;
+    let index = if setup.read_only {
+        open_built_index(corpus)?
+    } else {
+        index::ensure_index(&corpus.corpus, &corpus.data, &options)
+            .with_context(|| format!("indexing {}", corpus.corpus.display()))?
+            .0
+    };
     let model = model.load(worker, progress)?;
     let retriever = Arc::new(
         Retriever::new(Arc::new(index), AnswerConfig::for_model(model.name()))
             .with_embedder(options.embedder),
     );
     let articles: Vec<_> = retriever.index().articles().iter().collect();
+    let mut store_options = corpus.suggestion_options();
+    store_options.read_only = setup.read_only;
     let mut store = SuggestionStore::build(
         &retriever,
         model.as_ref(),
         &articles,
-        &corpus.suggestion_options(),
+        &store_options,
         progress,
     );
-    if !reader_log {
+    if !setup.reader_log || setup.read_only {
         return Ok(Answerer::new(retriever, model).with_suggestions(Arc::new(store)));
     }
     let log = ReaderLog::in_data_dir(&corpus.data);
@@ -72,6 +97,21 @@ pub fn answerer_with(
     Ok(Answerer::new(retriever, model)
         .with_suggestions(Arc::new(store))
         .with_reader_log(log))
+}
+
+/// The index `ama index` built in the data folder, opened without writing; a warning when
+/// the corpus folder has changed since.
+fn open_built_index(corpus: &CorpusArgs) -> anyhow::Result<index::SearchIndex> {
+    let opened = index::open(&corpus.data)
+        .with_context(|| format!("opening the index in {} (read-only)", corpus.data.display()))?;
+    if corpus.corpus.is_dir() && !index::is_current(&corpus.corpus, &corpus.data) {
+        tracing::warn!(
+            "the index in {} is older than {}: run `ama index` to rebuild it (replicas pick it up when restarted)",
+            corpus.data.display(),
+            corpus.corpus.display()
+        );
+    }
+    Ok(opened)
 }
 
 pub fn ask(args: AskArgs) -> anyhow::Result<()> {

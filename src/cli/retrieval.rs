@@ -36,6 +36,7 @@ impl CorpusArgs {
                 cache_dir: dir.clone(),
                 use_model: true,
                 prune_stale: false,
+                read_only: false,
             },
             None => StoreOptions::in_data_dir(&self.data),
         }
@@ -89,6 +90,12 @@ impl IndexingArgs {
 pub struct IndexArgs {
     #[command(flatten)]
     pub corpus: CorpusArgs,
+    /// Also prepare the suggested questions with the model and cache them in the data folder,
+    /// so that `serve --read-only` replicas start without the model's work.
+    #[arg(long)]
+    pub suggestions: bool,
+    #[command(flatten)]
+    pub model: super::llm::ModelArgs,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +146,20 @@ pub fn index(args: IndexArgs) -> anyhow::Result<()> {
     .with_context(|| format!("indexing {}", c.corpus.display()))?;
     for skipped in &report.skipped {
         eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
+    }
+    if args.suggestions {
+        let answerer = super::answer::answerer_with(
+            c,
+            &args.model,
+            ama::llm::WorkerOptions::default(),
+            &super::progress::bars(),
+            super::answer::Setup {
+                reader_log: false,
+                read_only: false,
+            },
+        )?;
+        let count = answerer.suggestions().map(|s| s.all().count()).unwrap_or(0);
+        println!("{count} suggested questions prepared and cached");
     }
     match report.status {
         BuildStatus::UpToDate => println!(

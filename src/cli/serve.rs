@@ -1,5 +1,5 @@
 //! `serve`: the HTTP API and the chat page.
-use super::answer::answerer_with;
+use super::answer::{answerer_with, Setup};
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
 use ama::llm::WorkerOptions;
@@ -46,6 +46,11 @@ pub struct ServeArgs {
     /// suggestions.
     #[arg(long)]
     pub no_reader_log: bool,
+    /// Serve the index `ama index` built and write nothing to the data folder (no lock, no
+    /// index build, no suggestion cache, no logs): several replicas may share one folder, or
+    /// copies of it, behind a load balancer. Feedback is refused (403) on a read-only replica.
+    #[arg(long)]
+    pub read_only: bool,
     /// Seconds a client has to send its request head, and then its body.
     #[arg(long, default_value_t = 10)]
     pub read_timeout_secs: u64,
@@ -67,12 +72,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.corpus.data)
-        .with_context(|| format!("creating {}", args.corpus.data.display()))?;
-    let _data_lock = server::data_lock::DataLock::acquire(&args.corpus.data)?;
+    let _data_lock = if args.read_only {
+        None
+    } else {
+        std::fs::create_dir_all(&args.corpus.data)
+            .with_context(|| format!("creating {}", args.corpus.data.display()))?;
+        Some(server::data_lock::DataLock::acquire(&args.corpus.data)?)
+    };
     let options = ServerOptions {
         request_timeout: Duration::from_secs(args.timeout_secs.max(1)),
-        feedback_log: Some(args.corpus.data.join("feedback.jsonl")),
+        feedback_log: (!args.read_only).then(|| args.corpus.data.join("feedback.jsonl")),
+        read_only: args.read_only,
         access: server::guard::AccessPolicy {
             hosts: args.allow_hosts.clone(),
             origins: args.allow_origins.clone(),
@@ -109,7 +119,10 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 &args.model,
                 worker,
                 &super::progress::logged(),
-                !args.no_reader_log,
+                Setup {
+                    reader_log: !args.no_reader_log,
+                    read_only: args.read_only,
+                },
             )?
             .with_cache(args.cache);
             tracing::info!(

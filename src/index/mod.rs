@@ -215,6 +215,18 @@ fn sync_tree(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether the current index of `data_dir` was built from the corpus as it is now (its
+/// files; settings aside).
+pub fn is_current(corpus_dir: &Path, data_dir: &Path) -> bool {
+    let Ok(files) = corpus::list_article_files(corpus_dir) else {
+        return false;
+    };
+    let Ok(fingerprint) = manifest::fingerprint(corpus_dir, &files) else {
+        return false;
+    };
+    manifest::read(data_dir).is_some_and(|m| m.files == fingerprint)
+}
+
 /// Opens the current index of `data_dir` without looking at the corpus.
 pub fn open(data_dir: &Path) -> Result<SearchIndex, IndexError> {
     let current = manifest::read(data_dir).ok_or_else(|| IndexError::Missing(data_dir.into()))?;

@@ -351,6 +351,11 @@ pub async fn feedback(
     if feedback.question.trim().is_empty() {
         return Err(ApiError::Unprocessable("the question is empty".into()));
     }
+    if state.options.read_only {
+        return Err(ApiError::Forbidden(
+            "this replica is read-only: feedback is recorded by a replica that keeps a log".into(),
+        ));
+    }
     let Some(log) = state.options.feedback_log.clone() else {
         return Ok(StatusCode::NO_CONTENT);
     };

@@ -38,6 +38,8 @@ pub struct ServerOptions {
     pub request_timeout: Duration,
     /// Where readers' "was this useful" verdicts go.
     pub feedback_log: Option<PathBuf>,
+    /// A replica that writes nothing: feedback is refused.
+    pub read_only: bool,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace: Duration,
     /// Which hosts the server answers and which pages may write to it.
@@ -57,6 +59,7 @@ impl Default for ServerOptions {
         ServerOptions {
             request_timeout: Duration::from_secs(60),
             feedback_log: None,
+            read_only: false,
             shutdown_grace: Duration::from_secs(10),
             access: guard::AccessPolicy::default(),
             read_timeout: Duration::from_secs(10),

@@ -90,6 +90,7 @@ fn fixture() -> Borrowed {
             cache_dir: crate::common::suggestions_cache(),
             use_model: true,
             prune_stale: false,
+            read_only: false,
         };
         let store = SuggestionStore::build(
             &retriever,

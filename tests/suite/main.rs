@@ -16,4 +16,5 @@ mod llm_qwen;
 mod llm_tiny;
 mod llm_tokenizer;
 mod remote;
+mod replicas;
 mod retrieval;

@@ -25,6 +25,9 @@ pub struct StoreOptions {
     /// Remove cached files of articles that changed or left the corpus. Off for a cache
     /// folder that several corpora share.
     pub prune_stale: bool,
+    /// Read the cache but never write to it (a read-only replica): suggestions missing from
+    /// it are prepared in memory.
+    pub read_only: bool,
 }
 
 impl StoreOptions {
@@ -34,6 +37,7 @@ impl StoreOptions {
             cache_dir: data.join("related"),
             use_model: true,
             prune_stale: true,
+            read_only: false,
         }
     }
 }
@@ -136,7 +140,9 @@ impl SuggestionStore {
         progress: &Progress,
     ) -> SuggestionStore {
         let dir = &options.cache_dir;
-        if let Err(e) = std::fs::create_dir_all(dir) {
+        if options.read_only {
+            // Nothing is created.
+        } else if let Err(e) = std::fs::create_dir_all(dir) {
             tracing::warn!(
                 "cannot create {}: {e}; suggestions are not cached",
                 dir.display()
@@ -171,7 +177,12 @@ impl SuggestionStore {
                         suggestions,
                         yields,
                     };
-                    if model_failed {
+                    if options.read_only {
+                        tracing::info!(
+                            "suggestions of {} prepared in memory (read-only; `ama index --suggestions` caches them)",
+                            article.id
+                        );
+                    } else if model_failed {
                         tracing::warn!(
                             "the model failed while preparing the suggestions of {}; they are not cached",
                             article.id
@@ -188,7 +199,7 @@ impl SuggestionStore {
                 .insert(article.id.clone(), entry.suggestions);
             task.advance(1);
         }
-        if options.prune_stale {
+        if options.prune_stale && !options.read_only {
             prune(dir, &keep_files);
         }
         store

@@ -14,9 +14,10 @@ pub struct Server {
     pub child: Child,
     /// The server's data folder (index, caches, logs).
     pub data: PathBuf,
-    _data: tempfile::TempDir,
-    /// One server (or model) at a time in the test binary.
-    _heavy: MutexGuard<'static, ()>,
+    _data: Option<tempfile::TempDir>,
+    /// One server (or model) at a time in the test binary, unless the test holds the lock
+    /// for several.
+    _heavy: Option<MutexGuard<'static, ()>>,
 }
 
 impl Server {
@@ -28,8 +29,24 @@ impl Server {
     /// The suggested questions come from the run's shared cache (made by the first server).
     pub fn start_with(args: &[&str]) -> Server {
         let heavy = super::heavy();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let data = tempfile::tempdir().expect("temp data folder");
+        let mut server = Server::spawn(data.path(), args);
+        server._data = Some(data);
+        server._heavy = Some(heavy);
+        server.wait_ready();
+        server
+    }
+
+    /// Starts a server over `data` and waits until it is ready, without taking the suite's
+    /// lock: for tests that run several servers at once while holding it.
+    pub fn start_in(data: &Path, args: &[&str]) -> Server {
+        let server = Server::spawn(data, args);
+        server.wait_ready();
+        server
+    }
+
+    fn spawn(data: &Path, args: &[&str]) -> Server {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_ama"))
             .current_dir(root)
             .args([
@@ -40,7 +57,7 @@ impl Server {
                 "seeds",
                 "--data",
             ])
-            .arg(data.path())
+            .arg(data)
             .arg("--suggestions-cache")
             .arg(super::suggestions_cache())
             // The small reader: these tests are of the server, and their answers stream fast.
@@ -61,15 +78,13 @@ impl Server {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_string();
-        let server = Server {
+        Server {
             url,
             child,
-            data: data.path().to_path_buf(),
-            _data: data,
-            _heavy: heavy,
-        };
-        server.wait_ready();
-        server
+            data: data.to_path_buf(),
+            _data: None,
+            _heavy: None,
+        }
     }
 
     fn wait_ready(&self) {
