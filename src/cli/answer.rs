@@ -1,7 +1,7 @@
 //! `ask`: one question through the grounded answer flow ([`ama::answer::Answerer`]).
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
-use ama::answer::related::{ReaderLog, SuggestionStore};
+use ama::answer::related::SuggestionStore;
 use ama::answer::{AnswerConfig, AnswerRequest, AnswerResult, Answerer, Retriever};
 use ama::index;
 use ama::llm::WorkerOptions;
@@ -38,24 +38,15 @@ pub fn answerer(corpus: &CorpusArgs, model: &ModelArgs) -> anyhow::Result<Answer
     )
 }
 
-/// What the answerer may write to the data folder.
-#[derive(Debug, Clone, Copy)]
+/// What the answerer may write, and where readers' questions go.
+#[derive(Clone, Default)]
 pub struct Setup {
-    /// Answered questions go to the readers' log in the data folder, and earlier ones become
-    /// suggestions once verified.
-    pub reader_log: bool,
-    /// Open the index `ama index` built, and write nothing: no index build, no suggestion
-    /// cache, no readers' log (a replica).
+    /// Open the index `ama index` built, and write nothing to the data folder: no index
+    /// build, no suggestion cache (a replica).
     pub read_only: bool,
-}
-
-impl Default for Setup {
-    fn default() -> Self {
-        Setup {
-            reader_log: true,
-            read_only: false,
-        }
-    }
+    /// Where every answered question is recorded (and the suggestable ones read back as
+    /// suggestions, once verified); `None`: nowhere.
+    pub store: Option<Arc<ama::store::Store>>,
 }
 
 /// `answerer` with the model's queue settings, reporting progress to `progress`.
@@ -82,21 +73,20 @@ pub fn answerer_with(
     let articles: Vec<_> = retriever.index().articles().iter().collect();
     let mut store_options = corpus.suggestion_options();
     store_options.read_only = setup.read_only;
-    let mut store = SuggestionStore::build(
+    let mut suggestions = SuggestionStore::build(
         &retriever,
         model.as_ref(),
         &articles,
         &store_options,
         progress,
     );
-    if !setup.reader_log || setup.read_only {
-        return Ok(Answerer::new(retriever, model).with_suggestions(Arc::new(store)));
-    }
-    let log = ReaderLog::in_data_dir(&corpus.data);
-    store.add_reader_questions(&retriever, &log);
+    let Some(store) = setup.store else {
+        return Ok(Answerer::new(retriever, model).with_suggestions(Arc::new(suggestions)));
+    };
+    suggestions.add_reader_questions(&retriever, store.as_ref());
     Ok(Answerer::new(retriever, model)
-        .with_suggestions(Arc::new(store))
-        .with_reader_log(log))
+        .with_suggestions(Arc::new(suggestions))
+        .with_question_log(store))
 }
 
 /// The index `ama index` built in the data folder, opened without writing; a warning when

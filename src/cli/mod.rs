@@ -2,6 +2,7 @@
 pub mod answer;
 pub mod llm;
 pub mod progress;
+pub mod report;
 pub mod retrieval;
 pub mod serve;
 

@@ -153,10 +153,7 @@ pub fn index(args: IndexArgs) -> anyhow::Result<()> {
             &args.model,
             ama::llm::WorkerOptions::default(),
             &super::progress::bars(),
-            super::answer::Setup {
-                reader_log: false,
-                read_only: false,
-            },
+            super::answer::Setup::default(),
         )?;
         let count = answerer.suggestions().map(|s| s.all().count()).unwrap_or(0);
         println!("{count} suggested questions prepared and cached");

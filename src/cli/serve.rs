@@ -42,13 +42,19 @@ pub struct ServeArgs {
     /// Connections served at once; more wait to be accepted.
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
-    /// Neither log readers' questions (`data/asked.jsonl`) nor offer earlier ones as
-    /// suggestions.
+    /// Neither record readers' questions in the store nor offer earlier ones as suggestions
+    /// (feedback is still recorded).
     #[arg(long)]
     pub no_reader_log: bool,
+    /// The store of readers' questions and feedback: `postgres://user:password@host/db` to
+    /// share one between replicas. Default: SQLite in the data folder (`ama.sqlite`); none on
+    /// a --read-only replica.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
     /// Serve the index `ama index` built and write nothing to the data folder (no lock, no
     /// index build, no suggestion cache, no logs): several replicas may share one folder, or
-    /// copies of it, behind a load balancer. Feedback is refused (403) on a read-only replica.
+    /// copies of it, behind a load balancer. Readers' questions and feedback go to
+    /// --database-url if given; without it, feedback is refused (403).
     #[arg(long)]
     pub read_only: bool,
     /// Seconds a client has to send its request head, and then its body.
@@ -79,9 +85,13 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", args.corpus.data.display()))?;
         Some(server::data_lock::DataLock::acquire(&args.corpus.data)?)
     };
+    let store = match (&args.database_url, args.read_only) {
+        (Some(url), _) => Some(Arc::new(ama::store::Store::open(url)?)),
+        (None, false) => Some(Arc::new(ama::store::Store::sqlite_in(&args.corpus.data)?)),
+        (None, true) => None,
+    };
     let options = ServerOptions {
         request_timeout: Duration::from_secs(args.timeout_secs.max(1)),
-        feedback_log: (!args.read_only).then(|| args.corpus.data.join("feedback.jsonl")),
         read_only: args.read_only,
         access: server::guard::AccessPolicy {
             hosts: args.allow_hosts.clone(),
@@ -96,7 +106,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ),
         ..ServerOptions::default()
     };
-    let state = AppState::new(options);
+    let state = AppState::with_store(options, store.clone());
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -109,6 +119,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Index, model and suggestions load while /healthz already answers.
     let loading = {
         let state = state.clone();
+        let question_log = store.clone().filter(|_| !args.no_reader_log);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let worker = WorkerOptions {
                 queue_capacity: args.queue,
@@ -120,8 +131,8 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 worker,
                 &super::progress::logged(),
                 Setup {
-                    reader_log: !args.no_reader_log,
                     read_only: args.read_only,
+                    store: question_log,
                 },
             )?
             .with_cache(args.cache);
@@ -145,7 +156,17 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("preparing the answerer failed: {e}"),
         },
     }
-    server.await.context("serving")
+    let served = server.await.context("serving");
+    // What readers did last reaches the database before the process ends (or is reported).
+    if let Some(store) = store {
+        let flushed = tokio::task::spawn_blocking(move || store.flush(Duration::from_secs(3)))
+            .await
+            .unwrap_or(false);
+        if !flushed {
+            tracing::warn!("some readers' questions or feedback could not be written to the store");
+        }
+    }
+    served
 }
 
 #[derive(Debug, Args)]

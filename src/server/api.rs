@@ -335,10 +335,7 @@ pub struct Feedback {
     pub comment: Option<String>,
 }
 
-/// Size at which the feedback log rotates (one older generation is kept as `.1`).
-pub const FEEDBACK_LOG_BYTES: u64 = 16 << 20;
-
-/// A reader's verdict on an answer, appended to the feedback log.
+/// A reader's verdict on an answer, recorded in the store.
 #[utoipa::path(post, path = "/api/feedback", tag = "feedback", request_body = Feedback,
     responses(
         (status = 204, description = "Recorded"),
@@ -351,21 +348,22 @@ pub async fn feedback(
     if feedback.question.trim().is_empty() {
         return Err(ApiError::Unprocessable("the question is empty".into()));
     }
+    if let Some(store) = &state.store {
+        // Queued: a slow or dead database never holds up the reader (see `crate::store`).
+        store.record_feedback(crate::store::FeedbackEvent {
+            question: feedback.question,
+            answer: feedback.answer,
+            useful: feedback.useful,
+            comment: feedback.comment,
+        });
+        return Ok(StatusCode::NO_CONTENT);
+    }
     if state.options.read_only {
         return Err(ApiError::Forbidden(
-            "this replica is read-only: feedback is recorded by a replica that keeps a log".into(),
+            "this replica is read-only and has no --database-url: feedback is not recorded here"
+                .into(),
         ));
     }
-    let Some(log) = state.options.feedback_log.clone() else {
-        return Ok(StatusCode::NO_CONTENT);
-    };
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let line = serde_json::to_string(&feedback).map_err(std::io::Error::other)?;
-        // One write of the whole line (concurrent appends do not interleave), rotated at its cap.
-        crate::logfile::BoundedLog::new(log, FEEDBACK_LOG_BYTES).append(&line)
-    })
-    .await?
-    .map_err(|e| ApiError::Internal(format!("cannot record feedback: {e}")))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -393,6 +391,8 @@ pub struct Ready {
     pub passages: usize,
     /// Where the answers' model runs, and whether it works (`down`: answers are `degraded`).
     pub backend: crate::llm::BackendStatus,
+    /// The store of readers' questions and feedback (none on a read-only replica without one).
+    pub store: Option<crate::store::StoreStatus>,
 }
 
 /// Ready once the index and the model are loaded.
@@ -409,5 +409,6 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, A
         articles: answerer.index().articles().len(),
         passages: answerer.index().passages().len(),
         backend: answerer.model().status(),
+        store: state.store.as_ref().map(|s| s.status()),
     }))
 }

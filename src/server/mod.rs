@@ -27,7 +27,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -36,9 +35,7 @@ use tokio::net::TcpListener;
 pub struct ServerOptions {
     /// Limit on one request, streaming included.
     pub request_timeout: Duration,
-    /// Where readers' "was this useful" verdicts go.
-    pub feedback_log: Option<PathBuf>,
-    /// A replica that writes nothing: feedback is refused.
+    /// A replica that writes nothing to its data folder: without a store, feedback is refused.
     pub read_only: bool,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace: Duration,
@@ -58,7 +55,6 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             request_timeout: Duration::from_secs(60),
-            feedback_log: None,
             read_only: false,
             shutdown_grace: Duration::from_secs(10),
             access: guard::AccessPolicy::default(),
@@ -77,11 +73,22 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// Unix time the server started (the model's `created` in `/v1/models`).
     pub created: u64,
+    /// Where feedback goes (readers' questions go there through the answerer).
+    pub store: Option<Arc<crate::store::Store>>,
 }
 
 impl AppState {
+    /// A server without a store: feedback is accepted and not kept.
     pub fn new(options: ServerOptions) -> Arc<AppState> {
+        AppState::with_store(options, None)
+    }
+
+    pub fn with_store(
+        options: ServerOptions,
+        store: Option<Arc<crate::store::Store>>,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
+            store,
             answerer: OnceLock::new(),
             limits: limits::Limits::new(options.model_rate, options.feedback_rate),
             options,

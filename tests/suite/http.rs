@@ -64,6 +64,33 @@ fn sse(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The editors' report of a server's store (`ama report --json` on its data folder).
+fn report(data: &Path) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ama"))
+        .args(["report", "--json", "--data"])
+        .arg(data)
+        .output()
+        .expect("ama report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the report is JSON")
+}
+
+/// Polls the report until `ready` holds (the store writes after the response).
+fn report_until(data: &Path, ready: impl Fn(&Value) -> bool) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let r = report(data);
+        if ready(&r) || started.elapsed() > Duration::from_secs(10) {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A raw request line, so that no client normalises the path first.
 fn raw_get(url: &str, path: &str) -> String {
     let addr = url.trim_start_matches("http://");
@@ -258,17 +285,15 @@ fn api_against_the_real_server() {
     assert!(!sources["evidence"].as_array().unwrap().is_empty());
     assert!(!done["answer"].as_str().unwrap().is_empty());
 
-    // The answered question is logged for later readers' suggestions (written aside from
-    // the response, so give it a moment).
+    // The answered question is recorded in the store (SQLite in the data folder), for the
+    // editors' report and later readers' suggestions (written aside from the response).
     assert_eq!(done["declined"], false, "{done}");
-    let logged = (0..50).any(|_| {
-        let log = std::fs::read_to_string(server.data.join("asked.jsonl")).unwrap_or_default();
-        log.contains("North Korean reinforcements") || {
-            std::thread::sleep(Duration::from_millis(100));
-            false
-        }
-    });
-    assert!(logged, "the streamed question was not logged: {done}");
+    let question = done["question"].as_str().unwrap().to_string();
+    let logged = report_until(&server.data, |r| r.to_string().contains(&question));
+    assert!(
+        logged.to_string().contains(&question),
+        "the streamed question was not recorded: {logged}"
+    );
 
     // Retrieval only.
     let hits: Value = client()
@@ -292,8 +317,9 @@ fn api_against_the_real_server() {
         &json!({"question": "Who replaced General Zaluzhny?", "answer": "General Syrsky [1].", "useful": true}),
     );
     assert_eq!(r.status(), 204);
-    let feedback = std::fs::read_to_string(server.data.join("feedback.jsonl")).unwrap();
-    assert!(feedback.contains("\"useful\":true"));
+    let feedback = report_until(&server.data, |r| r["feedback"] == 1);
+    assert_eq!(feedback["feedback"], 1, "{feedback}");
+    assert_eq!(feedback["not_useful_count"], 0, "{feedback}");
 
     // OpenAI-compatible chat, without and with streaming.
     let chat: Value = post_json(
@@ -594,7 +620,7 @@ fn foreign_pages_rebinding_floods_and_slow_clients_are_refused() {
     ]);
     let url = server.url.clone();
     let addr = url.trim_start_matches("http://").to_string();
-    let feedback_log = server.data.join("feedback.jsonl");
+    let recorded = |data: &Path| report(data)["feedback"].as_i64().unwrap();
     let verdict = r#"{"question": "Who replaced General Zaluzhny?", "answer": "General Syrsky [1].", "useful": true}"#;
     let feedback = |origin: Option<&str>, content_type: &str| {
         let mut r = client()
@@ -613,7 +639,12 @@ fn foreign_pages_rebinding_floods_and_slow_clients_are_refused() {
     assert_error(feedback(Some("null"), "application/json"), 403);
     // Without an origin, a body declared as something other than JSON: 415.
     assert_error(feedback(None, "application/x-www-form-urlencoded"), 415);
-    assert!(!feedback_log.exists(), "a refused request wrote feedback");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        recorded(&server.data),
+        0,
+        "a refused request wrote feedback"
+    );
     // The chat page's own origin, and one allowed with --allow-origin, may post.
     assert_eq!(feedback(Some(&url), "text/plain").status(), 204);
     assert_eq!(
@@ -621,10 +652,7 @@ fn foreign_pages_rebinding_floods_and_slow_clients_are_refused() {
         204
     );
     assert_eq!(
-        std::fs::read_to_string(&feedback_log)
-            .unwrap()
-            .lines()
-            .count(),
+        report_until(&server.data, |r| r["feedback"] == 2)["feedback"],
         2
     );
 
@@ -639,10 +667,7 @@ fn foreign_pages_rebinding_floods_and_slow_clients_are_refused() {
     assert!((1..=60).contains(&wait), "{wait}");
     assert_error(r, 429);
     assert_eq!(
-        std::fs::read_to_string(&feedback_log)
-            .unwrap()
-            .lines()
-            .count(),
+        report_until(&server.data, |r| r["feedback"] == 2)["feedback"],
         2
     );
 

@@ -15,6 +15,7 @@ mod llm_generation;
 mod llm_qwen;
 mod llm_tiny;
 mod llm_tokenizer;
+mod postgres;
 mod remote;
 mod replicas;
 mod retrieval;

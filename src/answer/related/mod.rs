@@ -15,7 +15,7 @@ pub mod reader_log;
 pub mod store;
 pub mod verify;
 
-pub use reader_log::{ReaderLog, READER_LOG};
+pub use reader_log::{suggestable, AskedQuestion, QuestionLog};
 pub use store::{StoreOptions, SuggestionStore};
 pub use verify::{invented, well_formed, Rejection, NEAR_DUPLICATE};
 
