@@ -20,6 +20,8 @@ pub struct LoadOptions {
 pub struct KindReport {
     pub requests: usize,
     pub ok: usize,
+    /// Served, but quoting the evidence because the model failed (counted in `ok` too).
+    pub degraded: usize,
     pub busy_503: usize,
     pub errors: usize,
     pub p50_ms: f64,
@@ -36,6 +38,7 @@ pub struct LoadReport {
     pub seconds: f64,
     pub requests: usize,
     pub ok: usize,
+    pub degraded: usize,
     pub busy_503: usize,
     pub errors: usize,
     pub requests_per_s: f64,
@@ -81,6 +84,8 @@ impl Kind {
 
 enum Outcome {
     Ok,
+    /// Served with `"degraded": true`.
+    Degraded,
     Busy,
     Error(String),
 }
@@ -201,6 +206,11 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
                     k.ok += 1;
                     k.latencies.push(ms);
                 }
+                Outcome::Degraded => {
+                    k.ok += 1;
+                    k.degraded += 1;
+                    k.latencies.push(ms);
+                }
                 Outcome::Busy => k.busy_503 += 1,
                 Outcome::Error(e) => {
                     k.errors += 1;
@@ -217,6 +227,7 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
         seconds,
         requests: 0,
         ok: 0,
+        degraded: 0,
         busy_503: 0,
         errors: panicked,
         requests_per_s: 0.0,
@@ -230,6 +241,7 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
         k.max_ms = k.latencies.iter().cloned().fold(0.0, f64::max);
         report.requests += k.requests;
         report.ok += k.ok;
+        report.degraded += k.degraded;
         report.busy_503 += k.busy_503;
         report.errors += k.errors;
         report.kinds.insert(kind.name(), k);
@@ -283,6 +295,7 @@ async fn get(client: &reqwest::Client, url: &str) -> Outcome {
 async fn json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Outcome {
     match send(client.post(url).json(body)).await {
         Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) if v.get("error").is_none() && v["degraded"] == true => Outcome::Degraded,
             Ok(v) if v.get("error").is_none() => Outcome::Ok,
             _ => Outcome::Error(format!("bad body: {}", short(&text))),
         },
@@ -293,7 +306,13 @@ async fn json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> 
 /// A stream counts as served when it ends with its `done` event.
 async fn stream(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Outcome {
     match send(client.post(url).json(body)).await {
-        Ok(text) if text.contains("event: done") && !text.contains("event: error") => Outcome::Ok,
+        Ok(text) if text.contains("event: done") && !text.contains("event: error") => {
+            if text.contains("\"degraded\":true") {
+                Outcome::Degraded
+            } else {
+                Outcome::Ok
+            }
+        }
         Ok(text) => Outcome::Error(format!("stream without done: {}", short(&text))),
         Err(o) => o,
     }

@@ -331,17 +331,35 @@ pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
         );
     }
     println!(
-        "{} clients for {:.1} s against {url}: {} requests, {} served ({:.1}/s), {} refused with 503, {} errors",
-        report.clients, report.seconds, report.requests, report.ok, report.requests_per_s, report.busy_503, report.errors
+        "{} clients for {:.1} s against {url}: {} requests, {} served ({:.1}/s; {} degraded), {} refused with 503, {} errors",
+        report.clients, report.seconds, report.requests, report.ok, report.requests_per_s, report.degraded, report.busy_503, report.errors
     );
     println!(
-        "{:<36} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
-        "kind", "requests", "served", "503", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        "{:<36} {:>8} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
+        "kind",
+        "requests",
+        "served",
+        "degraded",
+        "503",
+        "errors",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms"
     );
     for (name, k) in &report.kinds {
         println!(
-            "{:<36} {:>8} {:>8} {:>6} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
-            name, k.requests, k.ok, k.busy_503, k.errors, k.p50_ms, k.p90_ms, k.p99_ms, k.max_ms
+            "{:<36} {:>8} {:>8} {:>8} {:>6} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            name,
+            k.requests,
+            k.ok,
+            k.degraded,
+            k.busy_503,
+            k.errors,
+            k.p50_ms,
+            k.p90_ms,
+            k.p99_ms,
+            k.max_ms
         );
     }
     for e in &report.error_samples {
