@@ -140,7 +140,7 @@ async fn wait_for_answers(c: &Client, n: usize, timeout: Duration) {
     }
 }
 
-async fn run(base: &str, driver: &Driver) {
+async fn run(base: &str, driver: &Driver, degraded: bool) {
     let profile = tempfile::tempdir().expect("temp profile dir");
     let args = vec![
         "--headless".to_string(),
@@ -171,7 +171,13 @@ async fn run(base: &str, driver: &Driver) {
     let task = tokio::spawn({
         let c = c.clone();
         let base = base.to_string();
-        async move { scenario(&c, &base).await }
+        async move {
+            if degraded {
+                degraded_scenario(&c, &base).await
+            } else {
+                scenario(&c, &base).await
+            }
+        }
     });
     let outcome = task.await;
     let _ = c.close().await;
@@ -445,5 +451,64 @@ fn chat_page_in_a_real_browser() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(run(server.url.trim_end_matches('/'), &driver));
+    runtime.block_on(run(server.url.trim_end_matches('/'), &driver, false));
+}
+
+/// The model is unavailable: the reader gets the passage, quoted and cited, under a calm note.
+async fn degraded_scenario(c: &Client, base: &str) {
+    c.goto(&format!("{base}/")).await.expect("open the page");
+    let input = c
+        .find(Locator::Css("#question"))
+        .await
+        .expect("question box");
+    input
+        .send_keys("Who led the defense of Kyiv and Kherson?\u{e007}")
+        .await
+        .expect("type a question");
+    wait_for_answers(c, 1, ANSWER).await;
+    let note = js(
+        c,
+        "const n = document.querySelector('.answer[data-state=\"done\"] .notice.degraded'); \
+         return n ? n.innerText : null",
+    )
+    .await;
+    assert!(
+        note.as_str().is_some_and(|t| t.contains("unavailable")),
+        "no note that the answer writer is unavailable: {note}"
+    );
+    let answer = js(
+        c,
+        "const a = document.querySelector('.answer[data-state=\"done\"]'); \
+         return [a.querySelector('.answer-text').innerText, a.querySelectorAll('.cite').length]",
+    )
+    .await;
+    assert!(
+        answer[0].as_str().is_some_and(|t| t.contains('“')) && answer[1].as_u64() >= Some(1),
+        "the evidence is quoted with its citation: {answer}"
+    );
+    save_screenshot(c, "degraded.png").await;
+}
+
+#[test]
+fn the_page_says_calmly_when_the_model_server_is_down() {
+    let driver_path = chromedriver_path();
+    if !driver_path.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing, and CI is set: the browser test must run",
+            driver_path.display()
+        );
+        eprintln!("skipping: {} is missing", driver_path.display());
+        return;
+    }
+    // Nothing listens there: every generation fails to connect.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let server = crate::common::server::Server::start_with(&["--llm-url", &dead]);
+    let driver = Driver::start(&driver_path);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(run(server.url.trim_end_matches('/'), &driver, true));
 }
