@@ -160,8 +160,10 @@ fn answers_come_from_llama_cpps_server_and_degrade_while_it_is_down() {
     let server = Server::start_with(&[
         "--llm-url",
         &url,
+        // Long enough for three queued answers on a slow machine (llama.cpp's server writes
+        // one at a time), short enough to see a stall degrade.
         "--llm-timeout-secs",
-        "3",
+        "10",
         "--rate-limit",
         "0",
         "--cache",
