@@ -62,7 +62,8 @@ pub struct ModelArgs {
     pub max_context: usize,
     /// Generate with an OpenAI-compatible server instead of the local engine
     /// (`http://host:port`, its `/v1`, or its `/v1/chat/completions`): llama.cpp's server,
-    /// vLLM, a hosted API. --model then only names the prompt style if --llm-model is unset.
+    /// vLLM, a hosted API. --model is then not loaded: the server's model name (or
+    /// --llm-model) picks the prompt style.
     #[arg(long, value_name = "URL")]
     pub llm_url: Option<String>,
     /// The model the server should run (default: the first of its `/v1/models`).

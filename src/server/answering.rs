@@ -4,7 +4,8 @@
 //! generation cancels it.
 use super::error::ApiError;
 use super::AppState;
-use crate::answer::{AnswerRequest, AnswerResult, Generation, Started};
+use crate::answer::{AnswerError, AnswerRequest, AnswerResult, Generation, Started};
+use crate::llm::LlmError;
 use tokio::time::Instant;
 
 /// Everything up to the model: a finished answer or a queued generation (full queue → 503).
@@ -25,32 +26,40 @@ pub async fn answer(
     request: AnswerRequest,
     deadline: Instant,
 ) -> Result<AnswerResult, ApiError> {
-    within(state, deadline, async {
-        match start(state, request).await? {
-            Started::Finished(result) => Ok(result),
-            Started::Generating(generation) => complete(state, generation).await,
-        }
-    })
-    .await
+    match within(state, deadline, start(state, request)).await? {
+        Started::Finished(result) => Ok(result),
+        Started::Generating(generation) => complete(state, generation, deadline).await,
+    }
 }
 
-/// Reads the rest of a generation and finishes it.
+/// Reads the rest of a generation and finishes it. A model that fails, or is still writing
+/// when the deadline passes, gives the degraded answer (the evidence quoted), not an error.
 pub async fn complete(
     state: &AppState,
     mut generation: Generation,
+    deadline: Instant,
 ) -> Result<AnswerResult, ApiError> {
-    match generation.complete().await {
-        Ok(()) => finish(state, generation).await,
-        Err(e) if e.is_model_failure() => degrade(state, generation, e).await,
-        Err(e) => Err(e.into()),
+    match tokio::time::timeout_at(deadline, generation.complete()).await {
+        Ok(Ok(())) => within(state, deadline, finish(state, generation)).await,
+        Ok(Err(e)) if e.is_model_failure() => degrade(state, generation, e).await,
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => degrade(state, generation, too_slow(state)).await,
     }
+}
+
+/// Why a generation still running at the request's deadline is given up.
+pub fn too_slow(state: &AppState) -> AnswerError {
+    AnswerError::Model(LlmError::Inference(format!(
+        "the model was still writing after {} s",
+        state.options.request_timeout.as_secs()
+    )))
 }
 
 /// The answer of a generation the model failed (`error`): its evidence quoted, `degraded`.
 pub async fn degrade(
     state: &AppState,
     generation: Generation,
-    error: crate::answer::AnswerError,
+    error: AnswerError,
 ) -> Result<AnswerResult, ApiError> {
     let answerer = state.answerer()?;
     Ok(tokio::task::spawn_blocking(move || answerer.finish_degraded(generation, &error)).await?)

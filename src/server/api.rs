@@ -114,30 +114,27 @@ pub async fn ask_stream(
                     evidence: &generation.prepared().evidence,
                 });
                 loop {
-                    let next = answering::within(&state, deadline, async {
-                        Ok(generation.next_delta().await)
-                    })
-                    .await;
-                    match next {
-                        Ok(Ok(Some(text))) => yield event("delta", &DeltaEvent { text: &text }),
-                        Ok(Ok(None)) => break,
-                        // The model failed: the evidence, quoted.
-                        Ok(Err(e)) if e.is_model_failure() => {
-                            match answering::degrade(&state, generation, e).await {
-                                Ok(result) => yield event("done", &result),
-                                Err(e) => yield error_event(&e),
-                            }
-                            return;
+                    let next = tokio::time::timeout_at(deadline, generation.next_delta()).await;
+                    // The model failed, or is still writing at the deadline: the evidence,
+                    // quoted.
+                    let failed = match next {
+                        Ok(Ok(Some(text))) => {
+                            yield event("delta", &DeltaEvent { text: &text });
+                            continue;
                         }
+                        Ok(Ok(None)) => break,
+                        Ok(Err(e)) if e.is_model_failure() => e,
                         Ok(Err(e)) => {
                             yield error_event(&e.into());
                             return;
                         }
-                        Err(e) => {
-                            yield error_event(&e);
-                            return;
-                        }
+                        Err(_) => answering::too_slow(&state),
+                    };
+                    match answering::degrade(&state, generation, failed).await {
+                        Ok(result) => yield event("done", &result),
+                        Err(e) => yield error_event(&e),
                     }
+                    return;
                 }
                 match answering::finish(&state, generation).await {
                     Ok(result) => yield event("done", &result),

@@ -242,7 +242,7 @@ async fn stream(
         let answer = match started {
             Started::Finished(result) => Ok(result),
             Started::Generating(generation) => {
-                answering::within(&state, deadline, answering::complete(&state, generation)).await
+                answering::complete(&state, generation, deadline).await
             }
         };
         match answer {
