@@ -66,17 +66,7 @@ fn sse(text: &str) -> Vec<(String, String)> {
 
 /// The editors' report of a server's store (`ama report --json` on its data folder).
 fn report(data: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ama"))
-        .args(["report", "--json", "--data"])
-        .arg(data)
-        .output()
-        .expect("ama report");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the report is JSON")
+    crate::common::server::report(&["--data".as_ref(), data.as_os_str()])
 }
 
 /// Polls the report until `ready` holds (the store writes after the response).

@@ -50,16 +50,7 @@ impl Drop for Database {
 }
 
 fn report(url: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ama"))
-        .args(["report", "--json", "--database-url", url])
-        .output()
-        .expect("ama report");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::common::server::report(&["--database-url".as_ref(), url.as_ref()])
 }
 
 fn ask(server: &Server, question: &str) -> Value {
@@ -105,16 +96,7 @@ fn replicas_share_one_postgres_store_and_survive_its_death() {
     let _heavy = crate::common::heavy();
     let db = Database::create();
     let data = tempfile::tempdir().unwrap();
-    let indexed = Command::new(env!("CARGO_BIN_EXE_ama"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["index", "--corpus", "seeds", "--suggestions", "--data"])
-        .arg(data.path())
-        .arg("--suggestions-cache")
-        .arg(crate::common::suggestions_cache())
-        .args(["--model", "smollm2"])
-        .output()
-        .unwrap();
-    assert!(indexed.status.success());
+    crate::common::server::index_for_replicas(data.path());
     let flags = [
         "--read-only",
         "--database-url",

@@ -152,20 +152,7 @@ fn two_read_only_replicas_behind_nginx_lose_no_request_when_one_dies() {
     let data = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // Built once.
-    let indexed = Command::new(env!("CARGO_BIN_EXE_ama"))
-        .current_dir(root)
-        .args(["index", "--corpus", "seeds", "--suggestions", "--data"])
-        .arg(data.path())
-        .arg("--suggestions-cache")
-        .arg(crate::common::suggestions_cache())
-        .args(["--model", "smollm2"])
-        .output()
-        .expect("ama index");
-    assert!(
-        indexed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&indexed.stderr)
-    );
+    crate::common::server::index_for_replicas(data.path());
     let before = snapshot(data.path());
 
     // A read-only replica needs a built index: without one it says so and stops.

@@ -128,3 +128,37 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// `ama report --json` with `args` (`--data DIR` or `--database-url URL`): the editors' report.
+pub fn report(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ama"))
+        .args(["report", "--json"])
+        .args(args)
+        .output()
+        .expect("ama report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the report is JSON")
+}
+
+/// `ama index --suggestions` of the seed article into `data` (the suggestions from the run's
+/// shared cache), as an operator prepares read-only replicas.
+pub fn index_for_replicas(data: &Path) {
+    let indexed = Command::new(env!("CARGO_BIN_EXE_ama"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["index", "--corpus", "seeds", "--suggestions", "--data"])
+        .arg(data)
+        .arg("--suggestions-cache")
+        .arg(super::suggestions_cache())
+        .args(["--model", "smollm2"])
+        .output()
+        .expect("ama index");
+    assert!(
+        indexed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&indexed.stderr)
+    );
+}
