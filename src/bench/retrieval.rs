@@ -225,6 +225,15 @@ pub struct SyntheticReport {
     /// every sentence vector, and the fusion with BM25 (`None` without the embedder).
     pub hybrid_p50_ms: Option<f64>,
     pub hybrid_p99_ms: Option<f64>,
+    /// Parts of the hybrid query: embedding the question, and its similarity to every
+    /// sentence vector from the int8 rows the product reads and, for comparison in the same
+    /// run, from the f32 rows.
+    pub embed_p50_ms: Option<f64>,
+    pub scan_int8_p50_ms: Option<f64>,
+    pub scan_int8_p99_ms: Option<f64>,
+    pub scan_f32_p50_ms: Option<f64>,
+    /// Megabytes the int8 scan reads per query.
+    pub scan_mb: Option<f64>,
 }
 
 /// A made-up vocabulary of pronounceable words with a Zipf-like frequency, so that term
@@ -253,8 +262,19 @@ impl Vocabulary {
                 words.push(w);
             }
         }
+        Vocabulary::ranked(words)
+    }
+
+    /// `words` in a random order of rank (Zipf-like frequency by rank).
+    fn from_words(mut words: Vec<String>, rng: &mut StdRng) -> Vocabulary {
+        use rand::seq::SliceRandom;
+        words.shuffle(rng);
+        Vocabulary::ranked(words)
+    }
+
+    fn ranked(words: Vec<String>) -> Vocabulary {
         let mut total = 0.0;
-        let cumulative = (1..=size)
+        let cumulative = (1..=words.len().max(1))
             .map(|rank| {
                 total += 1.0 / rank as f64;
                 total
@@ -281,10 +301,16 @@ impl Vocabulary {
 }
 
 /// Generates a corpus of about `passages` passages (each paragraph is sized to become one
-/// passage), ten paragraphs per article.
+/// passage), ten paragraphs per article, from made-up words.
 pub fn synthetic_corpus(passages: usize, seed: u64) -> Corpus {
+    synthetic_corpus_of(passages, seed, None)
+}
+
+/// [`synthetic_corpus`], its words drawn from `words` when given (random sentences of real
+/// words; made-up words otherwise).
+pub fn synthetic_corpus_of(passages: usize, seed: u64, words: Option<Vec<String>>) -> Corpus {
     let mut rng = StdRng::seed_from_u64(seed);
-    let vocab = Vocabulary::new(30_000, &mut rng);
+    let vocab = vocabulary(words, &mut rng);
     let mut articles = Vec::new();
     let mut made = 0;
     while made < passages {
@@ -319,21 +345,31 @@ pub fn synthetic_corpus(passages: usize, seed: u64) -> Corpus {
     }
 }
 
+fn vocabulary(words: Option<Vec<String>>, rng: &mut StdRng) -> Vocabulary {
+    match words.filter(|w| !w.is_empty()) {
+        Some(words) => Vocabulary::from_words(words, rng),
+        None => Vocabulary::new(30_000, rng),
+    }
+}
+
 /// Indexes a synthetic corpus of about `passages` passages and times `queries` queries made
-/// of 3–8 words from the same vocabulary.
+/// of 3–8 words from the same vocabulary. With the embedder, the words are those its tokenizer
+/// holds whole, so that sentences tokenise (and embed) at the rate of prose: made-up words
+/// split into three or four word pieces each.
 pub fn run_synthetic(
     passages: usize,
     queries: usize,
     options: &IndexOptions,
 ) -> Result<SyntheticReport, BenchError> {
-    let corpus = synthetic_corpus(passages, 42);
+    let words = options.embedder.as_ref().map(|e| e.whole_words());
+    let corpus = synthetic_corpus_of(passages, 42, words.clone());
     let text_bytes: usize = corpus.articles.iter().map(|a| a.text.len()).sum();
     let scratch = tempfile::tempdir().map_err(BenchError::Scratch)?;
     let started = Instant::now();
     let index: SearchIndex = index::build_at(&corpus, &scratch.path().join("index"), options)?;
     let build_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut rng = StdRng::seed_from_u64(7);
-    let vocab = Vocabulary::new(30_000, &mut StdRng::seed_from_u64(42));
+    let vocab = vocabulary(words, &mut StdRng::seed_from_u64(42));
     let questions: Vec<String> = (0..queries)
         .map(|_| {
             let n = rng.random_range(3..=8);
@@ -347,17 +383,32 @@ pub fn run_synthetic(
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let mut hybrid = Vec::new();
+    let (mut embed, mut scan, mut exact) = (Vec::new(), Vec::new(), Vec::new());
     if let (Some(embedder), Some(vectors)) = (options.embedder.as_ref(), index.vectors()) {
         for q in &questions {
             let t = Instant::now();
             let v = embedder
                 .embed_one(q)
                 .map_err(|e| BenchError::Embed(e.to_string()))?;
+            let embedded = Instant::now();
             let sims = vectors.similarities(&v);
+            let scanned = Instant::now();
             index.hybrid_search(q, Some(&sims), 5, None)?;
             hybrid.push(t.elapsed().as_secs_f64() * 1000.0);
+            embed.push((embedded - t).as_secs_f64() * 1000.0);
+            scan.push((scanned - embedded).as_secs_f64() * 1000.0);
+        }
+        // The f32 scan on a sample (it is the slow one), for the ratio.
+        for q in questions.iter().take(20) {
+            let v = embedder
+                .embed_one(q)
+                .map_err(|e| BenchError::Embed(e.to_string()))?;
+            let t = Instant::now();
+            std::hint::black_box(vectors.exact_similarities(&v));
+            exact.push(t.elapsed().as_secs_f64() * 1000.0);
         }
     }
+    let p = |xs: &[f64], q: f64| (!xs.is_empty()).then(|| super::percentile(xs, q));
     let seconds = (build_ms / 1000.0).max(1e-9);
     Ok(SyntheticReport {
         passages: index.passages().len(),
@@ -371,5 +422,10 @@ pub fn run_synthetic(
         query_p99_ms: super::percentile(&latencies, 99.0),
         hybrid_p50_ms: (!hybrid.is_empty()).then(|| super::percentile(&hybrid, 50.0)),
         hybrid_p99_ms: (!hybrid.is_empty()).then(|| super::percentile(&hybrid, 99.0)),
+        embed_p50_ms: p(&embed, 50.0),
+        scan_int8_p50_ms: p(&scan, 50.0),
+        scan_int8_p99_ms: p(&scan, 99.0),
+        scan_f32_p50_ms: p(&exact, 50.0),
+        scan_mb: index.vectors().map(|v| v.scan_bytes() as f64 / 1e6),
     })
 }

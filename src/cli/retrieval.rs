@@ -237,6 +237,19 @@ pub fn bench(args: BenchRetrievalArgs) -> anyhow::Result<()> {
                      its similarity to every sentence vector, fusion)"
                 );
             }
+            if let (Some(e), Some(s50), Some(s99), Some(f), Some(mb)) = (
+                r.embed_p50_ms,
+                r.scan_int8_p50_ms,
+                r.scan_int8_p99_ms,
+                r.scan_f32_p50_ms,
+                r.scan_mb,
+            ) {
+                println!(
+                    "  of which:       embedding p50 {e:.3} ms; int8 scan of {mb:.1} MB p50 \
+                     {s50:.3} ms, p99 {s99:.3} ms (f32 scan p50 {f:.3} ms, {:.1}x slower)",
+                    f / s50.max(1e-9)
+                );
+            }
         }
         return Ok(());
     }

@@ -79,6 +79,19 @@ impl Embedder {
         Ok(Embedder { model, tokenizer })
     }
 
+    /// The lower-case alphabetic words the tokenizer holds whole (one token each), sorted:
+    /// a vocabulary for made-up text that tokenises as prose does.
+    pub fn whole_words(&self) -> Vec<String> {
+        let mut words: Vec<String> = self
+            .tokenizer
+            .get_vocab(false)
+            .into_keys()
+            .filter(|w| w.len() >= 2 && w.chars().all(|c| c.is_ascii_lowercase()))
+            .collect();
+        words.sort();
+        words
+    }
+
     /// The embedding of one text.
     pub fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         let mut out = self.embed_batch(&[text])?;
