@@ -130,8 +130,10 @@ impl Answerer {
     /// Checks a finished generation's draft, cites it and adds related questions;
     /// `AnswerError::Unfinished` when the model has not finished it.
     pub fn finish(&self, generation: Generation) -> Result<AnswerResult, AnswerError> {
-        let (request, mut prepared, draft) = generation.into_parts()?;
-        match super::judge::settle(self.model.as_ref(), &mut prepared, &draft) {
+        let (request, mut prepared, mut draft) = generation.into_parts()?;
+        let model = self.model.as_ref();
+        let looked = super::second_look::take(&self.retriever, model, &mut prepared, &mut draft);
+        match looked.and_then(|()| super::judge::settle(model, &mut prepared, &draft)) {
             Ok(()) => Ok(self.complete(&request, prepared, draft)),
             Err(e) if e.is_model_failure() => Ok(self.degrade(&request, prepared, draft, &e)),
             Err(e) => Err(e),

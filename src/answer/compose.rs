@@ -104,7 +104,8 @@ pub fn answer_alone(
         Begun::Declined(prepared) => Ok(compose(retriever.config(), prepared, Draft::default())),
         Begun::Generating(mut generation) => {
             generation.blocking_complete()?;
-            let (_, mut prepared, draft) = generation.into_parts()?;
+            let (_, mut prepared, mut draft) = generation.into_parts()?;
+            super::second_look::take(retriever, model, &mut prepared, &mut draft)?;
             super::judge::settle(model, &mut prepared, &draft)?;
             Ok(compose(retriever.config(), prepared, draft))
         }

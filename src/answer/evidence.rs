@@ -65,7 +65,7 @@ pub fn best_similarity(index: &SearchIndex, hits: &[SearchHit], sims: &[f32]) ->
 }
 
 /// All sentence ranges of an article, in order (passages overlap, so de-duplicated).
-fn article_sentences(index: &SearchIndex, article_id: &str) -> Vec<Range<usize>> {
+pub(crate) fn article_sentences(index: &SearchIndex, article_id: &str) -> Vec<Range<usize>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for p in index.passages_of(article_id) {

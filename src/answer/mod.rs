@@ -22,6 +22,7 @@ pub mod query;
 pub mod related;
 mod result;
 mod retriever;
+mod second_look;
 pub mod text;
 
 pub use answerer::{Answerer, Started};

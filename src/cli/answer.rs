@@ -195,6 +195,24 @@ pub struct EvalArgs {
     /// Evidence sentences the model reads (at most --evidence-sentences).
     #[arg(long)]
     pub model_sentences: Option<usize>,
+    /// The stronger reader's user turn, to measure prompts: `{instruction}` (the default
+    /// instruction), `{text}` (the sentences read, joined by spaces), `{lines}` (one per line)
+    /// and `{question}`.
+    #[arg(long)]
+    pub prompt_template: Option<String>,
+    /// When the reader says "not stated" and the best sentence has at least this cosine, let
+    /// it read its sentences again with their neighbours.
+    #[arg(long)]
+    pub second_look_from: Option<f32>,
+    /// Keep a second look's answer without asking the reader to confirm it.
+    #[arg(long)]
+    pub second_look_unconfirmed: bool,
+    /// The reader reads its sentences with their neighbours from the start.
+    #[arg(long)]
+    pub read_neighbours: bool,
+    /// Never take a second look.
+    #[arg(long, conflicts_with = "second_look_from")]
+    pub no_second_look: bool,
     /// Prepare related questions for this many articles and score those shown after answers.
     #[arg(long, default_value_t = 1)]
     pub related_articles: usize,
@@ -249,6 +267,19 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.model_sentences {
         config.model_sentences = n;
+    }
+    if let Some(s) = args.second_look_from {
+        config.second_look_from = Some(s);
+    }
+    if args.second_look_unconfirmed {
+        config.second_look_confirmed = false;
+    }
+    config.read_neighbours |= args.read_neighbours;
+    if args.no_second_look {
+        config.second_look_from = None;
+    }
+    if let Some(t) = &args.prompt_template {
+        config.prompt_template = Some(t.as_str().into());
     }
     let options = EvalOptions {
         limit: args.limit,
