@@ -385,6 +385,15 @@ pub fn related(args: RelatedArgs) -> anyhow::Result<()> {
         println!("{} [{}] {}", s.article_id, s.source.as_str(), s.question);
         println!("    → {}", s.answer.answer);
     }
+    let mut articles: Vec<&str> = list.iter().map(|s| s.article_id.as_str()).collect();
+    articles.dedup();
+    for article in articles {
+        println!("\nshown with {article}, in order:");
+        let shown = store.for_article(article, ama::answer::related::rank::ARTICLE_LIST);
+        for (i, s) in shown.iter().enumerate() {
+            println!("  {}. {}", i + 1, s.question);
+        }
+    }
     println!("\nyield per source (candidates → verified → kept):");
     let counts = store.counts();
     for (source, y) in &store.yields.sources {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 /// Related questions listed with an article.
-pub const ARTICLE_RELATED: usize = 6;
+pub use crate::answer::related::rank::ARTICLE_LIST as ARTICLE_RELATED;
 
 /// A question, with the conversation so far.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

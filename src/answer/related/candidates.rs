@@ -1,5 +1,6 @@
 //! Candidate questions for one sentence: grounded templates on the names it holds, and the
 //! model's questions whose answer is a span of it (a name or a number).
+use super::span::{self, Span, SpanKind};
 use super::Source;
 use crate::answer::prompt::PromptStyle;
 use crate::llm::{ChatMessage, GenerateParams, LanguageModel};
@@ -11,8 +12,8 @@ pub struct Candidate {
     /// The name or span it is about.
     pub focus: String,
     pub source: Source,
-    /// For a model's question: the span its answer must hold.
-    pub span: Option<String>,
+    /// For a model's question: the span its answer must give.
+    pub span: Option<Span>,
 }
 
 /// The candidates of one sentence: (with a model) up to two of its questions first, since
@@ -24,7 +25,7 @@ pub fn for_sentence(sentence: &str, model: Option<&dyn LanguageModel>) -> Vec<Ca
             if let Some(question) = model_candidate(model, sentence, &span) {
                 out.push(Candidate {
                     question,
-                    focus: span.clone(),
+                    focus: span.text.clone(),
                     source: Source::Model,
                     span: Some(span),
                 });
@@ -186,15 +187,24 @@ fn template_candidates(sentence: &str) -> Vec<(String, String)> {
         if TITLES.contains(&first) && e.split_whitespace().count() >= 2 {
             out.push((format!("Who is {e}?"), e.clone()));
         } else {
-            out.push((format!("What does the article say about {e}?"), e.clone()));
+            out.push((format!("{}{e}?", super::GENERIC_OPENING), e.clone()));
         }
     }
     out
 }
 
-/// Spans of a sentence worth asking about: names and numbers with the word after them.
-fn answer_spans(sentence: &str) -> Vec<String> {
-    let mut spans: Vec<String> = entities(sentence);
+/// Spans of a sentence worth asking about: its reason and consequence clauses first (the
+/// why and what-next questions), then names, then numbers with the word after them.
+fn answer_spans(sentence: &str) -> Vec<Span> {
+    let mut spans: Vec<Span> = span::clauses(sentence);
+    spans.extend(entities(sentence).into_iter().map(|e| {
+        let kind = if is_calendar_word(&e) {
+            SpanKind::Number
+        } else {
+            SpanKind::Name
+        };
+        Span::new(e, kind)
+    }));
     let tokens: Vec<&str> = sentence.split_whitespace().collect();
     for (i, t) in tokens.iter().enumerate() {
         let w = t.trim_matches(|c: char| !c.is_alphanumeric());
@@ -203,7 +213,7 @@ fn answer_spans(sentence: &str) -> Vec<String> {
                 .get(i + 1)
                 .map(|u| u.trim_matches(|c: char| !c.is_alphanumeric()))
                 .unwrap_or("");
-            spans.push(format!("{w} {unit}").trim().to_string());
+            spans.push(Span::new(format!("{w} {unit}").trim(), SpanKind::Number));
         }
     }
     spans
@@ -216,11 +226,15 @@ Sentence: Farmers moved their herds to the hills because the valley flooded ever
 
 /// Asks the model for a question whose answer is `span`. SmolLM2 follows the examples of a
 /// few-shot prompt; Qwen2.5-0.5B copies their questions instead, and follows a plain request.
-fn model_candidate(model: &dyn LanguageModel, sentence: &str, span: &str) -> Option<String> {
+fn model_candidate(model: &dyn LanguageModel, sentence: &str, span: &Span) -> Option<String> {
+    let answer = &span.text;
     let prompt = match PromptStyle::for_model(model.name()) {
-        PromptStyle::Sentence => format!("{FEW_SHOT}Sentence: {sentence}\nAnswer: {span}\nQuestion:"),
+        PromptStyle::Sentence => {
+            format!("{FEW_SHOT}Sentence: {sentence}\nAnswer: {answer}\nQuestion:")
+        }
         PromptStyle::Phrase => format!(
-            "Sentence: {sentence}\n\nWrite one question that this sentence answers with \"{span}\". Reply with the question only."
+            "Sentence: {sentence}\n\n{} that this sentence answers with \"{answer}\". Reply with the question only.",
+            span.request()
         ),
     };
     let params = GenerateParams {

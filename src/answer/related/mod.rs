@@ -12,6 +12,7 @@
 pub mod candidates;
 pub mod rank;
 pub mod reader_log;
+pub mod span;
 pub mod store;
 pub mod verify;
 
@@ -56,6 +57,18 @@ pub struct Suggestion {
     pub focus: String,
     pub answer: AnswerResult,
 }
+
+impl Suggestion {
+    /// A template that names its subject and nothing more ("What does the article say about
+    /// Kursk?"): grounded, but no reader's question. At most [`rank::MAX_GENERIC`] are shown
+    /// in one list.
+    pub fn is_generic(&self) -> bool {
+        self.source == Source::Template && self.question.starts_with(GENERIC_OPENING)
+    }
+}
+
+/// How a generic template question opens.
+pub const GENERIC_OPENING: &str = "What does the article say about ";
 
 /// How the candidates of one source fared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

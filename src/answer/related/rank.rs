@@ -12,27 +12,55 @@ use std::ops::Range;
 /// answer, few enough to build quickly.
 pub const PER_PASSAGE: usize = 2;
 
+/// Suggestions listed with an article ("Explore related questions").
+pub const ARTICLE_LIST: usize = 8;
+
+/// At most this many generic templates ([`Suggestion::is_generic`]) in one list.
+pub const MAX_GENERIC: usize = 2;
+
+/// A list with fewer specific suggestions than this is topped up with generic ones beyond
+/// [`MAX_GENERIC`] (a reader that writes no usable questions, such as SmolLM2, leaves only
+/// templates).
+pub const MIN_LIST: usize = 4;
+
 /// Up to `n` suggestions from `pool` in its order, no two on the same sentence or focus,
-/// none already asked.
+/// none already asked, at most [`MAX_GENERIC`] generic unless the list would otherwise be
+/// shorter than [`MIN_LIST`] (the generic ones left out then top it up, last). The pool is
+/// read only as far as needed.
 pub fn pick_distinct<'a>(
     pool: impl IntoIterator<Item = &'a Suggestion>,
     asked: &[String],
     n: usize,
 ) -> Vec<&'a Suggestion> {
     let asked: HashSet<String> = asked.iter().map(|q| text::normalise(q)).collect();
+    let clash = |out: &[&Suggestion], s: &Suggestion| {
+        out.iter().any(|o| {
+            (o.article_id == s.article_id && o.sentence == s.sentence)
+                || text::normalise(&o.focus) == text::normalise(&s.focus)
+        })
+    };
     let mut out: Vec<&Suggestion> = Vec::new();
+    let mut spare: Vec<&Suggestion> = Vec::new();
     for s in pool {
         if out.len() == n {
             break;
         }
-        if asked.contains(&text::normalise(&s.question)) {
+        if asked.contains(&text::normalise(&s.question)) || clash(&out, s) {
             continue;
         }
-        let clash = out.iter().any(|o| {
-            (o.article_id == s.article_id && o.sentence == s.sentence)
-                || text::normalise(&o.focus) == text::normalise(&s.focus)
-        });
-        if !clash {
+        if s.is_generic() && out.iter().filter(|o| o.is_generic()).count() >= MAX_GENERIC {
+            if spare.len() < MIN_LIST {
+                spare.push(s);
+            }
+            continue;
+        }
+        out.push(s);
+    }
+    for s in spare {
+        if out.len() >= n.min(MIN_LIST) {
+            break;
+        }
+        if !clash(&out, s) {
             out.push(s);
         }
     }
@@ -179,5 +207,84 @@ impl SuggestionStore {
             &asked_all,
             n,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::{compose, AnswerConfig, Draft, Prepared};
+
+    fn suggestion(question: &str, source: Source, at: usize) -> Suggestion {
+        let prepared = Prepared {
+            question: question.into(),
+            query: question.into(),
+            evidence: Vec::new(),
+            decline: None,
+            uncertain: None,
+            messages: Vec::new(),
+            read: 0,
+            coverage: 1.0,
+            sentence_coverage: 1.0,
+            similarity: None,
+            retrieval_ms: 0.0,
+            started: std::time::Instant::now(),
+        };
+        Suggestion {
+            question: question.into(),
+            source,
+            article_id: "a".into(),
+            sentence: at..at + 10,
+            focus: question.into(),
+            answer: compose(&AnswerConfig::default(), prepared, Draft::default()),
+        }
+    }
+
+    fn generic(name: &str, at: usize) -> Suggestion {
+        suggestion(
+            &format!("{}{name}?", super::super::GENERIC_OPENING),
+            Source::Template,
+            at,
+        )
+    }
+
+    fn questions(list: &[&Suggestion]) -> Vec<String> {
+        list.iter().map(|s| s.question.clone()).collect()
+    }
+
+    #[test]
+    fn at_most_two_generic_templates_unless_the_list_would_be_short() {
+        let pool = vec![
+            generic("Kursk", 0),
+            generic("Kyiv", 20),
+            generic("Europe", 40),
+            suggestion("Who replaced General Zaluzhny?", Source::Model, 60),
+            suggestion("Which missiles did Kyiv fire?", Source::Model, 80),
+            suggestion("Why did Bakhmut fall?", Source::Model, 100),
+            generic("Donbas", 120),
+        ];
+        let shown = pick_distinct(&pool, &[], 8);
+        assert_eq!(shown.len(), 5);
+        assert_eq!(shown.iter().filter(|s| s.is_generic()).count(), MAX_GENERIC);
+        // Only templates: the list is topped up to MIN_LIST, in the pool's order.
+        let templates = vec![
+            generic("Kursk", 0),
+            generic("Kyiv", 20),
+            generic("Europe", 40),
+            generic("Donbas", 60),
+            generic("Mariupol", 80),
+        ];
+        let shown = pick_distinct(&templates, &[], 8);
+        assert_eq!(
+            questions(&shown),
+            questions(&templates.iter().take(MIN_LIST).collect::<Vec<_>>())
+        );
+        // A question already asked is never shown; one list of 2 is not topped up beyond 2.
+        let asked = vec![pool[3].question.clone()];
+        let shown = pick_distinct(&pool, &asked, 2);
+        assert_eq!(shown.len(), 2);
+        assert!(questions(&pick_distinct(&pool, &asked, 8))
+            .iter()
+            .all(|q| q != &asked[0]));
     }
 }

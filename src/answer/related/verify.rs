@@ -2,6 +2,7 @@
 //! the corpus does not, and the flow answers it from the very sentence it was made from (a
 //! model's question: with an answer that holds its span).
 use super::candidates::{self, Candidate};
+use super::span;
 use super::{Source, Yield};
 use crate::answer::{answer_alone, text, AnswerRequest, AnswerResult, Prepared, Retriever};
 use crate::corpus::Article;
@@ -30,6 +31,8 @@ pub enum Rejection {
     MissesSpan,
     NotEntailed,
     NearDuplicate,
+    NoDirectAnswer,
+    WrongKind,
 }
 
 impl Rejection {
@@ -49,6 +52,8 @@ impl Rejection {
             Rejection::MissesSpan => "the answer misses the target span",
             Rejection::NotEntailed => "its answer says what its evidence does not",
             Rejection::NearDuplicate => "asks what a kept question already asks",
+            Rejection::NoDirectAnswer => "about its span, and the reader only quoted the evidence",
+            Rejection::WrongKind => "asks for another kind of answer than its span",
         }
     }
 }
@@ -145,6 +150,20 @@ fn verify(
     sentence: &Range<usize>,
     candidate: &Candidate,
 ) -> Result<Option<AnswerResult>, Rejection> {
+    // A model's question that names its own span is about it ("What is the location of
+    // Kursk?", made for "Kursk"): its answer is whatever the reader finds, and must be the
+    // reader's own (not the evidence quoted) and true by the evidence. Otherwise the span is
+    // the answer, and the question must ask for its kind (checked first: it costs nothing).
+    let about_span = candidate
+        .span
+        .as_ref()
+        .is_some_and(|span| span::gives_away(&candidate.question, span));
+    if let Some(span) = candidate.span.as_ref().filter(|_| !about_span) {
+        well_formed(&candidate.question)?;
+        if !span::fits(span::asks_for(&candidate.question), span) {
+            return Err(Rejection::WrongKind);
+        }
+    }
     let prepared = answerable_question(retriever, &candidate.question)?;
     let lands = prepared.evidence.iter().any(|e| {
         e.article_id == article.id
@@ -162,10 +181,18 @@ fn verify(
     if result.declined {
         return Err(Rejection::Declined);
     }
-    if !text::contains_normalised(&result.answer, span) {
-        return Err(Rejection::MissesSpan);
-    }
-    if !entailed(retriever, model, &candidate.question, &result, Some(span)) {
+    let claim = if about_span {
+        if result.quoted_evidence {
+            return Err(Rejection::NoDirectAnswer);
+        }
+        None
+    } else {
+        if !span.answered_by(&result.answer) {
+            return Err(Rejection::MissesSpan);
+        }
+        Some(span.text.as_str())
+    };
+    if !entailed(retriever, model, &candidate.question, &result, claim) {
         return Err(Rejection::NotEntailed);
     }
     Ok(Some(result))
@@ -265,7 +292,10 @@ pub fn verified_for_article(
                         answer,
                     });
                 }
-                Err(why) => yields.rejected(candidate.source, why),
+                Err(why) => {
+                    tracing::debug!(question = %candidate.question, focus = %candidate.focus, %why, "suggestion rejected");
+                    yields.rejected(candidate.source, why)
+                }
             }
         }
     }
