@@ -305,11 +305,9 @@ fn the_seed_question_set() {
     );
 }
 
-/// The same set with the default reader (Qwen2.5-Coder-0.5B) and the default hybrid index: it
-/// answers with the shortest phrase of its evidence, and its "not stated" declines.
-#[test]
-fn the_seed_question_set_with_the_default_reader() {
-    let _heavy = crate::common::heavy();
+/// The seed article indexed with sentence vectors, and the default reader (Qwen2.5-Coder-0.5B)
+/// with its default settings; the folder holds the index.
+fn default_reader() -> (tempfile::TempDir, Arc<Retriever>, Arc<dyn LanguageModel>) {
     let models = repo().join("models");
     let embedder = ama::embed::Embedder::ensure(&models, &Default::default())
         .unwrap_or_else(|e| panic!("the sentence embedder is needed: {e}"));
@@ -325,7 +323,16 @@ fn the_seed_question_set_with_the_default_reader() {
     let config = AnswerConfig::for_model(model.name());
     assert_eq!(config.prompt, ama::answer::prompt::PromptStyle::Phrase);
     let retriever = Retriever::new(Arc::new(index), config).with_embedder(Some(embedder));
-    let answerer = Answerer::new(Arc::new(retriever), model);
+    (data, Arc::new(retriever), model)
+}
+
+/// The same set with the default reader and the default hybrid index: it answers with the
+/// shortest phrase of its evidence, and its "not stated" declines.
+#[test]
+fn the_seed_question_set_with_the_default_reader() {
+    let _heavy = crate::common::heavy();
+    let (_data, retriever, model) = default_reader();
+    let answerer = Answerer::new(retriever, model);
     let f = seed_set(&answerer);
     assert_eq!(f.off_declined, f.off);
     assert!(
@@ -335,6 +342,65 @@ fn the_seed_question_set_with_the_default_reader() {
     );
     // Measured: 26 of 27 right (SmolLM2: 21).
     assert!(f.right + 2 >= f.answerable, "{}/{}", f.right, f.answerable);
+}
+
+/// The default reader's list for the seed article: 8 questions, most written by the reader,
+/// at most 2 generic templates, each of the reader's answered from the sentence it was made
+/// from and asking for the kind of answer its stored answer gives.
+#[test]
+fn the_default_reader_suggests_specific_questions_for_the_seed_article() {
+    let _heavy = crate::common::heavy();
+    let (_data, retriever, model) = default_reader();
+    let articles: Vec<_> = retriever.index().articles().iter().collect();
+    let options = StoreOptions {
+        cache_dir: crate::common::suggestions_cache(),
+        use_model: true,
+        prune_stale: false,
+        read_only: false,
+    };
+    let store = SuggestionStore::build(
+        &retriever,
+        model.as_ref(),
+        &articles,
+        &options,
+        &Default::default(),
+    );
+    let list = store.for_article(&articles[0].id, related::rank::ARTICLE_LIST);
+    let questions: Vec<&str> = list.iter().map(|s| s.question.as_str()).collect();
+    assert_eq!(list.len(), related::rank::ARTICLE_LIST, "{questions:#?}");
+    let generic = list.iter().filter(|s| s.is_generic()).count();
+    assert!(generic <= related::rank::MAX_GENERIC, "{questions:#?}");
+    let written = list
+        .iter()
+        .filter(|s| s.source == related::Source::Model)
+        .count();
+    assert!(written >= 4, "{questions:#?}");
+    for s in list.iter().filter(|s| s.source == related::Source::Model) {
+        assert!(!s.answer.declined, "{}", s.question);
+        assert!(
+            s.answer
+                .citations
+                .iter()
+                .any(|e| e.article_id == s.article_id
+                    && e.highlight.start <= s.sentence.start
+                    && s.sentence.end <= e.highlight.end),
+            "{} is answered from another sentence",
+            s.question
+        );
+        // "When" and "How many" questions are answered with a number or a date.
+        if matches!(
+            related::span::asks_for(&s.question),
+            Some(related::span::Asked::Time | related::span::Asked::Quantity)
+        ) {
+            assert!(
+                s.answer.answer.chars().any(|c| c.is_ascii_digit())
+                    || related::span::is_time(&s.answer.answer),
+                "{} → {}",
+                s.question,
+                s.answer.answer
+            );
+        }
+    }
 }
 
 #[test]
@@ -352,6 +418,26 @@ fn suggestions_are_verified_and_answered_from_their_stored_answer() {
         assert!(related::well_formed(&s.question).is_ok(), "{}", s.question);
         assert!(related::invented(&s.question, f.answerer.index()).is_none());
         assert!(!s.answer.declined, "{}", s.question);
+    }
+    // At most two generic templates, unless nothing else is left to fill a short list.
+    let generic = list.iter().filter(|s| s.is_generic()).count();
+    assert!(
+        generic <= related::rank::MAX_GENERIC || list.len() <= related::rank::MIN_LIST,
+        "{generic} generic suggestions of {}",
+        list.len()
+    );
+    // A model's question is answered from the sentence it was made from.
+    for s in list.iter().filter(|s| s.source == related::Source::Model) {
+        assert!(
+            s.answer
+                .citations
+                .iter()
+                .any(|e| e.article_id == s.article_id
+                    && e.highlight.start <= s.sentence.start
+                    && s.sentence.end <= e.highlight.end),
+            "{} is answered from another sentence",
+            s.question
+        );
     }
     // No two on the same sentence or focus.
     for (i, a) in list.iter().enumerate() {

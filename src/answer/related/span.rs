@@ -172,8 +172,8 @@ pub fn fits(asked: Option<Asked>, span: &Span) -> bool {
     }
 }
 
-/// A year, a month or weekday, or a duration.
-fn is_time(span: &str) -> bool {
+/// Whether `span` names a year, a month or weekday, or a duration.
+pub fn is_time(span: &str) -> bool {
     const TIME_WORDS: &[&str] = &[
         "january",
         "february",

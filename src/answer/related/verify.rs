@@ -33,6 +33,7 @@ pub enum Rejection {
     NearDuplicate,
     NoDirectAnswer,
     WrongKind,
+    AnsweredElsewhere,
 }
 
 impl Rejection {
@@ -54,6 +55,7 @@ impl Rejection {
             Rejection::NearDuplicate => "asks what a kept question already asks",
             Rejection::NoDirectAnswer => "about its span, and the reader only quoted the evidence",
             Rejection::WrongKind => "asks for another kind of answer than its span",
+            Rejection::AnsweredElsewhere => "its answer cites another sentence than its source",
         }
     }
 }
@@ -180,6 +182,18 @@ fn verify(
     let result = answer_alone(retriever, model, &request).map_err(|_| Rejection::AnswerFailed)?;
     if result.declined {
         return Err(Rejection::Declined);
+    }
+    // The answer must come from the sentence the question was made from: one answered from
+    // another sentence asked something its source does not say ("What is the name of the
+    // Ukrainian province …?" made from "sirens across six Ukrainian provinces", answered
+    // "Kursk province" from the next sentence).
+    let from_source = result.citations.iter().any(|e| {
+        e.article_id == article.id
+            && e.highlight.start <= sentence.start
+            && sentence.end <= e.highlight.end
+    });
+    if !from_source {
+        return Err(Rejection::AnsweredElsewhere);
     }
     let claim = if about_span {
         if result.quoted_evidence {
