@@ -259,6 +259,68 @@ fn model_candidate(model: &dyn LanguageModel, sentence: &str, span: &Span) -> Op
     (!q.is_empty()).then_some(q)
 }
 
+/// Asks the model for a question about `entity` whose answer needs both sentences (Qwen
+/// only: SmolLM2 does not follow the request).
+pub fn linking_candidate(
+    model: &dyn LanguageModel,
+    first: &str,
+    second: &str,
+    entity: &str,
+) -> Option<String> {
+    if PromptStyle::for_model(model.name()) != PromptStyle::Phrase {
+        return None;
+    }
+    let prompt = format!(
+        "Sentence 1: {first}\nSentence 2: {second}\n\nWrite one short question about {entity} that needs both sentences to answer. Reply with the question only."
+    );
+    let params = GenerateParams {
+        max_tokens: 32,
+        stop: vec!["\n".to_string()],
+        ..GenerateParams::default()
+    };
+    let (text, _) = model
+        .generate(vec![ChatMessage::user(prompt)], params)
+        .ok()?
+        .collect_blocking()
+        .ok()?;
+    let q = text
+        .trim()
+        .trim_start_matches("Question:")
+        .trim()
+        .trim_matches('"');
+    let q = match q.find('?') {
+        Some(i) => &q[..=i],
+        None => q,
+    };
+    (!q.is_empty()).then(|| q.to_string())
+}
+
+/// Pairs of sentences (by position) far apart in an article that name the same subject, with
+/// it: for each name, in order of first mention, its first mention and its next one at least
+/// `min_gap` sentences later. Nationalities and dates are no subject.
+pub fn linked_pairs(sentences: &[&str], min_gap: usize) -> Vec<(usize, usize, String)> {
+    let mut first_seen: Vec<(String, usize)> = Vec::new();
+    let mut out: Vec<(usize, usize, String)> = Vec::new();
+    for (i, s) in sentences.iter().enumerate() {
+        for e in entities(s) {
+            if is_demonym(&e) || is_calendar_word(&e) {
+                continue;
+            }
+            match first_seen.iter().find(|(name, _)| *name == e) {
+                None => first_seen.push((e, i)),
+                Some((_, at)) => {
+                    if i >= at + min_gap && !out.iter().any(|(_, _, name)| *name == e) {
+                        out.push((*at, i, e));
+                    }
+                }
+            }
+        }
+    }
+    // In order of the subject's first mention.
+    out.sort_by_key(|(a, b, _)| (*a, *b));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +343,25 @@ mod tests {
             vec!["Vladimir Putin"]
         );
         assert!(entities("Kyiv attacked.").is_empty());
+    }
+
+    #[test]
+    fn linked_pairs_join_far_mentions_of_one_subject() {
+        let sentences = [
+            "Kyiv struck targets in Kursk with British missiles.",
+            "General Syrsky leads the army.",
+            "Moscow wants Kursk back.",
+            "The British government approved it.",
+            "For Ukraine, Kursk is a bargaining chip in August.",
+        ];
+        assert_eq!(
+            linked_pairs(&sentences, 2),
+            vec![(0, 2, "Kursk".to_string())]
+        );
+        assert_eq!(
+            linked_pairs(&sentences, 4),
+            vec![(0, 4, "Kursk".to_string())]
+        );
     }
 
     #[test]

@@ -32,14 +32,23 @@ use std::ops::Range;
 pub enum Source {
     Template,
     Model,
+    /// The model's question joining two sentences of an article far apart.
+    Linked,
     Reader,
 }
 
 impl Source {
+    /// Written by the model (for one sentence or joining two): specific questions, shown
+    /// before the templates.
+    pub fn is_written(self) -> bool {
+        matches!(self, Source::Model | Source::Linked)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Template => "template",
             Source::Model => "model",
+            Source::Linked => "linked",
             Source::Reader => "reader",
         }
     }

@@ -2,7 +2,7 @@
 //! its sources first). No two shown share a sentence or a focus, and none was asked already.
 use super::store::SuggestionStore;
 use super::verify::Verified;
-use super::{Source, Suggestion};
+use super::Suggestion;
 use crate::answer::{text, AnswerResult};
 use crate::index::SearchIndex;
 use std::collections::HashSet;
@@ -80,7 +80,7 @@ pub fn best_per_passage(
             .iter()
             .filter(|s| p.range.start <= s.sentence.start && s.sentence.end <= p.range.end)
             .collect();
-        here.sort_by_key(|s| u8::from(s.source != Source::Model));
+        here.sort_by_key(|s| u8::from(!s.source.is_written()));
         let mut taken = 0;
         for s in here {
             if taken == PER_PASSAGE {
@@ -113,8 +113,8 @@ impl SuggestionStore {
         };
         let model_first = list
             .iter()
-            .filter(|s| s.source == Source::Model)
-            .chain(list.iter().filter(|s| s.source != Source::Model));
+            .filter(|s| s.source.is_written())
+            .chain(list.iter().filter(|s| !s.source.is_written()));
         pick_distinct(model_first, &[], n)
     }
 
@@ -192,7 +192,7 @@ impl SuggestionStore {
                 })
                 .min()
                 .unwrap_or(usize::MAX / 4);
-            let source_rank = usize::from(s.source != Source::Model);
+            let source_rank = usize::from(!s.source.is_written());
             ranked.push((distance * 2 + source_rank, s));
         }
         ranked.sort_by_key(|(rank, s)| (*rank, s.sentence.start));
@@ -212,6 +212,7 @@ impl SuggestionStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Source;
     use super::*;
     use crate::answer::{compose, AnswerConfig, Draft, Prepared};
 

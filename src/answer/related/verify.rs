@@ -53,7 +53,7 @@ impl Rejection {
             Rejection::MissesSpan => "the answer misses the target span",
             Rejection::NotEntailed => "its answer says what its evidence does not",
             Rejection::NearDuplicate => "asks what a kept question already asks",
-            Rejection::NoDirectAnswer => "about its span, and the reader only quoted the evidence",
+            Rejection::NoDirectAnswer => "the reader only quoted the evidence",
             Rejection::WrongKind => "asks for another kind of answer than its span",
             Rejection::AnsweredElsewhere => "its answer cites another sentence than its source",
         }
@@ -313,7 +313,120 @@ pub fn verified_for_article(
             }
         }
     }
+    if use_model {
+        link_far_sentences(
+            retriever,
+            model,
+            article,
+            &sentences,
+            (&mut kept, &mut kept_vectors, &mut seen_questions),
+            &mut yields,
+        );
+    }
     (kept, yields)
+}
+
+/// Pairs of an article's sentences asked about together at most (a generation each).
+pub const LINKED_PER_ARTICLE: usize = 4;
+
+/// Sentences at least this far apart make a linked pair (nearer ones share a passage).
+const LINK_GAP: usize = 4;
+
+/// The model's questions joining two sentences far apart that name the same subject, each
+/// kept only when the flow reads both sentences to answer it, the reader answers in its own
+/// words, and the answer is entailed by what it read.
+fn link_far_sentences(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    article: &Article,
+    sentences: &[Range<usize>],
+    (kept, kept_vectors, seen): (&mut Vec<Verified>, &mut Vec<Vec<f32>>, &mut HashSet<String>),
+    yields: &mut Yield,
+) {
+    let texts: Vec<&str> = sentences
+        .iter()
+        .map(|r| article.text.get(r.clone()).unwrap_or(""))
+        .collect();
+    let pairs = candidates::linked_pairs(&texts, LINK_GAP);
+    for (a, b, entity) in pairs.into_iter().take(LINKED_PER_ARTICLE) {
+        let Some(question) = candidates::linking_candidate(model, texts[a], texts[b], &entity)
+        else {
+            continue;
+        };
+        yields.candidate(Source::Linked);
+        if !seen.insert(text::normalise(&question)) {
+            yields.rejected(Source::Linked, Rejection::Duplicate);
+            continue;
+        }
+        let vector = retriever
+            .embedder()
+            .and_then(|e| e.embed_one(&question).ok());
+        if let Some(v) = &vector {
+            if kept_vectors
+                .iter()
+                .any(|k| crate::embed::cosine(k, v) >= NEAR_DUPLICATE)
+            {
+                yields.rejected(Source::Linked, Rejection::NearDuplicate);
+                continue;
+            }
+        }
+        match verify_linked(
+            retriever,
+            model,
+            article,
+            (&sentences[a], &sentences[b]),
+            &question,
+        ) {
+            Ok(answer) => {
+                kept_vectors.extend(vector);
+                yields.kept(Source::Linked);
+                kept.push(Verified {
+                    question,
+                    source: Source::Linked,
+                    sentence: sentences[a].clone(),
+                    focus: format!("{entity}, joined"),
+                    answer: Some(answer),
+                });
+            }
+            Err(why) => {
+                tracing::debug!(%question, focus = %entity, %why, "linked suggestion rejected");
+                yields.rejected(Source::Linked, why);
+            }
+        }
+    }
+}
+
+/// Verifies a question meant to join two sentences of `article`.
+fn verify_linked(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    article: &Article,
+    (first, second): (&Range<usize>, &Range<usize>),
+    question: &str,
+) -> Result<AnswerResult, Rejection> {
+    let prepared = answerable_question(retriever, question)?;
+    let reads = |sentence: &Range<usize>| {
+        prepared.read_evidence().iter().any(|e| {
+            e.article_id == article.id
+                && e.highlight.start <= sentence.start
+                && sentence.end <= e.highlight.end
+        })
+    };
+    if !reads(first) || !reads(second) {
+        return Err(Rejection::EvidenceElsewhere);
+    }
+    let result = answer_alone(retriever, model, &AnswerRequest::new(question))
+        .map_err(|_| Rejection::AnswerFailed)?;
+    if result.declined {
+        return Err(Rejection::Declined);
+    }
+    if result.quoted_evidence {
+        return Err(Rejection::NoDirectAnswer);
+    }
+    if !entailed(retriever, model, question, &result, None) {
+        return Err(Rejection::NotEntailed);
+    }
+    Ok(result)
 }
 
 #[cfg(test)]
