@@ -145,12 +145,13 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
                 }
             }
         }
-        let s = w.tile_scales(t, b);
-        // SAFETY: `s` holds 16 f32: two loads of 8.
+        // The scales and minimums are f16: converted 8 at a time (F16C), not one by one.
+        let s = w.tile_scales_f16(t, b);
+        // SAFETY: `s` holds exactly 16 f16 (32 bytes): two loads of 8.
         let ws = unsafe {
             [
-                _mm256_loadu_ps(s.as_ptr()),
-                _mm256_loadu_ps(s.as_ptr().add(8)),
+                _mm256_cvtph_ps(_mm_loadu_si128(s.as_ptr().cast())),
+                _mm256_cvtph_ps(_mm_loadu_si128(s.as_ptr().add(16).cast())),
             ]
         };
         for i in 0..R {
@@ -164,13 +165,19 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
             }
         }
         if NIB {
-            let m = w.tile_mins(t, b);
-            // SAFETY: `m` holds 16 f32: two loads of 8.
-            let wm = unsafe {
-                [
-                    _mm256_loadu_ps(m.as_ptr()),
-                    _mm256_loadu_ps(m.as_ptr().add(8)),
-                ]
+            let wm = if HIGH {
+                // Five-bit weights store `q + 16`: their minimum is −16 × the scale.
+                let k = _mm256_set1_ps(-16.0);
+                [_mm256_mul_ps(ws[0], k), _mm256_mul_ps(ws[1], k)]
+            } else {
+                let m = w.tile_mins_f16(t, b);
+                // SAFETY: `m` holds exactly 16 f16 (32 bytes): two loads of 8.
+                unsafe {
+                    [
+                        _mm256_cvtph_ps(_mm_loadu_si128(m.as_ptr().cast())),
+                        _mm256_cvtph_ps(_mm_loadu_si128(m.as_ptr().add(16).cast())),
+                    ]
+                }
             };
             for i in 0..R {
                 let sa = _mm256_set1_ps(a.scaled_sum((r0 + i) * nb + b));

@@ -68,6 +68,7 @@ const Q4_0_BYTES: usize = 18;
 const Q4_1_BYTES: usize = 20;
 const Q5_0_BYTES: usize = 22;
 
+#[inline]
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
     half::f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
 }
