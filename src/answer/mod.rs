@@ -11,6 +11,7 @@
 //! - [`related`]: the suggested questions, prepared ahead of time.
 
 mod answerer;
+pub mod asked;
 pub mod cache;
 pub mod check;
 mod compose;

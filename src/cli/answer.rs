@@ -177,6 +177,12 @@ pub struct EvalArgs {
     /// With sentence vectors: weight of a sentence's cosine in choosing evidence.
     #[arg(long)]
     pub dense_weight: Option<f32>,
+    /// Evidence: how much more a sentence scores that offers the kind of answer asked for.
+    #[arg(long)]
+    pub answer_kind_bonus: Option<f32>,
+    /// Evidence: the share of the previous sentence's score a sentence adds to its own.
+    #[arg(long)]
+    pub context_weight: Option<f32>,
     /// Also ask these questions in a reader's own words (same format; those about articles
     /// outside --corpus are left out) and report them apart.
     #[arg(long)]
@@ -256,6 +262,12 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     if let Some(w) = args.dense_weight {
         config.dense_weight = w;
+    }
+    if let Some(b) = args.answer_kind_bonus {
+        config.answer_kind_bonus = b;
+    }
+    if let Some(w) = args.context_weight {
+        config.context_weight = w;
     }
     let own_words = match &args.own_words {
         Some(path) => ama::bench::retrieval::read_questions(path)?,

@@ -2,6 +2,7 @@
 //! answer it is (a name, a number or date, a reason, a consequence), and the checks that
 //! tie the question to it: the question asks for that kind of answer and does not already
 //! hold it.
+pub use crate::answer::asked::{asks_for, is_time, Asked};
 use crate::answer::text;
 
 /// The kind of answer a span gives.
@@ -124,99 +125,16 @@ pub fn clauses(sentence: &str) -> Vec<Span> {
     out
 }
 
-/// What a question asks for, by its opening words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Asked {
-    /// "Who…", "Whose…".
-    Person,
-    /// "When…", "In what year…".
-    Time,
-    /// "How many…", "How much…", "How long…".
-    Quantity,
-    /// "Why…".
-    Reason,
-}
-
-/// What a question asks for; `None` for one that does not say ("What is…", "Which…",
-/// "How did…"), which any kind of span can answer.
-pub fn asks_for(question: &str) -> Option<Asked> {
-    let words = text::words(question);
-    let first = words.first().map(String::as_str)?;
-    let second = words.get(1).map(String::as_str).unwrap_or("");
-    let third = words.get(2).map(String::as_str).unwrap_or("");
-    const TIME_UNITS: &[&str] = &["year", "month", "date", "day", "decade", "century"];
-    match (first, second) {
-        ("who" | "whom" | "whose", _) => Some(Asked::Person),
-        ("when", _) => Some(Asked::Time),
-        ("how", "long") => None,
-        ("how", "many" | "much" | "far" | "fast" | "big" | "large" | "old" | "often") => {
-            Some(Asked::Quantity)
-        }
-        ("what" | "which", w) if TIME_UNITS.contains(&w) => Some(Asked::Time),
-        ("in" | "since" | "by", "what" | "which") if TIME_UNITS.contains(&third) => {
-            Some(Asked::Time)
-        }
-        ("why", _) => Some(Asked::Reason),
-        _ => None,
-    }
-}
-
 /// Whether a question asking for `asked` can be answered by `span`.
 pub fn fits(asked: Option<Asked>, span: &Span) -> bool {
     match asked {
         None => true,
-        Some(Asked::Person) => span.kind == SpanKind::Name,
+        Some(Asked::Person | Asked::Place) => span.kind == SpanKind::Name,
+        Some(Asked::Duration) => span.kind == SpanKind::Number,
         Some(Asked::Time) => span.kind == SpanKind::Number && is_time(&span.text),
         Some(Asked::Quantity) => span.kind == SpanKind::Number && !is_time(&span.text),
         Some(Asked::Reason) => matches!(span.kind, SpanKind::Reason | SpanKind::Consequence),
     }
-}
-
-/// Whether `span` names a year, a month or weekday, or a duration.
-pub fn is_time(span: &str) -> bool {
-    const TIME_WORDS: &[&str] = &[
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "year",
-        "years",
-        "month",
-        "months",
-        "week",
-        "weeks",
-        "day",
-        "days",
-        "hour",
-        "hours",
-        "decade",
-        "decades",
-        "century",
-        "centuries",
-        "s",
-    ];
-    text::words(span).iter().any(|w| {
-        TIME_WORDS.contains(&w.as_str())
-            || (w.len() == 4
-                && w.chars().all(|c| c.is_ascii_digit())
-                && ("1000".."2100").contains(&w.as_str()))
-            || w.ends_with("0s") && w[..w.len() - 1].chars().all(|c| c.is_ascii_digit())
-    })
 }
 
 /// Whether the question already holds its own span, and so asks about it rather than for
