@@ -1,7 +1,8 @@
 //! What kind of answer a question asks for, by its opening words ("Who…" a person, "When…"
 //! a time, "How many…" a quantity, "Why…" a reason), and whether a sentence offers one it does
-//! not already hold. Evidence selection prefers such sentences; the suggested questions must
-//! ask for the kind of answer their span gives.
+//! not already hold. The suggested questions must ask for the kind of answer their span gives;
+//! evidence selection can prefer such sentences (`AnswerConfig::answer_kind_bonus`, off by
+//! default).
 use super::text;
 
 /// What a question asks for, by its opening words.
