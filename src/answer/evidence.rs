@@ -125,35 +125,30 @@ pub fn select(
             continue;
         };
         let rows = vectors.map(|v| v.passage_rows(hit.slot));
-        // Every sentence's own score first (the context of the next one), then the candidates.
-        let own: Vec<(f32, Option<f32>)> = passage
-            .sentences
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let share = coverage(index, terms, &article.text[s.clone()]);
-                let (similarity, weight) = match (sims, &rows) {
-                    (Some((sims, w)), Some(rows)) => (sims.get(rows.start + i).copied(), w),
-                    _ => (None, 0.0),
-                };
-                (
-                    share + weight * similarity.unwrap_or(0.0).max(0.0),
-                    similarity,
-                )
-            })
-            .collect();
+        // A sentence's own score: its share of the question's weight and its cosine.
+        let own = |i: usize, s: &Range<usize>| {
+            let share = coverage(index, terms, &article.text[s.clone()]);
+            let (similarity, weight) = match (sims, &rows) {
+                (Some((sims, w)), Some(rows)) => (sims.get(rows.start + i).copied(), w),
+                _ => (None, 0.0),
+            };
+            (
+                share + weight * similarity.unwrap_or(0.0).max(0.0),
+                similarity,
+            )
+        };
         for (i, s) in passage.sentences.iter().enumerate() {
             if !seen.insert((hit.article_id.clone(), s.start)) {
                 continue;
             }
-            let (mut score, similarity) = own[i];
+            let (mut score, similarity) = own(i, s);
             if score <= 0.02 {
                 continue;
             }
             if scoring.context_weight > 0.0 && i > 0 {
                 let before = &passage.sentences[i - 1];
                 if !article.text[before.end.min(s.start)..s.start].contains('\n') {
-                    score += scoring.context_weight * own[i - 1].0;
+                    score += scoring.context_weight * own(i - 1, before).0;
                 }
             }
             if let Some(w) = &scoring.wanted {

@@ -1,4 +1,5 @@
 //! The answer pipeline on the seed article with the real model.
+use ama::answer::asked::Asked;
 use ama::answer::related::{self, QuestionLog, StoreOptions, SuggestionStore};
 use ama::answer::text::contains_normalised;
 use ama::answer::{AnswerConfig, AnswerEvent, AnswerRequest, Answerer, Retriever};
@@ -387,14 +388,14 @@ fn the_default_reader_suggests_specific_questions_for_the_seed_article() {
             "{} is answered from another sentence",
             s.question
         );
-        // "When" and "How many" questions are answered with a number or a date.
+        // "When", "How many" and "How long" questions are answered with a number or a date.
         if matches!(
-            related::span::asks_for(&s.question),
-            Some(related::span::Asked::Time | related::span::Asked::Quantity)
+            ama::answer::asked::asks_for(&s.question),
+            Some(Asked::Time | Asked::Quantity | Asked::Duration)
         ) {
             assert!(
                 s.answer.answer.chars().any(|c| c.is_ascii_digit())
-                    || related::span::is_time(&s.answer.answer),
+                    || ama::answer::asked::is_time(&s.answer.answer),
                 "{} → {}",
                 s.question,
                 s.answer.answer

@@ -2,7 +2,9 @@
 //! answer it is (a name, a number or date, a reason, a consequence), and the checks that
 //! tie the question to it: the question asks for that kind of answer and does not already
 //! hold it.
-pub use crate::answer::asked::{asks_for, is_time, Asked};
+#[cfg(test)]
+use crate::answer::asked::asks_for;
+use crate::answer::asked::{is_time, Asked};
 use crate::answer::text;
 
 /// The kind of answer a span gives.

@@ -4,7 +4,7 @@
 use super::candidates::{self, Candidate};
 use super::span;
 use super::{Source, Yield};
-use crate::answer::{answer_alone, text, AnswerRequest, AnswerResult, Prepared, Retriever};
+use crate::answer::{answer_alone, asked, text, AnswerRequest, AnswerResult, Prepared, Retriever};
 use crate::corpus::Article;
 use crate::index::SearchIndex;
 use crate::llm::LanguageModel;
@@ -162,7 +162,7 @@ fn verify(
         .is_some_and(|span| span::gives_away(&candidate.question, span));
     if let Some(span) = candidate.span.as_ref().filter(|_| !about_span) {
         well_formed(&candidate.question)?;
-        if !span::fits(span::asks_for(&candidate.question), span) {
+        if !span::fits(asked::asks_for(&candidate.question), span) {
             return Err(Rejection::WrongKind);
         }
     }
