@@ -18,6 +18,7 @@ mod compose;
 pub mod evidence;
 mod generation;
 pub mod judge;
+pub mod named;
 pub mod prompt;
 pub mod query;
 pub mod related;

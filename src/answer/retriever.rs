@@ -42,6 +42,16 @@ pub struct AnswerConfig {
     /// against 0.542) but of 1 fewer SQuAD question in 146, and the best sentence of 4 fewer
     /// (`eval --no-generate --context-weight 0.3`).
     pub context_weight: f32,
+    /// Decline a question that names something (a capitalised word or a number,
+    /// [`super::named`]) no article mentions, when the passages hold at least
+    /// `unknown_name_coverage` of its weight (the rest of it is in the articles' words, so the
+    /// name is what differs: SQuAD's look-alikes swap one) or its meaning is not confidently
+    /// near (below `confident_similarity`). A question in a reader's own words that is
+    /// confidently near keeps its outside names ("the Soviet scientist"). `eval
+    /// --allow-unknown-names` measures what this adds.
+    pub decline_unknown_names: bool,
+    /// See `decline_unknown_names`.
+    pub unknown_name_coverage: f32,
     /// Below this share of the question's weight found in the two best passages, decline.
     pub min_coverage: f32,
     /// Below this share of the question's weight found in the best evidence sentence,
@@ -87,6 +97,9 @@ pub struct AnswerConfig {
     /// answerable questions were declined (0.055 against 0.034) while fewer look-alikes were
     /// (0.208 against 0.247) (`eval --read-neighbours --model-sentences 1`).
     pub read_neighbours: bool,
+    /// Below this share of the question's weight in the best passages, the reader reads the
+    /// best sentence with its neighbours instead of the best sentences (0: never).
+    pub read_neighbours_below: f32,
     /// The phrase style's user turn, when not [`prompt::PHRASE_TEMPLATE`] (`eval
     /// --prompt-template`). Measured against it (SQuAD sample of 300 / own words of 72,
     /// answer contains gold): adding "The question may use other words than the text."
@@ -130,6 +143,8 @@ impl Default for AnswerConfig {
             dense_weight: 3.0,
             answer_kind_bonus: 0.0,
             context_weight: 0.0,
+            decline_unknown_names: true,
+            unknown_name_coverage: 0.3,
             min_coverage: 0.4,
             min_sentence_coverage: 0.35,
             min_similarity: 0.35,
@@ -143,6 +158,7 @@ impl Default for AnswerConfig {
             second_look_from: None,
             second_look_confirmed: true,
             read_neighbours: false,
+            read_neighbours_below: 0.0,
         }
     }
 }
@@ -314,11 +330,25 @@ impl Retriever {
         } else {
             None
         };
+        // Names the reader typed (not those a follow-up takes from the conversation).
+        let name_decides = coverage >= c.unknown_name_coverage
+            || similarity.is_none_or(|s| s < c.confident_similarity);
+        let unknown: Vec<String> = if c.decline_unknown_names && name_decides {
+            super::named::names(&question)
+                .into_iter()
+                .filter(|name| !name.split(' ').all(|w| self.index.mentions(w)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (decline, uncertain) = if terms.is_empty() && similarity.is_none() {
             (
                 Some("the question names nothing to look for".to_string()),
                 None,
             )
+        } else if !unknown.is_empty() {
+            let why = format!("the articles never mention {}", unknown.join(", "));
+            (Some(why), None)
         } else if evidence.is_empty() {
             (Some("no passage matches the question".to_string()), None)
         } else if similarity.is_some_and(|s| s < c.min_similarity) {
@@ -335,7 +365,13 @@ impl Retriever {
         };
         let mut read = self.config.model_sentences.max(1).min(evidence.len());
         let mut evidence = evidence;
-        if self.config.read_neighbours {
+        // A question in other words than the text (little of it in the passages) leaves the
+        // choice of sentence least sure: the reader reads the best one with its neighbours.
+        let in_other_words = coverage < self.config.read_neighbours_below;
+        if in_other_words && !self.config.read_neighbours {
+            read = 1;
+        }
+        if self.config.read_neighbours || in_other_words {
             if let Some((widened, n)) = super::second_look::widen(&self.index, &evidence, read) {
                 evidence = widened;
                 read = n;

@@ -162,6 +162,13 @@ pub struct EvalArgs {
     /// Skip generation: retrieval, evidence and abstention only (fast).
     #[arg(long)]
     pub no_generate: bool,
+    /// Answer questions that name something no article mentions (declined by default).
+    #[arg(long)]
+    pub allow_unknown_names: bool,
+    /// A name no article mentions declines from this share of the question's weight found in
+    /// the best passages on (or below the confident cosine).
+    #[arg(long)]
+    pub unknown_name_coverage: Option<f32>,
     /// Decline below this share of the question's weight found in the best passages.
     #[arg(long)]
     pub min_coverage: Option<f32>,
@@ -216,6 +223,10 @@ pub struct EvalArgs {
     /// The reader reads its sentences with their neighbours from the start.
     #[arg(long)]
     pub read_neighbours: bool,
+    /// Below this share of the question's weight in the best passages, the reader reads the
+    /// best sentence with its neighbours.
+    #[arg(long)]
+    pub read_neighbours_below: Option<f32>,
     /// Never take a second look.
     #[arg(long, conflicts_with = "second_look_from")]
     pub no_second_look: bool,
@@ -248,6 +259,12 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         config.reader_declines = false;
     }
     config.reader_judges_uncertain |= args.reader_judgment;
+    if args.allow_unknown_names {
+        config.decline_unknown_names = false;
+    }
+    if let Some(c) = args.unknown_name_coverage {
+        config.unknown_name_coverage = c;
+    }
     if let Some(c) = args.min_coverage {
         config.min_coverage = c;
     }
@@ -287,6 +304,9 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         config.second_look_confirmed = false;
     }
     config.read_neighbours |= args.read_neighbours;
+    if let Some(c) = args.read_neighbours_below {
+        config.read_neighbours_below = c;
+    }
     if args.no_second_look {
         config.second_look_from = None;
     }

@@ -98,6 +98,9 @@ pub struct IndexReport {
 pub struct SearchIndex {
     /// Every word of the corpus (see [`corpus::words`]), built on first use.
     vocabulary: std::sync::OnceLock<std::collections::HashSet<String>>,
+    /// The words of [`Self::vocabulary`] written with letters beyond ASCII, folded to ASCII
+    /// ("hervé" → "herve"), sorted; built on first use.
+    folded: std::sync::OnceLock<Vec<String>>,
     reader: IndexReader,
     fields: Fields,
     store: Store,
@@ -438,6 +441,7 @@ impl SearchIndex {
             .try_into()?;
         Ok(SearchIndex {
             vocabulary: std::sync::OnceLock::new(),
+            folded: std::sync::OnceLock::new(),
             reader,
             fields,
             store,
@@ -479,8 +483,38 @@ impl SearchIndex {
         })
     }
 
+    /// The corpus's words written with accents or other letters beyond ASCII, folded to
+    /// ASCII, sorted: what a reader typing "Herve" for "Hervé" means.
+    pub fn folded_words(&self) -> &[String] {
+        self.folded.get_or_init(|| {
+            let mut folded: Vec<String> = self
+                .vocabulary()
+                .iter()
+                .filter(|w| !w.is_ascii())
+                .map(|w| fold_to_ascii(w))
+                .collect();
+            folded.sort();
+            folded.dedup();
+            folded
+        })
+    }
+
     /// The folder holding this index.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// `text` with accented and other Latin letters folded to ASCII (tantivy's folding filter).
+pub fn fold_to_ascii(text: &str) -> String {
+    use tantivy::tokenizer::{AsciiFoldingFilter, RawTokenizer, TextAnalyzer};
+    let mut analyzer = TextAnalyzer::builder(RawTokenizer::default())
+        .filter(AsciiFoldingFilter)
+        .build();
+    let mut stream = analyzer.token_stream(text);
+    let mut out = String::new();
+    while stream.advance() {
+        out.push_str(&stream.token().text);
+    }
+    out
 }

@@ -74,6 +74,53 @@ impl SearchIndex {
         terms
     }
 
+    /// Whether the articles mention `word` (one word as written, any case): a passage or a
+    /// title holds each of its analyzed terms, or a term that begins with all but its last
+    /// three letters (at least four), so that "Scandinavian" meets "Scandinavia", "Cypriot"
+    /// "Cyprus" and "Hawaiian" "Hawaii"; a word typed in ASCII also meets an accented one
+    /// ("Herve", "Hervé"). A failed lookup counts as mentioned: this only
+    /// ever argues for declining.
+    pub fn mentions(&self, word: &str) -> bool {
+        let searcher = self.reader.searcher();
+        let fields = [self.fields.body, self.fields.title];
+        let indexed = self.query_terms(word).iter().all(|term| {
+            let exact = fields.iter().any(|f| {
+                searcher
+                    .doc_freq(&Term::from_field_text(*f, term))
+                    .map_or(true, |df| df > 0)
+            });
+            exact
+                || tolerated_prefix(term).is_some_and(|prefix| {
+                    searcher.segment_readers().iter().any(|segment| {
+                        segment
+                            .inverted_index(self.fields.body)
+                            .and_then(|inverted| {
+                                let mut stream = inverted
+                                    .terms()
+                                    .range()
+                                    .ge(prefix.as_bytes())
+                                    .into_stream()?;
+                                Ok(stream.advance() && stream.key().starts_with(prefix.as_bytes()))
+                            })
+                            .unwrap_or(true)
+                    })
+                })
+        });
+        indexed || (word.is_ascii() && self.mentions_folded(&word.to_lowercase()))
+    }
+
+    /// Whether a word typed in ASCII is an accented word of the articles, or begins like
+    /// one as [`Self::mentions`] allows.
+    fn mentions_folded(&self, lower: &str) -> bool {
+        let folded = self.folded_words();
+        let prefix = tolerated_prefix(lower).unwrap_or(lower);
+        let from = folded.partition_point(|w| w.as_str() < prefix);
+        folded[from..]
+            .iter()
+            .take_while(|w| w.starts_with(prefix))
+            .any(|w| prefix.len() < lower.len() || w == lower)
+    }
+
     /// Inverse document frequency of an analyzed term over the passages (BM25's formula). A
     /// term no passage holds gets the highest value, as it would if it occurred once.
     pub fn idf(&self, term: &str) -> f32 {
@@ -268,4 +315,15 @@ impl SearchIndex {
             .filter_map(|(slot, score)| self.hit(slot, score))
             .collect())
     }
+}
+
+/// The first letters of a word that another word must share to count as the same name: all
+/// but the last three, at least four; `None` for a word too short to shorten.
+fn tolerated_prefix(word: &str) -> Option<&str> {
+    let chars = word.chars().count();
+    let keep = chars.saturating_sub(3).max(4);
+    (keep < chars).then(|| {
+        let end = word.char_indices().nth(keep).map_or(word.len(), |(i, _)| i);
+        &word[..end]
+    })
 }

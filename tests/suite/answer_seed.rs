@@ -155,6 +155,20 @@ fn an_off_topic_question_is_declined_without_calling_the_model() {
 }
 
 #[test]
+fn a_question_naming_what_the_articles_never_mention_is_declined() {
+    let f = fixture();
+    // Near the article in topic and words, but about someone it never names.
+    let r = ask(&f, "What did Angela Merkel say about the Kursk incursion?");
+    assert!(r.declined, "{}", r.answer);
+    let why = r.decline_reason.clone().unwrap_or_default();
+    assert!(why.contains("never mention Angela Merkel"), "{why}");
+    assert_eq!(r.tokens.completion, 0);
+    // The same question about someone it names is answered.
+    let r = ask(&f, "Who did General Syrsky replace?");
+    assert!(!r.declined, "{r:?}");
+}
+
+#[test]
 fn a_follow_up_is_resolved_through_the_history() {
     let f = fixture();
     let first = ask(&f, "Where did General Zaluzhny lead Ukraine's defense?");

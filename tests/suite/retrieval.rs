@@ -175,6 +175,19 @@ fn search_finds_the_passage_that_answers() {
 }
 
 #[test]
+fn the_index_tells_which_names_the_articles_mention() {
+    let (_data, idx) = seed_index();
+    // As written, any case, and by their first letters: "Koreans" meets "Korean", "Ukraine"
+    // "Ukrainian".
+    for word in ["Kursk", "ZALUZHNY", "Koreans", "Ukraine", "1,200"] {
+        assert!(idx.mentions(word), "{word} is in the seed article");
+    }
+    for word in ["Merkel", "Ethelred", "Pyongyang", "1939"] {
+        assert!(!idx.mentions(word), "{word} is not in the seed article");
+    }
+}
+
+#[test]
 fn hostile_queries_never_fail() {
     let (_data, idx) = seed_index();
     let long = "Kursk ".repeat(1700); // over 10,000 characters
