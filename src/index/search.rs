@@ -91,18 +91,22 @@ impl SearchIndex {
             });
             exact
                 || tolerated_prefix(term).is_some_and(|prefix| {
-                    searcher.segment_readers().iter().any(|segment| {
-                        segment
-                            .inverted_index(self.fields.body)
-                            .and_then(|inverted| {
-                                let mut stream = inverted
-                                    .terms()
-                                    .range()
-                                    .ge(prefix.as_bytes())
-                                    .into_stream()?;
-                                Ok(stream.advance() && stream.key().starts_with(prefix.as_bytes()))
-                            })
-                            .unwrap_or(true)
+                    let segments = searcher.segment_readers();
+                    fields.iter().any(|f| {
+                        segments.iter().any(|segment| {
+                            segment
+                                .inverted_index(*f)
+                                .and_then(|inverted| {
+                                    let mut stream = inverted
+                                        .terms()
+                                        .range()
+                                        .ge(prefix.as_bytes())
+                                        .into_stream()?;
+                                    Ok(stream.advance()
+                                        && stream.key().starts_with(prefix.as_bytes()))
+                                })
+                                .unwrap_or(true)
+                        })
                     })
                 })
         });
