@@ -97,7 +97,10 @@ impl Answerer {
             self.log(request, &stored);
             return Ok(Started::Finished(stored));
         }
-        let prepared = self.retriever.prepare(request)?;
+        let mut prepared = self.retriever.prepare(request)?;
+        if self.retriever.wants_hypothesis(&prepared) {
+            prepared = self.with_hypothesis(request, prepared)?;
+        }
         if prepared.decline.is_some() {
             return Ok(Started::Finished(self.complete(
                 request,
@@ -124,6 +127,28 @@ impl Answerer {
                     &e,
                 )))
             }
+        }
+    }
+
+    /// `prepared` with passages and evidence chosen with the reader's hypothetical answer too
+    /// ([`super::hypothesis`]); unchanged when the reader writes none or cannot be asked.
+    fn with_hypothesis(
+        &self,
+        request: &AnswerRequest,
+        prepared: Prepared,
+    ) -> Result<Prepared, AnswerError> {
+        match super::hypothesis::write(self.model.as_ref(), &prepared.query) {
+            Ok(Some(h)) => {
+                tracing::debug!(hypothesis = %h, "hypothetical answer");
+                self.retriever
+                    .prepare_with_hypothesis(request, prepared, &h)
+            }
+            Ok(None) => Ok(prepared),
+            Err(e) if e.is_model_failure() => {
+                tracing::warn!("no hypothetical answer ({e}): evidence by the question alone");
+                Ok(prepared)
+            }
+            Err(e) => Err(e),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod check;
 mod compose;
 pub mod evidence;
 mod generation;
+mod hypothesis;
 pub mod judge;
 pub mod named;
 pub mod prompt;

@@ -227,6 +227,13 @@ pub struct EvalArgs {
     /// best sentence with its neighbours.
     #[arg(long)]
     pub read_neighbours_below: Option<f32>,
+    /// Below this share of the question's weight in the best passages, the reader first
+    /// writes a hypothetical answer whose meaning helps choose the evidence (0: never).
+    #[arg(long)]
+    pub hypothesis_below: Option<f32>,
+    /// The hypothetical answer's words join the question's in BM25 too.
+    #[arg(long)]
+    pub hypothesis_lexical: bool,
     /// Never take a second look.
     #[arg(long, conflicts_with = "second_look_from")]
     pub no_second_look: bool,
@@ -310,6 +317,10 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     if args.no_second_look {
         config.second_look_from = None;
     }
+    if let Some(c) = args.hypothesis_below {
+        config.hypothesis_below = c;
+    }
+    config.hypothesis_lexical |= args.hypothesis_lexical;
     if let Some(t) = &args.prompt_template {
         config.prompt_template = Some(t.as_str().into());
     }
