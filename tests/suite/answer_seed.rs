@@ -378,7 +378,10 @@ fn a_hypothetical_answer_helps_choose_evidence_but_not_decide() {
     let answerer = Answerer::new(retriever, model);
     for (question, gold) in [
         ("Who replaced General Zaluzhny?", "Syrsky"),
-        ("What did the Kremlin deploy to the Kursk region?", "North Korean"),
+        (
+            "What did the Kremlin deploy to the Kursk region?",
+            "North Korean",
+        ),
     ] {
         let r = answerer.ask(&AnswerRequest::new(question)).unwrap();
         assert!(!r.declined, "{r:?}");
