@@ -171,10 +171,39 @@ fn stems(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether a long `word` is in `sources` spelled otherwise: a word there shares all of it but
+/// its last three letters ("kilometers" for "kilometres", "organisation" for
+/// "organization"). Shorter words must match.
+fn spelled_otherwise(word: &str, sources: &[&str]) -> bool {
+    let n = word.chars().count();
+    if n < 7 {
+        return false;
+    }
+    let prefix: String = word.chars().take(n - 3).collect();
+    sources
+        .iter()
+        .flat_map(|s| text::words(s))
+        .any(|w| w.starts_with(&prefix))
+}
+
 /// Checks `draft` against `evidence` (numbered from 1), keeping at most `max_sentences`
 /// supported sentences. A sentence that only restates `question` ("American weapons did Kyiv
 /// launch at Russian targets.") answers nothing and is dropped too.
 pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: usize) -> Checked {
+    check_with(draft, question, evidence, max_sentences, false)
+}
+
+/// [`check`], and with `every_word` a sentence is kept only when every content word of it
+/// (not only its numbers and names) is in the evidence it cites or in the question: for a
+/// reader asked for a phrase of the text, a word found in neither is a misreading ("Seared
+/// General Syrsky" for "the seasoned General Syrsky") or an invention.
+pub fn check_with(
+    draft: &str,
+    question: &str,
+    evidence: &[Evidence],
+    max_sentences: usize,
+    every_word: bool,
+) -> Checked {
     let question_stems = stems(question);
     let stripped = strip_lead_ins(draft);
     let mut kept: Vec<String> = Vec::new();
@@ -230,6 +259,20 @@ pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: 
                 format!("not in the evidence: {}", unsupported.join(", ")),
             ));
             continue;
+        }
+        if every_word {
+            let sources = [joined.as_str(), question];
+            let words: Vec<String> = text::unsupported_words(&sentence, &sources)
+                .into_iter()
+                .filter(|w| !spelled_otherwise(w, &sources))
+                .collect();
+            if !words.is_empty() {
+                dropped.push((
+                    sentence,
+                    format!("words not in the evidence: {}", words.join(", ")),
+                ));
+                continue;
+            }
         }
         if refs.is_empty() {
             // Cite the evidence that shares most content words, when it clearly does.
@@ -397,6 +440,22 @@ mod tests {
         // One new content word is an answer.
         let c = check("Kyiv launched ATACMS at Russian targets [1].", q, &ev, 1);
         assert_eq!(c.text, "Kyiv launched ATACMS at Russian targets [1].");
+    }
+
+    #[test]
+    fn every_word_must_be_in_the_evidence_when_asked() {
+        let draft = "Seared General Syrsky [1].";
+        assert!(!check(draft, Q, &evidence(), 1).fallback);
+        let c = check_with(draft, Q, &evidence(), 1, true);
+        assert!(c.fallback, "{c:?}");
+        assert!(c.dropped[0].1.contains("seared"), "{:?}", c.dropped);
+        let c = check_with("the seasoned General Syrsky", Q, &evidence(), 1, true);
+        assert!(!c.fallback, "{c:?}");
+        // Spelled otherwise, a long word still counts.
+        let c = check_with("1,200 square kilometres [2]", Q, &evidence(), 1, true);
+        assert!(!c.fallback, "{c:?}");
+        let c = check_with("1,200 square miles [2]", Q, &evidence(), 1, true);
+        assert!(c.fallback, "{c:?}");
     }
 
     #[test]

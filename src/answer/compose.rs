@@ -28,11 +28,12 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
     let (answer, citations, revised, quoted_evidence) = match &decline {
         Some(_) => (DECLINE_TEXT.to_string(), Vec::new(), false, false),
         None => {
-            let checked = check::check(
+            let checked = check::check_with(
                 &draft.text,
                 &prepared.question,
                 &prepared.evidence,
                 config.answer_sentences,
+                config.answer_words_in_evidence,
             );
             if checked.reader_declined && config.reader_declines {
                 decline = Some(READER_DECLINE.to_string());

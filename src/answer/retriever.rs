@@ -121,6 +121,13 @@ pub struct AnswerConfig {
     pub hypothesis_below: f32,
     /// The hypothetical sentence's words join the question's in BM25 too.
     pub hypothesis_lexical: bool,
+    /// The check keeps an answer only when every content word of it is in its evidence or
+    /// the question, not only its numbers and names ([`super::check::check_with`]): on for
+    /// the reader asked for a phrase of the text. Measured (`eval --names-and-numbers-check`,
+    /// the README's SQuAD sample of 300): 7 answers of 446 became quotes of the evidence,
+    /// 5 of them misreadings or statements the evidence does not make; short answers 0.705
+    /// against 0.699, own words and declines unchanged.
+    pub answer_words_in_evidence: bool,
 }
 
 impl AnswerConfig {
@@ -141,6 +148,7 @@ impl AnswerConfig {
                 max_new_tokens: 32,
                 prompt,
                 reader_declines: true,
+                answer_words_in_evidence: true,
                 ..base
             },
         }
@@ -175,6 +183,7 @@ impl Default for AnswerConfig {
             read_neighbours_below: 0.0,
             hypothesis_below: 0.0,
             hypothesis_lexical: false,
+            answer_words_in_evidence: false,
         }
     }
 }

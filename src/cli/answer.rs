@@ -234,6 +234,10 @@ pub struct EvalArgs {
     /// The hypothetical answer's words join the question's in BM25 too.
     #[arg(long)]
     pub hypothesis_lexical: bool,
+    /// The answer check reads only numbers and capitalised names (as for SmolLM2), not
+    /// every content word of a phrase answer.
+    #[arg(long)]
+    pub names_and_numbers_check: bool,
     /// Never take a second look.
     #[arg(long, conflicts_with = "second_look_from")]
     pub no_second_look: bool,
@@ -321,6 +325,9 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         config.hypothesis_below = c;
     }
     config.hypothesis_lexical |= args.hypothesis_lexical;
+    if args.names_and_numbers_check {
+        config.answer_words_in_evidence = false;
+    }
     if let Some(t) = &args.prompt_template {
         config.prompt_template = Some(t.as_str().into());
     }
