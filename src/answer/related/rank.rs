@@ -100,22 +100,29 @@ pub fn best_per_passage(
     out
 }
 
+/// The order an article's list is offered in, each group in the article's order: the model's
+/// questions whose stored answer is the reader's own, then those it answers by quoting its
+/// evidence (a reader clicking one is shown a sentence, not an answer), then templates.
+pub fn article_order(list: &[Suggestion]) -> impl Iterator<Item = &Suggestion> {
+    let direct = |s: &&Suggestion| s.source.is_written() && !s.answer.quoted_evidence;
+    let quoted = |s: &&Suggestion| s.source.is_written() && s.answer.quoted_evidence;
+    list.iter()
+        .filter(direct)
+        .chain(list.iter().filter(quoted))
+        .chain(list.iter().filter(|s| !s.source.is_written()))
+}
+
 fn inside(outer: &Range<usize>, inner: &Range<usize>) -> bool {
     outer.start <= inner.start && inner.end <= outer.end
 }
 
 impl SuggestionStore {
-    /// The "Explore related questions" list of an article: the model's questions first,
-    /// distinct.
+    /// The "Explore related questions" list of an article, distinct, in [`article_order`].
     pub fn for_article(&self, article_id: &str, n: usize) -> Vec<&Suggestion> {
         let Some(list) = self.by_article.get(article_id) else {
             return Vec::new();
         };
-        let model_first = list
-            .iter()
-            .filter(|s| s.source.is_written())
-            .chain(list.iter().filter(|s| !s.source.is_written()));
-        pick_distinct(model_first, &[], n)
+        pick_distinct(article_order(list), &[], n)
     }
 
     /// The follow-ups of a result: near its sources; for a declined question (or one with
@@ -251,6 +258,28 @@ mod tests {
 
     fn questions(list: &[&Suggestion]) -> Vec<String> {
         list.iter().map(|s| s.question.clone()).collect()
+    }
+
+    #[test]
+    fn direct_answers_come_before_quoted_ones_and_templates_last() {
+        let mut quoted = suggestion("What country launched the attacks?", Source::Model, 0);
+        quoted.answer.quoted_evidence = true;
+        let mut direct = suggestion("Who replaced General Zaluzhny?", Source::Model, 60);
+        direct.answer.quoted_evidence = false;
+        let mut linked = suggestion("Why did Bakhmut fall?", Source::Linked, 90);
+        linked.answer.quoted_evidence = false;
+        let list = vec![generic("Kursk", 20), quoted, direct, linked];
+        assert_eq!(
+            article_order(&list)
+                .map(|s| s.question.as_str())
+                .collect::<Vec<_>>(),
+            vec![
+                "Who replaced General Zaluzhny?",
+                "Why did Bakhmut fall?",
+                "What country launched the attacks?",
+                "What does the article say about Kursk?",
+            ]
+        );
     }
 
     #[test]
