@@ -171,19 +171,18 @@ fn stems(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Whether a long `word` is in `sources` spelled otherwise: a word there shares all of it but
-/// its last three letters ("kilometers" for "kilometres", "organisation" for
-/// "organization"). Shorter words must match.
+/// Whether `word` is in `sources` spelled otherwise: a word there shares its first letters
+/// as the names rule reads them ([`crate::index::tolerated_prefix`]: all but the last three,
+/// at least four), as "kilometers" does "kilometres" and "agree" does "agreed". Words of
+/// four letters must match.
 fn spelled_otherwise(word: &str, sources: &[&str]) -> bool {
-    let n = word.chars().count();
-    if n < 7 {
+    let Some(prefix) = crate::index::tolerated_prefix(word) else {
         return false;
-    }
-    let prefix: String = word.chars().take(n - 3).collect();
+    };
     sources
         .iter()
         .flat_map(|s| text::words(s))
-        .any(|w| w.starts_with(&prefix))
+        .any(|w| w.starts_with(prefix))
 }
 
 /// Checks `draft` against `evidence` (numbered from 1), keeping at most `max_sentences`
@@ -249,30 +248,23 @@ pub fn check_with(
             .map(|e| e.quote.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        let unsupported: Vec<String> = text::facts(&sentence)
+        let mut unsupported: Vec<String> = text::facts(&sentence)
             .into_iter()
             .filter(|f| !fact_supported(f, &joined))
             .collect();
+        if every_word && unsupported.is_empty() {
+            let sources = [joined.as_str(), question];
+            unsupported = text::unsupported_words(&sentence, &sources)
+                .into_iter()
+                .filter(|w| !spelled_otherwise(w, &sources))
+                .collect();
+        }
         if !unsupported.is_empty() {
             dropped.push((
                 sentence,
                 format!("not in the evidence: {}", unsupported.join(", ")),
             ));
             continue;
-        }
-        if every_word {
-            let sources = [joined.as_str(), question];
-            let words: Vec<String> = text::unsupported_words(&sentence, &sources)
-                .into_iter()
-                .filter(|w| !spelled_otherwise(w, &sources))
-                .collect();
-            if !words.is_empty() {
-                dropped.push((
-                    sentence,
-                    format!("words not in the evidence: {}", words.join(", ")),
-                ));
-                continue;
-            }
         }
         if refs.is_empty() {
             // Cite the evidence that shares most content words, when it clearly does.

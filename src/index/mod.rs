@@ -18,7 +18,7 @@ pub mod vectors;
 
 pub use manifest::Manifest;
 pub use schema::analyzer;
-pub use search::SearchHit;
+pub use search::{tolerated_prefix, SearchHit};
 pub use store::Store;
 pub use vectors::SentenceVectors;
 

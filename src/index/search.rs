@@ -323,7 +323,7 @@ impl SearchIndex {
 
 /// The first letters of a word that another word must share to count as the same name: all
 /// but the last three, at least four; `None` for a word too short to shorten.
-fn tolerated_prefix(word: &str) -> Option<&str> {
+pub fn tolerated_prefix(word: &str) -> Option<&str> {
     let chars = word.chars().count();
     let keep = chars.saturating_sub(3).max(4);
     (keep < chars).then(|| {

@@ -367,12 +367,12 @@ fn the_seed_question_set_with_the_default_reader() {
     assert!(f.right + 2 >= f.answerable, "{}/{}", f.right, f.answerable);
 }
 
-/// With a hypothetical answer written first for every question (`eval --hypothesis-below`),
-/// questions are still answered from the article, cited, and the decision stays the
-/// question's own: an off-topic question is declined before the model is called. (On the
-/// own-words set the guess moves few answers: the README's "Measured and left off".)
+/// The whole flow with a hypothetical answer written first for every question (`eval
+/// --hypothesis-below`): questions are still answered from the article and cited, and an
+/// off-topic question is declined before the model is called (the decision comes first).
+/// What the hypothesis changes is tested on the retriever, below.
 #[test]
-fn a_hypothetical_answer_helps_choose_evidence_but_not_decide() {
+fn with_a_hypothetical_answer_the_flow_still_answers_and_declines() {
     let _heavy = crate::common::heavy();
     let (_data, retriever, model) = default_reader_with(|c| c.hypothesis_below = 2.0);
     let answerer = Answerer::new(retriever, model);
@@ -397,6 +397,47 @@ fn a_hypothetical_answer_helps_choose_evidence_but_not_decide() {
         .unwrap();
     assert!(off.declined, "{off:?}");
     assert_eq!(off.tokens.completion, 0, "the model was called: {off:?}");
+}
+
+/// A hypothetical answer moves the evidence toward what it says, and nothing else: the
+/// decision and its signals stay the question's own.
+#[test]
+fn a_hypothetical_answer_moves_the_evidence_not_the_decision() {
+    let models = repo().join("models");
+    let embedder = ama::embed::Embedder::ensure(&models, &Default::default())
+        .unwrap_or_else(|e| panic!("the sentence embedder is needed: {e}"));
+    let data = tempfile::tempdir().unwrap();
+    let options = IndexOptions {
+        embedder: Some(embedder.clone()),
+        ..IndexOptions::default()
+    };
+    let (index, _) = index::ensure_index(&repo().join("seeds"), data.path(), &options).unwrap();
+    let retriever = Retriever::new(Arc::new(index), AnswerConfig::for_model("qwen2.5"))
+        .with_embedder(Some(embedder));
+    let request = AnswerRequest::new(
+        "Which incoming American leader might push the warring parties into talks?",
+    );
+    let original = retriever.prepare(&request).unwrap();
+    // The best sentence by the question alone is about a third world war.
+    let best = |p: &ama::answer::Prepared| p.evidence.first().map(|e| e.quote.clone());
+    let first = best(&original).unwrap_or_default();
+    assert!(!first.contains("negotiating table"), "{first}");
+    let widened = retriever
+        .prepare_with_hypothesis(
+            &request,
+            original.clone(),
+            "Donald Trump may bring both sides to the negotiating table.",
+        )
+        .unwrap();
+    let first = best(&widened).unwrap_or_default();
+    assert!(
+        first.contains("negotiating table"),
+        "{:?}",
+        widened.evidence
+    );
+    assert_eq!(widened.decline, original.decline);
+    assert_eq!(widened.similarity, original.similarity);
+    assert_eq!(widened.coverage, original.coverage);
 }
 
 /// The default reader's list for the seed article: 8 questions, most written by the reader,
