@@ -188,6 +188,10 @@ fn spelled_otherwise(word: &str, sources: &[&str]) -> bool {
 /// Checks `draft` against `evidence` (numbered from 1), keeping at most `max_sentences`
 /// supported sentences. A sentence that only restates `question` ("American weapons did Kyiv
 /// launch at Russian targets.") answers nothing and is dropped too.
+/// Content words a failed draft must share with an evidence sentence for that sentence to be
+/// quoted instead of the best one.
+const POINTS_AT: usize = 3;
+
 pub fn check(draft: &str, question: &str, evidence: &[Evidence], max_sentences: usize) -> Checked {
     check_with(draft, question, evidence, max_sentences, false)
 }
@@ -290,7 +294,15 @@ pub fn check_with(
         cited.extend(refs);
     }
     if kept.is_empty() {
-        return match evidence.first() {
+        // The sentence the reader was reading from when its draft did not hold up (it copies
+        // a sentence and runs out of words), else the best one.
+        let pointed = evidence
+            .iter()
+            .map(|e| (content_overlap(&stripped, &e.quote), e))
+            .filter(|(overlap, _)| *overlap >= POINTS_AT)
+            .max_by_key(|(overlap, e)| (*overlap, std::cmp::Reverse(e.number)))
+            .map(|(_, e)| e);
+        return match pointed.or(evidence.first()) {
             Some(best) => Checked {
                 text: format!("“{}” [{}]", best.quote, best.number),
                 cited: vec![best.number],
@@ -385,6 +397,24 @@ mod tests {
         let c = check("Zaluzhny was replaced by Syrsky [7]", Q, &evidence(), 1);
         assert_eq!(c.text, "Zaluzhny was replaced by Syrsky [1].");
         assert_eq!(c.cited, vec![1]);
+    }
+
+    #[test]
+    fn a_failed_draft_copying_a_sentence_quotes_that_sentence() {
+        // The reader copied the second sentence and ran out of words mid-name: that sentence
+        // is quoted, not the first.
+        let c = check_with(
+            "Kursk and the 1,200 square kilometers under Ukrainian control since Aug",
+            Q,
+            &evidence(),
+            1,
+            true,
+        );
+        assert!(c.fallback, "{c:?}");
+        assert_eq!(c.cited, vec![2], "{c:?}");
+        // A draft sharing too little with any sentence quotes the best one.
+        let c = check_with("Kursk, in 1812", Q, &evidence(), 1, true);
+        assert_eq!(c.cited, vec![1], "{c:?}");
     }
 
     #[test]
