@@ -170,6 +170,11 @@ pub fn offers(asked: Asked, sentence: &str, question: &str) -> bool {
     }
 }
 
+/// Whether `word` (lower case) is a number written out ("six", "thousands", "half").
+pub fn is_number_word(word: &str) -> bool {
+    NUMBER_WORDS.contains(&word)
+}
+
 /// Numbers written out.
 const NUMBER_WORDS: &[&str] = &[
     "one",

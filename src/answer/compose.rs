@@ -30,7 +30,7 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
         None => {
             let checked = check::check_with(
                 &draft.text,
-                &prepared.question,
+                &prepared.read_question,
                 &prepared.evidence,
                 config.answer_sentences,
                 config.answer_words_in_evidence,

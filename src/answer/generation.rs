@@ -176,6 +176,7 @@ mod tests {
     fn prepared() -> Prepared {
         Prepared {
             question: "Who?".into(),
+            read_question: "Who?".into(),
             query: "Who?".into(),
             evidence: Vec::new(),
             decline: None,

@@ -82,7 +82,7 @@ pub fn settle(
         .iter()
         .map(|e| e.quote.as_str())
         .collect();
-    if !reader_confirms(model, &prepared.question, &draft.text, &text.join(" "))? {
+    if !reader_confirms(model, &prepared.read_question, &draft.text, &text.join(" "))? {
         prepared.decline = Some(format!(
             "{doubt}, and the reader could not confirm its answer from the evidence"
         ));

@@ -193,6 +193,9 @@ impl Default for AnswerConfig {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub question: String,
+    /// The question as the reader reads it: a follow-up's pronouns replaced by what they
+    /// stand for ([`query::for_reader`]); the question itself otherwise.
+    pub read_question: String,
     pub query: String,
     pub evidence: Vec<Evidence>,
     /// Why the corpus cannot answer, when it cannot.
@@ -451,9 +454,11 @@ impl Retriever {
                 read = n;
             }
         }
-        let messages = self.messages(&question, &evidence[..read]);
+        let read_question = query::for_reader(&question, &request.history);
+        let messages = self.messages(&read_question, &evidence[..read]);
         Ok(Prepared {
             question,
+            read_question,
             query,
             evidence,
             decline,

@@ -36,7 +36,7 @@ pub fn take(
     let Some((evidence, read)) = widen(retriever.index(), &prepared.evidence, prepared.read) else {
         return Ok(());
     };
-    let messages = retriever.messages(&prepared.question, &evidence[..read]);
+    let messages = retriever.messages(&prepared.read_question, &evidence[..read]);
     let (text, summary) = model
         .generate(messages.clone(), retriever.generate_params())?
         .collect_blocking()?;

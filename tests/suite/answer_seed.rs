@@ -330,6 +330,14 @@ fn default_reader() -> (tempfile::TempDir, Arc<Retriever>, Arc<dyn LanguageModel
 fn default_reader_with(
     change: impl FnOnce(&mut AnswerConfig),
 ) -> (tempfile::TempDir, Arc<Retriever>, Arc<dyn LanguageModel>) {
+    default_reader_over(&repo().join("seeds"), change)
+}
+
+/// [`default_reader_with`] over the articles of `corpus`.
+fn default_reader_over(
+    corpus: &Path,
+    change: impl FnOnce(&mut AnswerConfig),
+) -> (tempfile::TempDir, Arc<Retriever>, Arc<dyn LanguageModel>) {
     let models = repo().join("models");
     let embedder = ama::embed::Embedder::ensure(&models, &Default::default())
         .unwrap_or_else(|e| panic!("the sentence embedder is needed: {e}"));
@@ -338,7 +346,7 @@ fn default_reader_with(
         embedder: Some(embedder.clone()),
         ..IndexOptions::default()
     };
-    let (index, _) = index::ensure_index(&repo().join("seeds"), data.path(), &options).unwrap();
+    let (index, _) = index::ensure_index(corpus, data.path(), &options).unwrap();
     let path = crate::common::llm_harness::default_reader();
     let model = llm::load_model(&path, &EngineOptions::default(), WorkerOptions::default())
         .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
@@ -347,6 +355,46 @@ fn default_reader_with(
     change(&mut config);
     let retriever = Retriever::new(Arc::new(index), config).with_embedder(Some(embedder));
     (data, Arc::new(retriever), model)
+}
+
+/// A follow-up's pronoun is read as what the flow's own previous answer named: "How many
+/// packages did it get?" after "Setanta Sports" is read "… did Setanta Sports get?". Read
+/// as typed, the reader answers "Six" (the packages on offer) from the same sentence.
+#[test]
+fn a_follow_ups_pronoun_is_read_as_what_the_previous_answer_named() {
+    let _heavy = crate::common::heavy();
+    let corpus = tempfile::tempdir().unwrap();
+    let article = "sky-united-kingdom.txt";
+    std::fs::copy(
+        repo().join("../shared/bench/squad/articles").join(article),
+        corpus.path().join(article),
+    )
+    .unwrap();
+    let (_data, retriever, model) = default_reader_over(corpus.path(), |_| {});
+    let answerer = Answerer::new(retriever, model);
+    let first = answerer
+        .ask(&AnswerRequest::new(
+            "Which Irish broadcaster was awarded Premier League packages in May 2006?",
+        ))
+        .unwrap();
+    assert!(first.answer.contains("Setanta"), "{first:?}");
+    let follow_up = AnswerRequest {
+        question: "How many packages did it get?".into(),
+        history: vec![
+            ChatMessage::user(first.question.clone()),
+            ChatMessage::new(Role::Assistant, first.answer.clone()),
+        ],
+        article: None,
+    };
+    let r = answerer.ask(&follow_up).unwrap();
+    assert!(!r.declined, "{r:?}");
+    assert!(
+        r.answer.to_lowercase().contains("two"),
+        "{} (draft {:?})",
+        r.answer,
+        r.draft
+    );
+    assert!(r.query.contains("Setanta"), "{}", r.query);
 }
 
 /// The same set with the default reader and the default hybrid index: it answers with the

@@ -226,6 +226,7 @@ mod tests {
     fn suggestion(question: &str, source: Source, at: usize) -> Suggestion {
         let prepared = Prepared {
             question: question.into(),
+            read_question: question.into(),
             query: question.into(),
             evidence: Vec::new(),
             decline: None,
