@@ -1,11 +1,12 @@
 //! `eval`: the answer flow on a SQuAD-format question set. Accuracy of answers and
 //! evidence, abstention on unanswerable and off-topic questions, and latency.
+use super::conversation::{self, Conversation, ConversationReport, TurnOutcome};
 use super::retrieval::{BenchError, Question};
 use crate::answer::related::{self, StoreOptions, SuggestionStore};
 use crate::answer::{text, AnswerConfig, AnswerRequest, Answerer, Retriever};
 use crate::corpus::{self, Corpus};
 use crate::index::{self, IndexOptions, SearchIndex};
-use crate::llm::LanguageModel;
+use crate::llm::{ChatMessage, LanguageModel, Role};
 use crate::progress::{Progress, Unit};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -48,6 +49,9 @@ pub struct EvalOptions {
     /// A second set, questions put in a reader's own words, asked of the same index and
     /// reported apart (those about articles the corpus does not hold are left out).
     pub own_words: Vec<Question>,
+    /// Conversations whose follow-ups are asked with the flow's own earlier answers as
+    /// history, and reported apart.
+    pub conversations: Vec<Conversation>,
 }
 
 /// One question's outcome, written as a JSONL line.
@@ -55,6 +59,8 @@ pub struct EvalOptions {
 pub struct QuestionOutcome {
     pub id: String,
     pub question: String,
+    /// The question as the reader read it (a follow-up's pronouns resolved).
+    pub read_as: String,
     pub answerable: bool,
     pub gold: Vec<String>,
     pub answer: String,
@@ -115,6 +121,8 @@ pub struct EvalReport {
     pub latency_p99_ms: f64,
     /// The own-words set's figures, when one was given.
     pub own_words: Option<OwnWordsReport>,
+    /// The conversations' figures, when a set was given.
+    pub conversations: Option<ConversationReport>,
 }
 
 /// How the questions in a reader's own words fared.
@@ -210,6 +218,7 @@ pub fn run(
         .cloned()
         .collect();
     let own_outcomes = ask_all(&own, &retriever, &answerer, options, "own words", out)?;
+    let conversations = converse(&files, &retriever, &answerer, options, out)?;
 
     // Off-topic: each article's answerable questions, asked of an index built without it.
     let mut off_total = 0;
@@ -274,14 +283,65 @@ pub fn run(
             progress.advance(1);
         }
     }
-    summarise(
+    let mut report = summarise(
         &outcomes,
         &own_outcomes,
         &retriever,
         &answerer,
         options,
         (off_declined, off_total),
-    )
+    )?;
+    report.conversations = conversations;
+    Ok(report)
+}
+
+/// Asks each conversation's turns in order, each with the earlier questions and the flow's
+/// own answers as history; `None` when no conversation is about an article of the corpus.
+fn converse(
+    files: &std::collections::HashSet<String>,
+    retriever: &Retriever,
+    answerer: &Answerer,
+    options: &EvalOptions,
+    out: &mut dyn Write,
+) -> Result<Option<ConversationReport>, EvalError> {
+    let ours: Vec<&Conversation> = options
+        .conversations
+        .iter()
+        .filter(|c| files.contains(&c.article))
+        .collect();
+    if ours.is_empty() {
+        return Ok(None);
+    }
+    let mut progress = options
+        .progress
+        .task("conversations", Some(ours.len() as u64), Unit::Items);
+    let mut turns = Vec::new();
+    for c in &ours {
+        let mut history: Vec<ChatMessage> = Vec::new();
+        for (i, t) in c.turns.iter().enumerate() {
+            let q = Question {
+                id: format!("{}#{}", c.id, i + 1),
+                question: t.question.clone(),
+                answerable: t.answerable,
+                answers: t.answers.clone(),
+                article: c.article.clone(),
+                paragraph: 0,
+            };
+            let o = ask_one(&q, &history, retriever, answerer, options)?;
+            writeln!(out, "{}", serde_json::to_string(&o).unwrap_or_default())?;
+            turns.push(TurnOutcome {
+                first: i == 0,
+                answerable: t.answerable,
+                declined: o.declined,
+                answer_contains: o.answer_contains,
+                evidence_contains: o.evidence_contains,
+            });
+            history.push(ChatMessage::user(t.question.clone()));
+            history.push(ChatMessage::new(Role::Assistant, o.answer));
+        }
+        progress.advance(1);
+    }
+    Ok(Some(conversation::summarise(ours.len(), &turns)))
 }
 
 /// Asks every question of `questions`, writing each outcome to `out`.
@@ -298,60 +358,7 @@ fn ask_all(
         .task(task, Some(questions.len() as u64), Unit::Items);
     let mut outcomes = Vec::with_capacity(questions.len());
     for q in questions {
-        let request = AnswerRequest::new(q.question.as_str());
-        let prepared = retriever.prepare(&request)?;
-        let (coverage, similarity) = (prepared.coverage, prepared.similarity);
-        let sentence_coverage = prepared.sentence_coverage;
-        let hits = retriever.search(&q.question, 3, None)?;
-        let retrieved_at_3 = q
-            .answers
-            .iter()
-            .any(|g| hits.iter().any(|h| text::contains_normalised(&h.text, g)));
-        let result = if options.no_generate {
-            // Without the model the "answer" is what the fallback would quote.
-            answerer.answer_without_model(&request)?
-        } else {
-            answerer.ask(&request)?
-        };
-        let evidence: Vec<String> = result.evidence.iter().map(|e| e.quote.clone()).collect();
-        let answer_contains = !result.declined
-            && q.answers
-                .iter()
-                .any(|g| text::contains_normalised(&result.answer, g));
-        let evidence_contains = !result.declined
-            && q.answers.iter().any(|g| {
-                text::contains_normalised(&result.answer, g)
-                    || evidence.iter().any(|e| text::contains_normalised(e, g))
-            });
-        let token_f1 = if result.declined {
-            0.0
-        } else {
-            q.answers
-                .iter()
-                .map(|g| text::token_f1(&text::without_citations(&result.answer), g))
-                .fold(0.0, f64::max)
-        };
-        let outcome = QuestionOutcome {
-            id: q.id.clone(),
-            question: q.question.clone(),
-            answerable: q.answerable,
-            gold: q.answers.clone(),
-            answer: result.answer.clone(),
-            draft: result.draft.clone(),
-            evidence,
-            declined: result.declined,
-            decline_reason: result.decline_reason.clone(),
-            coverage,
-            similarity,
-            sentence_coverage,
-            answer_contains,
-            evidence_contains,
-            token_f1,
-            retrieved_at_3,
-            quoted_evidence: result.quoted_evidence,
-            related: result.related.clone(),
-            total_ms: result.timings.total_ms,
-        };
+        let outcome = ask_one(q, &[], retriever, answerer, options)?;
         writeln!(
             out,
             "{}",
@@ -361,6 +368,75 @@ fn ask_all(
         progress.advance(1);
     }
     Ok(outcomes)
+}
+
+/// Asks one question (after `history`) and scores the result against its gold answers.
+fn ask_one(
+    q: &Question,
+    history: &[ChatMessage],
+    retriever: &Retriever,
+    answerer: &Answerer,
+    options: &EvalOptions,
+) -> Result<QuestionOutcome, EvalError> {
+    let request = AnswerRequest {
+        question: q.question.clone(),
+        history: history.to_vec(),
+        article: None,
+    };
+    let prepared = retriever.prepare(&request)?;
+    let (coverage, similarity) = (prepared.coverage, prepared.similarity);
+    let sentence_coverage = prepared.sentence_coverage;
+    let result = if options.no_generate {
+        // Without the model the "answer" is what the fallback would quote.
+        answerer.answer_without_model(&request)?
+    } else {
+        answerer.ask(&request)?
+    };
+    let hits = retriever.search(&result.query, 3, None)?;
+    let retrieved_at_3 = q
+        .answers
+        .iter()
+        .any(|g| hits.iter().any(|h| text::contains_normalised(&h.text, g)));
+    let evidence: Vec<String> = result.evidence.iter().map(|e| e.quote.clone()).collect();
+    let answer_contains = !result.declined
+        && q.answers
+            .iter()
+            .any(|g| text::contains_normalised(&result.answer, g));
+    let evidence_contains = !result.declined
+        && q.answers.iter().any(|g| {
+            text::contains_normalised(&result.answer, g)
+                || evidence.iter().any(|e| text::contains_normalised(e, g))
+        });
+    let token_f1 = if result.declined {
+        0.0
+    } else {
+        q.answers
+            .iter()
+            .map(|g| text::token_f1(&text::without_citations(&result.answer), g))
+            .fold(0.0, f64::max)
+    };
+    Ok(QuestionOutcome {
+        id: q.id.clone(),
+        question: q.question.clone(),
+        read_as: crate::answer::query::for_reader(&q.question, history),
+        answerable: q.answerable,
+        gold: q.answers.clone(),
+        answer: result.answer.clone(),
+        draft: result.draft.clone(),
+        evidence,
+        declined: result.declined,
+        decline_reason: result.decline_reason.clone(),
+        coverage,
+        similarity,
+        sentence_coverage,
+        answer_contains,
+        evidence_contains,
+        token_f1,
+        retrieved_at_3,
+        quoted_evidence: result.quoted_evidence,
+        related: result.related.clone(),
+        total_ms: result.timings.total_ms,
+    })
 }
 
 fn mean_f1(outcomes: &[&QuestionOutcome]) -> f64 {
@@ -473,5 +549,6 @@ fn summarise(
                 answerable_declined: share(all.iter().filter(|o| o.declined).count(), n),
             }
         }),
+        conversations: None,
     })
 }

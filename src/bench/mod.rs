@@ -1,5 +1,6 @@
 //! Benchmarks that print figures. Speed is measured here, never asserted in tests.
 pub mod answer;
+pub mod conversation;
 pub mod retrieval;
 pub mod serve;
 

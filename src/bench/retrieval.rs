@@ -49,6 +49,12 @@ pub struct Question {
 }
 
 pub fn read_questions(path: &Path) -> Result<Vec<Question>, BenchError> {
+    read_jsonl(path)
+}
+
+/// Reads a JSONL file of `T`, one per non-empty line, with the line of any that does not
+/// parse.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, BenchError> {
     let file = std::fs::File::open(path).map_err(|source| BenchError::Questions {
         path: path.into(),
         source,
@@ -62,12 +68,12 @@ pub fn read_questions(path: &Path) -> Result<Vec<Question>, BenchError> {
         if line.trim().is_empty() {
             continue;
         }
-        let q: Question = serde_json::from_str(&line).map_err(|e| BenchError::QuestionLine {
+        let item: T = serde_json::from_str(&line).map_err(|e| BenchError::QuestionLine {
             path: path.into(),
             line: i + 1,
             reason: e.to_string(),
         })?;
-        out.push(q);
+        out.push(item);
     }
     Ok(out)
 }

@@ -194,6 +194,11 @@ pub struct EvalArgs {
     /// outside --corpus are left out) and report them apart.
     #[arg(long)]
     pub own_words: Option<std::path::PathBuf>,
+    /// Also hold these conversations (JSONL: `id`, `article`, `turns` of `question`,
+    /// `answers`, `answerable`), each follow-up asked with the earlier questions and the
+    /// flow's own answers as history, and report the follow-ups apart.
+    #[arg(long)]
+    pub conversations: Option<std::path::PathBuf>,
     /// Evidence sentences selected and shown.
     #[arg(long)]
     pub evidence_sentences: Option<usize>,
@@ -301,6 +306,10 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         Some(path) => ama::bench::retrieval::read_questions(path)?,
         None => Vec::new(),
     };
+    let conversations = match &args.conversations {
+        Some(path) => ama::bench::conversation::read_conversations(path)?,
+        None => Vec::new(),
+    };
     if let Some(n) = args.evidence_sentences {
         config.evidence_sentences = n;
         config.model_sentences = config.model_sentences.min(n);
@@ -341,6 +350,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         related_articles: args.related_articles,
         related_model: args.related_model,
         own_words,
+        conversations,
     };
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
@@ -392,6 +402,12 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         println!(
             "own words:    {} questions: answer contains gold {:.3}   answer or evidence {:.3}   token F1 {:.3}   recall@3 {:.3}   declined {:.3}",
             o.questions, o.answer_contains, o.evidence_contains, o.token_f1, o.recall_at_3, o.answerable_declined
+        );
+    }
+    if let Some(c) = &r.conversations {
+        println!(
+            "conversations: {} ({} first turns contain gold {:.3}): {} follow-ups: answer contains gold {:.3}   answer or evidence {:.3}   declined {:.3}; {} unanswerable follow-ups declined {:.3}",
+            c.conversations, c.conversations, c.first_turns_answer_contains, c.follow_ups, c.follow_up_answer_contains, c.follow_up_evidence_contains, c.follow_up_declined, c.unanswerable_follow_ups, c.unanswerable_follow_up_declined
         );
     }
     println!(

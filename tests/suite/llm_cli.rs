@@ -96,3 +96,68 @@ fn a_bad_model_path_is_a_clear_error() {
         .failure()
         .stderr(predicate::str::contains("not a readable GGUF"));
 }
+
+/// `eval --json` on the seed article with the default reader: the keys, the
+/// own-words figures and the conversations' follow-ups, each asked with the flow's own
+/// earlier answers as history.
+#[test]
+fn eval_json_reports_own_words_and_conversations() {
+    harness::default_reader();
+    let _exclusive = harness::exclusive();
+    let scratch = tempfile::tempdir().unwrap();
+    let out = ama()
+        .args([
+            "eval",
+            "--corpus",
+            "seeds",
+            "--questions",
+            "tests/seed_questions.jsonl",
+            "--limit",
+            "2",
+            "--related-articles",
+            "0",
+            "--own-words",
+            "tests/own_words_questions.jsonl",
+            "--conversations",
+            "tests/conversations.jsonl",
+            "--json",
+            "--out",
+        ])
+        .arg(scratch.path().join("outcomes.jsonl"))
+        .output()
+        .expect("run eval");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    for key in [
+        "answer_contains",
+        "evidence_contains",
+        "token_f1",
+        "recall_at_3",
+        "offtopic_declined",
+        "answerable_declined",
+        "unanswerable_declined",
+        "latency_p50_ms",
+        "latency_p90_ms",
+    ] {
+        assert!(r[key].is_number(), "{key} missing: {r}");
+    }
+    assert!(r["own_words"]["questions"].as_u64() >= Some(10), "{r}");
+    let c = &r["conversations"];
+    // Only the conversations about the seed article are held: eight, with ten follow-ups.
+    assert_eq!(c["conversations"], 8, "{r}");
+    assert!(c["follow_ups"].as_u64() >= Some(8), "{r}");
+    // Measured: 9 of the 10 follow-ups contain their gold answer (one is declined).
+    let right = c["follow_up_evidence_contains"].as_f64().unwrap_or(0.0);
+    assert!(right >= 0.7, "{r}");
+    // Each follow-up's outcome says how the reader read it.
+    let lines = std::fs::read_to_string(scratch.path().join("outcomes.jsonl")).unwrap();
+    assert!(
+        lines.contains("\"read_as\":\"Who replaced General Zaluzhny?\""),
+        "{lines}"
+    );
+}
