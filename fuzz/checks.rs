@@ -120,8 +120,15 @@ pub fn query(data: &[u8]) {
         assert!(!request.question.is_empty());
         assert!(request.question.chars().count() <= ama::server::request::MAX_QUESTION_CHARS);
     }
+    // The follow-up as the reader reads it (its pronouns resolved) opens the query; without
+    // a conversation it is the question itself.
+    let read = ama::answer::query::for_reader(question, &history);
+    assert_eq!(ama::answer::query::for_reader(question, &[]), question);
     let (query, _) = ama::answer::query::resolve(question, &history);
-    assert!(query.starts_with(question));
+    assert!(
+        query.starts_with(&read),
+        "{query:?} does not open with {read:?}"
+    );
     let mut analyzer = ama::index::analyzer();
     let mut stream = analyzer.token_stream(&query);
     while stream.advance() {

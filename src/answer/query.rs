@@ -22,7 +22,11 @@ fn is_follow_up(question: &str) -> bool {
 /// The retrieval query for `question`, and whether the history was used.
 pub fn resolve(question: &str, history: &[ChatMessage]) -> (String, bool) {
     if !is_follow_up(question) {
-        return (question.to_string(), false);
+        // A question naming enough of its own is searched as the reader reads it (a pronoun
+        // in it resolved), without the history's words.
+        let read = for_reader(question, history);
+        let used = read != question;
+        return (read, used);
     }
     let last_user = history.iter().rposition(|m| m.role == Role::User);
     let last_answer = history.iter().rev().find(|m| m.role == Role::Assistant);
@@ -39,7 +43,7 @@ pub fn resolve(question: &str, history: &[ChatMessage]) -> (String, bool) {
     }
     if let Some(m) = last_answer {
         // The answer's first words name what it was about; quoted evidence runs long.
-        let words: Vec<String> = text::content_words(&m.content)
+        let words: Vec<String> = text::content_words(answer_part(&m.content))
             .split_whitespace()
             .take(12)
             .map(str::to_string)
@@ -63,10 +67,16 @@ struct Referents {
     named: Option<String>,
 }
 
+/// An assistant message's answer: its first paragraph (the OpenAI endpoint's content goes on
+/// with "Sources:" and the quotes, which clients send back as history).
+fn answer_part(content: &str) -> &str {
+    content.trim().split("\n\n").next().unwrap_or("")
+}
+
 /// An answer short enough to stand in for a pronoun: a name or a short phrase, not a quote
 /// of the evidence, a decline or a number.
 fn short_answer(answer: &str) -> Option<String> {
-    let plain = text::without_citations(answer);
+    let plain = text::without_citations(answer_part(answer));
     let plain = plain.trim().trim_end_matches(['.', ',', ';']).trim();
     let quoted = plain.starts_with(['“', '"', '\'', '‘']);
     let declined = plain.starts_with(super::DECLINE_TEXT.split('.').next().unwrap_or("-"));
@@ -132,7 +142,7 @@ pub fn for_reader(question: &str, history: &[ChatMessage]) -> String {
     if substituted == question && own_count <= 1 && !points_back {
         // "In what year?" after "Which treaty …? Saint-Clair-sur-Epte": "Saint-Clair-sur-Epte:
         // in what year?". After a long answer (a quote), the question stays as it is.
-        let plain = text::without_citations(last_answer);
+        let plain = text::without_citations(answer_part(last_answer));
         let plain = plain.trim().trim_end_matches(['.', ',', ';']).trim();
         let quoted = plain.starts_with(['“', '"', '\'', '‘']);
         let declined = plain.starts_with(super::DECLINE_TEXT.split('.').next().unwrap_or("-"));
@@ -259,6 +269,15 @@ mod tests {
         assert_eq!(
             for_reader("How many packages did it get?", &h),
             "How many packages did Setanta Sports get?"
+        );
+        // As the OpenAI endpoint's content comes back: the answer, then its sources.
+        let h = exchange(&[(
+            "Who spearheaded Ukraine's defense in Kyiv?",
+            "General Zaluzhny [1].\n\nSources:\n[1] Within 72 hours — “The highly popular General Zaluzhny, who spearheaded …”",
+        )]);
+        assert_eq!(
+            for_reader("Who replaced him?", &h),
+            "Who replaced General Zaluzhny?"
         );
         // A question that stands alone, or one asked first, is read as it is.
         assert_eq!(for_reader("Who replaced him?", &[]), "Who replaced him?");
