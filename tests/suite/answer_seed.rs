@@ -518,9 +518,19 @@ fn the_default_reader_suggests_specific_questions_for_the_seed_article() {
         .iter()
         .filter(|s| s.source == related::Source::Model)
         .count();
-    assert!(written >= 4, "{questions:#?}");
+    // Measured: 6 (the focus a template shares with a written question is a clash; two
+    // written questions from different sentences may share one).
+    assert!(written >= 5, "{questions:#?}");
     for s in list.iter().filter(|s| s.source == related::Source::Model) {
         assert!(!s.answer.declined, "{}", s.question);
+        // None places a name where its source does not ("… Mariupol in Russia?").
+        let source = &articles[0].text[s.sentence.clone()];
+        assert_eq!(
+            related::premise::misplaced(&s.question, source),
+            None,
+            "{}",
+            s.question
+        );
         assert!(
             s.answer
                 .citations

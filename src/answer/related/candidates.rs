@@ -16,7 +16,7 @@ pub struct Candidate {
     pub span: Option<Span>,
 }
 
-/// The candidates of one sentence: (with a model) up to two of its questions first, since
+/// The candidates of one sentence: (with a model) up to three of its questions first, since
 /// they are specific, then the grounded templates.
 pub fn for_sentence(sentence: &str, model: Option<&dyn LanguageModel>) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();

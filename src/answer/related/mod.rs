@@ -5,11 +5,13 @@
 //!   the model (asked for a question whose answer is a given span).
 //! - [`verify`]: a candidate is kept only when well-formed, inventing nothing, and answered
 //!   by the flow from the very sentence it was made from.
+//! - [`premise`]: a candidate must not place a name where its source sentence does not.
 //! - [`store`]: the verified suggestions of a corpus with their stored answers, and the
 //!   on-disk cache.
 //! - [`rank`]: which suggestions an article lists and which follow an answer.
 //! - [`reader_log`]: readers' answered questions, offered to later readers once verified.
 pub mod candidates;
+pub mod premise;
 pub mod rank;
 pub mod reader_log;
 pub mod span;

@@ -2,7 +2,7 @@
 //! its sources first). No two shown share a sentence or a focus, and none was asked already.
 use super::store::SuggestionStore;
 use super::verify::Verified;
-use super::Suggestion;
+use super::{Source, Suggestion};
 use crate::answer::{text, AnswerResult};
 use crate::index::SearchIndex;
 use std::collections::HashSet;
@@ -23,6 +23,16 @@ pub const MAX_GENERIC: usize = 2;
 /// templates).
 pub const MIN_LIST: usize = 4;
 
+/// Whether two suggestions of these focuses and sources would ask about one thing. A template
+/// is its focus ("What does the article say about Kyiv?"), so it clashes with any question
+/// of the same focus. Two written questions (the model's, a reader's) from different
+/// sentences say which fact they ask ("What is Kyiv's current offensive strategy …?", "What
+/// does Kyiv's use of … weaponry demonstrate?"): a shared focus is no clash.
+fn same_focus(a: (&str, Source), b: (&str, Source)) -> bool {
+    let both_written = a.1.is_written() && b.1.is_written();
+    !both_written && text::normalise(a.0) == text::normalise(b.0)
+}
+
 /// Up to `n` suggestions from `pool` in its order, no two on the same sentence or focus,
 /// none already asked, at most [`MAX_GENERIC`] generic unless the list would otherwise be
 /// shorter than [`MIN_LIST`] (the generic ones left out then top it up, last). The pool is
@@ -36,7 +46,7 @@ pub fn pick_distinct<'a>(
     let clash = |out: &[&Suggestion], s: &Suggestion| {
         out.iter().any(|o| {
             (o.article_id == s.article_id && o.sentence == s.sentence)
-                || text::normalise(&o.focus) == text::normalise(&s.focus)
+                || same_focus((&o.focus, o.source), (&s.focus, s.source))
         })
     };
     let mut out: Vec<&Suggestion> = Vec::new();
@@ -88,7 +98,7 @@ pub fn best_per_passage(
             }
             let clash = out.iter().any(|o| {
                 o.sentence == s.sentence
-                    || text::normalise(&o.focus) == text::normalise(&s.focus)
+                    || same_focus((&o.focus, o.source), (&s.focus, s.source))
                     || text::normalise(&o.question) == text::normalise(&s.question)
             });
             if !clash {
@@ -279,6 +289,43 @@ mod tests {
                 "Why did Bakhmut fall?",
                 "What country launched the attacks?",
                 "What does the article say about Kursk?",
+            ]
+        );
+    }
+
+    #[test]
+    fn written_questions_may_share_a_focus_and_templates_may_not() {
+        let focused = |question: &str, source: Source, at: usize| {
+            let mut s = suggestion(question, source, at);
+            s.focus = "Kyiv".into();
+            s
+        };
+        let pool = vec![
+            focused(
+                "What is Kyiv's current offensive strategy?",
+                Source::Model,
+                0,
+            ),
+            focused(
+                "What does Kyiv's use of French weaponry demonstrate?",
+                Source::Model,
+                20,
+            ),
+            focused(
+                "What does the article say about Kyiv?",
+                Source::Template,
+                40,
+            ),
+        ];
+        let picked: Vec<&str> = pick_distinct(&pool, &[], 8)
+            .iter()
+            .map(|s| s.question.as_str())
+            .collect();
+        assert_eq!(
+            picked,
+            vec![
+                "What is Kyiv's current offensive strategy?",
+                "What does Kyiv's use of French weaponry demonstrate?"
             ]
         );
     }

@@ -101,6 +101,9 @@ fn verify_reader(retriever: &Retriever, asked: AskedQuestion) -> Result<Suggesti
     {
         return Err(Rejection::EvidenceElsewhere);
     }
+    if super::premise::misplaced(&asked.question, &first.quote).is_some() {
+        return Err(Rejection::Misplaced);
+    }
     Ok(Suggestion {
         question: asked.question.clone(),
         source: Source::Reader,

@@ -34,6 +34,7 @@ pub enum Rejection {
     NoDirectAnswer,
     WrongKind,
     AnsweredElsewhere,
+    Misplaced,
 }
 
 impl Rejection {
@@ -56,6 +57,7 @@ impl Rejection {
             Rejection::NoDirectAnswer => "the reader only quoted the evidence",
             Rejection::WrongKind => "asks for another kind of answer than its span",
             Rejection::AnsweredElsewhere => "its answer cites another sentence than its source",
+            Rejection::Misplaced => "places a name where its source does not",
         }
     }
 }
@@ -165,6 +167,10 @@ fn verify(
         if !span::fits(asked::asks_for(&candidate.question), span) {
             return Err(Rejection::WrongKind);
         }
+    }
+    let source = article.text.get(sentence.clone()).unwrap_or_default();
+    if super::premise::misplaced(&candidate.question, source).is_some() {
+        return Err(Rejection::Misplaced);
     }
     let prepared = answerable_question(retriever, &candidate.question)?;
     let lands = prepared.evidence.iter().any(|e| {
@@ -296,6 +302,7 @@ pub fn verified_for_article(
             }
             match verify(retriever, model, article, sentence, &candidate) {
                 Ok(answer) => {
+                    tracing::debug!(question = %candidate.question, focus = %candidate.focus, "suggestion verified");
                     kept_vectors.extend(vector);
                     yields.kept(candidate.source);
                     kept.push(Verified {
