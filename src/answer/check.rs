@@ -3,6 +3,7 @@
 //! evidence numbers (never trusted blindly); a sentence that forgot its citation gets the one
 //! evidence item that clearly supports it. When nothing supported remains, the answer is the
 //! best evidence sentence itself, quoted.
+use super::asked::{self, Asked};
 use super::evidence::Evidence;
 use super::text;
 use crate::corpus::split_sentences;
@@ -163,6 +164,32 @@ fn content_overlap(sentence: &str, evidence: &str) -> usize {
         .count()
 }
 
+/// Whether `sentence`, the answer to a "who" question, only restates the question: it opens
+/// with the question's own subject and names no one the question does not (no capitalised
+/// word of its own). An answer naming someone ("General Syrsky"), or opening with words of
+/// its own ("The state government"), is not caught.
+fn restates_who(sentence: &str, question: &str, question_stems: &BTreeSet<String>) -> bool {
+    if asked::asks_for(question) != Some(Asked::Person) {
+        return false;
+    }
+    let stem = |w: &str| -> String { w.chars().take(5).collect() };
+    let opens_with_question = text::content_words(sentence)
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| question_stems.contains(&stem(w)));
+    let names_someone = sentence.split_whitespace().any(|raw| {
+        let capital = raw
+            .chars()
+            .find(|c| c.is_alphanumeric())
+            .is_some_and(char::is_uppercase);
+        capital
+            && text::words(raw)
+                .iter()
+                .any(|w| !text::is_stop_word(w) && !question_stems.contains(&stem(w)))
+    });
+    opens_with_question && !names_someone
+}
+
 /// Content words cut to their first 5 letters: a crude stem, so that "caused" meets "cause".
 fn stems(text: &str) -> BTreeSet<String> {
     text::content_words(text)
@@ -268,6 +295,13 @@ pub fn check_with(
                 sentence,
                 format!("not in the evidence: {}", unsupported.join(", ")),
             ));
+            continue;
+        }
+        if every_word && restates_who(&sentence, question, &question_stems) {
+            // "Who founded the University of Melbourne?" answered "University of Melbourne
+            // was founded in 1853": the reader found no one, as if it had said so.
+            said_not_stated = true;
+            dropped.push((sentence, "names no one the question does not".to_string()));
             continue;
         }
         if refs.is_empty() {
@@ -415,6 +449,57 @@ mod tests {
         // A draft sharing too little with any sentence quotes the best one.
         let c = check_with("Kursk, in 1812", Q, &evidence(), 1, true);
         assert_eq!(c.cited, vec![1], "{c:?}");
+    }
+
+    #[test]
+    fn a_who_answer_naming_no_one_new_is_the_readers_not_stated() {
+        let melbourne = vec![ev(
+            1,
+            "Victoria includes eight public universities, with the oldest, the University of Melbourne, having been founded in 1853.",
+        )];
+        let q = "Who founded the University of Melbourne?";
+        let c = check_with(
+            "University of Melbourne was founded in 1853",
+            q,
+            &melbourne,
+            1,
+            true,
+        );
+        assert!(c.fallback && c.reader_declined, "{c:?}");
+        // Not with the names-and-numbers check (SmolLM2's sentences), and not for another
+        // kind of question.
+        let c = check_with(
+            "University of Melbourne was founded in 1853",
+            q,
+            &melbourne,
+            1,
+            false,
+        );
+        assert!(!c.reader_declined, "{c:?}");
+        let c = check_with(
+            "University of Melbourne was founded in 1853",
+            "When was the University of Melbourne founded?",
+            &melbourne,
+            1,
+            true,
+        );
+        assert!(!c.fallback, "{c:?}");
+        // An answer naming someone the question does not, or opening with words of its own,
+        // stands.
+        let c = check_with("General Syrsky [1]", Q, &evidence(), 1, true);
+        assert!(!c.fallback, "{c:?}");
+        let founders = vec![ev(
+            1,
+            "The eight public universities were founded by the state government.",
+        )];
+        let c = check_with(
+            "The state government",
+            "Who founded the universities?",
+            &founders,
+            1,
+            true,
+        );
+        assert!(!c.fallback, "{c:?}");
     }
 
     #[test]
