@@ -176,6 +176,21 @@ fn substitute(question: &str, earlier: &[&Referents]) -> String {
     let person = latest(&|r: &Referents| r.person.clone());
     let thing = latest(&|r: &Referents| r.thing.clone());
     let thing_or_place = latest(&|r: &Referents| r.thing.clone().or_else(|| r.place.clone()));
+    // "Why does it use them?": "it" and "them" are two things. When both would stand for the
+    // same answer, "it" is the name the last question used instead ("Kyiv"), or stays.
+    let words = text::words(question);
+    let singular = words.iter().any(|w| w == "it" || w == "its");
+    let plural = words
+        .iter()
+        .any(|w| matches!(w.as_str(), "they" | "them" | "their"));
+    let thing_or_place = if singular && plural && thing_or_place == thing {
+        earlier
+            .last()
+            .and_then(|r| r.named.clone())
+            .filter(|n| Some(n) != thing.as_ref())
+    } else {
+        thing_or_place
+    };
     let tokens: Vec<&str> = question.split_inclusive(char::is_whitespace).collect();
     let mut out = String::with_capacity(question.len() + 32);
     for (i, token) in tokens.iter().enumerate() {
@@ -320,6 +335,22 @@ mod tests {
         assert_eq!(
             for_reader("How big is it?", &h),
             "How big is Inner Melbourne?"
+        );
+    }
+
+    #[test]
+    fn it_and_them_in_one_question_stand_for_two_things() {
+        let h = exchange(&[(
+            "What weapons did Kyiv use on Russian targets?",
+            "ATACMS and Storm Shadows [1].",
+        )]);
+        assert_eq!(
+            for_reader("Why does it use them?", &h),
+            "Why does Kyiv use ATACMS and Storm Shadows?"
+        );
+        assert_eq!(
+            for_reader("Who approved them?", &h),
+            "Who approved ATACMS and Storm Shadows?"
         );
     }
 
