@@ -228,14 +228,22 @@ Sentence: Farmers moved their herds to the hills because the valley flooded ever
 /// few-shot prompt; Qwen2.5-0.5B copies their questions instead, and follows a plain request.
 fn model_candidate(model: &dyn LanguageModel, sentence: &str, span: &Span) -> Option<String> {
     let answer = &span.text;
+    let sentence = span::host_clause(sentence, span);
     let prompt = match PromptStyle::for_model(model.name()) {
         PromptStyle::Sentence => {
             format!("{FEW_SHOT}Sentence: {sentence}\nAnswer: {answer}\nQuestion:")
         }
-        PromptStyle::Phrase => format!(
-            "Sentence: {sentence}\n\n{} that this sentence answers with \"{answer}\". Reply with the question only.",
-            span.request()
-        ),
+        // A reason's question is asked about what the reason explains, without it: given
+        // the reason too, the model copies it into its question.
+        PromptStyle::Phrase => match span::claim(sentence, span) {
+            Some(claim) => format!(
+                "Sentence: {claim}\n\nWrite one question beginning with \"Why\" about this sentence. Reply with the question only."
+            ),
+            None => format!(
+                "Sentence: {sentence}\n\n{} that this sentence answers with \"{answer}\". Reply with the question only.",
+                span.request()
+            ),
+        },
     };
     let params = GenerateParams {
         max_tokens: 32,

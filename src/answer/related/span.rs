@@ -79,6 +79,10 @@ const CLAUSE_MARKERS: &[(&str, SpanKind)] = &[
     ("seeks to", SpanKind::Reason),
     ("to prevent", SpanKind::Reason),
     ("to avoid", SpanKind::Reason),
+    ("goal of", SpanKind::Reason),
+    ("in an effort to", SpanKind::Reason),
+    ("in a bid to", SpanKind::Reason),
+    ("so that", SpanKind::Reason),
     ("led to", SpanKind::Consequence),
     ("leads to", SpanKind::Consequence),
     ("leading to", SpanKind::Consequence),
@@ -127,6 +131,71 @@ pub fn clauses(sentence: &str) -> Vec<Span> {
     out
 }
 
+/// The part of `sentence` that holds a reason or consequence `span`: from the last clause
+/// boundary before it (a comma, a semicolon, "while", "whereas") to the span's end. The model
+/// asked about the whole sentence of "For two months, Kyiv has paused …, while the Kremlin
+/// has deployed North Korean reinforcements … with the explicit goal of dislodging Ukrainian
+/// forces" wrote "Why did Kyiv pause offensive moves … while the Kremlin deployed …"; asked
+/// about "the Kremlin has deployed … dislodging Ukrainian forces", it asks about the Kremlin.
+/// The whole sentence when the span is of another kind, is not found, or its part would be
+/// shorter than 6 words.
+pub fn host_clause<'a>(sentence: &'a str, span: &Span) -> &'a str {
+    if !matches!(span.kind, SpanKind::Reason | SpanKind::Consequence) {
+        return sentence;
+    }
+    let Some(at) = sentence.find(span.text.as_str()) else {
+        return sentence;
+    };
+    let end = at + span.text.len();
+    let before = &sentence[..at];
+    let lower = before.to_lowercase();
+    let boundary = [", while ", ", whereas ", "; ", ", "]
+        .iter()
+        .filter_map(|b| lower.rfind(b).map(|i| i + b.len()))
+        .max();
+    match boundary {
+        Some(start) if text::words(&sentence[start..end]).len() >= 6 => sentence[start..end].trim(),
+        _ => sentence,
+    }
+}
+
+/// What a reason `span` explains: its host clause ([`host_clause`]) up to the connector that
+/// opens the reason ("the Kremlin has deployed North Korean reinforcements to the region",
+/// for "… with the explicit goal of dislodging Ukrainian forces"). Asked for a "Why"
+/// question about the claim alone, the model cannot copy the answer into it. `None` for
+/// other kinds, or when the claim would be shorter than 4 words.
+pub fn claim<'a>(sentence: &'a str, span: &Span) -> Option<&'a str> {
+    if span.kind != SpanKind::Reason {
+        return None;
+    }
+    let host = host_clause(sentence, span);
+    let at = host.find(span.text.as_str())?;
+    let before = &host[..at];
+    let lower = before.to_lowercase();
+    const CONNECTORS: &[&str] = &[
+        " with ",
+        " because",
+        " due to",
+        " in order",
+        " so as",
+        " so that",
+        " in an effort",
+        " in a bid",
+        " aims",
+        " aimed",
+        " aiming",
+        " seeks",
+        " to ",
+    ];
+    let cut = CONNECTORS
+        .iter()
+        .filter_map(|c| lower.rfind(c))
+        .max()
+        .unwrap_or(before.len());
+    let claim = before[..cut].trim().trim_end_matches([',', ';']);
+    (text::words(claim).len() >= 4).then_some(claim)
+}
+
 /// Whether a question asking for `asked` can be answered by `span`.
 pub fn fits(asked: Option<Asked>, span: &Span) -> bool {
     match asked {
@@ -153,6 +222,37 @@ pub fn gives_away(question: &str, span: &Span) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clause_is_asked_about_with_the_part_of_the_sentence_that_holds_it() {
+        let sentence = "For two months, Kyiv has paused offensive moves in Russia’s southwestern \
+            province, while the Kremlin has deployed North Korean reinforcements to the region \
+            with the explicit goal of dislodging Ukrainian forces at any cost.";
+        let spans = clauses(sentence);
+        let goal = spans
+            .iter()
+            .find(|s| s.text == "dislodging Ukrainian forces at any cost")
+            .unwrap_or_else(|| panic!("{spans:?}"));
+        assert_eq!(
+            host_clause(sentence, goal),
+            "the Kremlin has deployed North Korean reinforcements to the region with the \
+             explicit goal of dislodging Ukrainian forces at any cost"
+        );
+        assert_eq!(
+            claim(sentence, goal),
+            Some("the Kremlin has deployed North Korean reinforcements to the region")
+        );
+        // A name is asked about with its whole sentence; so is a clause whose part is short.
+        let name = Span::new("Kremlin", SpanKind::Name);
+        assert_eq!(host_clause(sentence, &name), sentence);
+        let short = "Prices rose, causing protests in the capital.";
+        let caused = &clauses(short)[0];
+        assert_eq!(host_clause(short, caused), short);
+        assert_eq!(claim(short, caused), None, "a consequence has no claim");
+        let purpose = "He aims to prevent the establishment of a narrative.";
+        let aim = &clauses(purpose)[0];
+        assert_eq!(claim(purpose, aim), None, "\"He\" is too short a claim");
+    }
 
     #[test]
     fn reason_and_consequence_clauses_are_found() {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Bumped when the way suggestions are made or stored changes, so cached ones are remade.
-const CACHE_FORMAT: u32 = 16;
+const CACHE_FORMAT: u32 = 17;
 
 /// Where and how suggestions are prepared.
 #[derive(Debug, Clone)]

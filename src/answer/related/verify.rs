@@ -212,7 +212,22 @@ fn verify(
         }
         Some(span.text.as_str())
     };
-    if !entailed(retriever, model, &candidate.question, &result, claim) {
+    // A "Why" question asked about a reason's claim, in the claim's own words ("Why did the
+    // Kremlin deploy North Korean reinforcements to the region?"), answered by that reason
+    // ("dislodging Ukrainian forces at any cost"), is entailed by how it was made: the text
+    // joins the two. Only the answer's words are checked; the reader's verdict on a bare
+    // reason ("is 'dislodging Ukrainian forces at any cost' true?") is noise.
+    let by_construction = span.kind == span::SpanKind::Reason
+        && span::claim(source, span)
+            .is_some_and(|c| text::unsupported_words(&candidate.question, &[c]).is_empty());
+    let supported = if by_construction {
+        let mut sources: Vec<&str> = result.evidence.iter().map(|e| e.quote.as_str()).collect();
+        sources.push(&candidate.question);
+        text::unsupported_words(&result.answer, &sources).is_empty()
+    } else {
+        entailed(retriever, model, &candidate.question, &result, claim)
+    };
+    if !supported {
         return Err(Rejection::NotEntailed);
     }
     Ok(Some(result))
