@@ -141,14 +141,14 @@ pub fn query(data: &[u8]) {
         assert!(!token.text.is_empty());
     }
     let answer = history.first().map(|m| m.content.as_str()).unwrap_or("");
-    let f1 = ama::answer::text::token_f1(answer, question);
+    let f1 = ama::bench::metrics::token_f1(answer, question);
     assert!((0.0..=1.0).contains(&f1), "F1 {f1}");
-    let _ = ama::answer::text::unsupported_words(answer, &[question]);
-    let _ = ama::answer::text::facts(question);
-    let plain = ama::answer::text::without_citations(answer);
+    let _ = ama::answer::support::unsupported_words(answer, &[question]);
+    let _ = ama::text::facts(question);
+    let plain = ama::answer::citations::without_citations(answer);
     assert!(plain.len() <= answer.len());
-    if !ama::answer::text::normalise(question).is_empty() {
-        assert!(ama::answer::text::contains_normalised(question, question));
+    if !ama::text::normalise(question).is_empty() {
+        assert!(ama::text::contains_normalised(question, question));
     }
 }
 

@@ -1,4 +1,5 @@
-// Talking to the server: JSON errors as `ApiError`s, and a Server-Sent Events reader.
+// Talking to the server: JSON errors as `ApiError`s, a Server-Sent Events reader, and the
+// streamed answer.
 
 export class ApiError extends Error {
   constructor(message, type, status, retryAfter) {
@@ -71,4 +72,34 @@ export async function* readSse(res, onBytes) {
   } finally {
     reader.releaseLock();
   }
+}
+
+/**
+ * Asks `body` (`{question, history, article?}`) at `/api/ask/stream` and reads the answer:
+ * `on.sources(evidence)` and `on.delta(text)` as they come, `on.bytes()` whenever bytes
+ * arrive. Resolves to the checked result (`null` when the stream ends without one); a failed
+ * response or an `error` event rejects with an `ApiError`.
+ */
+export async function askStream(body, signal, on) {
+  const res = await fetch('/api/ask/stream', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!res.ok) throw await apiError(res);
+  const type = res.headers.get('content-type') || '';
+  if (type.includes('application/json')) return res.json();
+  for await (const ev of readSse(res, on.bytes)) {
+    let data = null;
+    try { data = ev.data ? JSON.parse(ev.data) : null; } catch (_) { data = null; }
+    if (ev.event === 'sources') on.sources(data && data.evidence);
+    else if (ev.event === 'delta') on.delta(data && typeof data.text === 'string' ? data.text : '');
+    else if (ev.event === 'done') return data;
+    else if (ev.event === 'error') {
+      const e = (data && data.error) || {};
+      throw new ApiError(e.message || 'The answer failed.', e.type || 'error', 0, null);
+    }
+  }
+  return null;
 }

@@ -1,13 +1,13 @@
 // ama — the chat page. Plain ES2020 modules, no dependencies, works offline.
 // Every piece of text that comes from the server or the model is inserted as
 // text (textContent / text nodes), never as HTML.
-import { h, encoder, announcer, reducedMotion, stacked, formatDate, formatMs, safeHttpUrl } from './dom.js';
-import { ApiError, apiError, getJson, readSse } from './api.js';
-import { citeChip, hidePreview, stripMarkers, answerNodes, answerAsText } from './citations.js';
+import { h, encoder, announcer, reducedMotion, stacked, formatDate, safeHttpUrl } from './dom.js';
+import { ApiError, askStream, getJson } from './api.js';
+import { hidePreview, stripMarkers } from './citations.js';
 import { renderArticleText, offerBackToAnswer } from './article.js';
 import { loadConversation, saveConversation } from './store.js';
 import { follower } from './scroll.js';
-import { feedbackNodes } from './feedback.js';
+import { answerView, errorText } from './answer.js';
 
 {
   const HISTORY_TURNS = 3; // question/answer pairs sent as `history`
@@ -270,40 +270,22 @@ import { feedbackNodes } from './feedback.js';
     if (!el) return;
     el.dataset.state = turn.status;
     el.setAttribute('aria-busy', ['reading', 'writing', 'streaming'].includes(turn.status) ? 'true' : 'false');
-    const children = [];
-    if (turn.status === 'reading' || turn.status === 'writing') {
-      const label = turn.status === 'reading'
-        ? (turn.article ? 'Reading the article…' : 'Reading the articles…')
-        : 'Writing…';
-      children.push(h('p', { class: 'stage' }, h('span', { class: 'dots', 'aria-hidden': 'true' }), label));
-    } else if (turn.status === 'streaming') {
-      children.push(h('p', { class: 'answer-text streaming' }, stripMarkers(turn.draft), h('span', { class: 'caret', 'aria-hidden': 'true' })));
-    } else if (turn.status === 'done' && turn.result) {
-      children.push(...doneNodes(turn));
-    } else if (turn.status === 'stopped') {
-      if (turn.draft) children.push(h('p', { class: 'answer-text unchecked' }, stripMarkers(turn.draft)));
-      children.push(h('div', { class: 'notice' },
-        h('p', null, turn.draft ? 'Stopped. This unfinished draft was not checked against the articles.' : 'Stopped.'),
-        retryButton(turn, 'Ask again')));
-    } else if (turn.status === 'error') {
-      const e = turn.error || {};
-      children.push(h('div', { class: 'notice error', role: 'alert' },
-        h('p', null, errorText(e)),
-        retryButton(turn, 'Retry')));
-    }
-    el.replaceChildren(...children);
+    el.replaceChildren(...answerView(turn, answerPage));
   }
 
-  function errorText(e) {
-    if (e.type === 'not_ready') return 'The server is still starting (indexing the articles or loading the model). Retry in a moment.';
-    if (e.status === 503 || e.type === 'busy' || e.type === 'overloaded_error') {
-      const wait = e.retryAfter ? ` Try again in ${e.retryAfter} s.` : '';
-      return `The model is busy with another question.${wait}`;
-    }
-    if (e.status === 504 || e.type === 'timeout' || e.type === 'timeout_error') return 'The answer took too long and was stopped.';
-    if (e.type === 'network') return 'Could not reach the server. Check that ama is still running.';
-    return e.message || 'Something went wrong.';
-  }
+  // What an answer reaches on the page (see answer.js).
+  const answerPage = {
+    askChip,
+    retryButton,
+    openCitation,
+    showsTitle: (c) => state.articles.length > 1 || c.article_id !== state.articleId,
+    announce,
+    onFeedback: (turn, useful) => {
+      turn.feedback = useful;
+      announce('Thanks for the feedback');
+      save();
+    },
+  };
 
   function retryButton(turn, label) {
     return h('button', {
@@ -312,81 +294,6 @@ import { feedbackNodes } from './feedback.js';
       disabled: current ? true : null,
       onclick: () => ask(turn.question, { retryTurn: turn }),
     }, label);
-  }
-
-  function doneNodes(turn) {
-    const r = turn.result;
-    const citations = Array.isArray(r.citations) ? r.citations : [];
-    const nodes = [];
-    if (r.degraded) {
-      nodes.push(h('p', { class: 'notice degraded', role: 'status' },
-        'The answer writer is unavailable right now, so here is the passage that best answers your question.'));
-    }
-    nodes.push(h('p', { class: r.declined ? 'answer-text declined' : 'answer-text' }, answerNodes(r.answer || '', citations, openCitation)));
-
-    if (citations.length) {
-      const used = new Set();
-      const list = h('ol', { class: 'sources-list' });
-      for (const c of citations) {
-        if (used.has(c.number)) continue;
-        used.add(c.number);
-        const chip = citeChip(c, openCitation);
-        list.append(h('li', null, chip, h('span', { class: 'source-body' },
-          h('span', { class: 'source-quote' }, `“${c.quote || ''}”`),
-          c.article_title && (state.articles.length > 1 || c.article_id !== state.articleId)
-            ? h('span', { class: 'source-title' }, ` — ${c.article_title}`) : null)));
-      }
-      nodes.push(h('div', { class: 'sources' }, h('h4', null, citations.length === 1 ? 'Source' : 'Sources'), list));
-    }
-
-    const related = Array.isArray(r.related) ? r.related : [];
-    if (related.length) {
-      nodes.push(h('div', { class: 'related' },
-        h('h4', null, r.declined ? 'Questions the articles can answer' : 'Related questions'),
-        h('div', { class: 'chips', role: 'group' }, related.map((q) => askChip(q)))));
-    }
-
-    const t = (!r.declined && r.timings) || {};
-    const bits = [];
-    if (r.precomputed) bits.push('prepared answer');
-    else if (r.cached) bits.push('cached');
-    const ttft = formatMs(t.ttft_ms);
-    if (ttft && !r.precomputed && !r.declined && t.ttft_ms > 0) bits.push(`first token ${ttft}`);
-    const total = t.total_ms > 0 ? formatMs(t.total_ms) : null;
-    if (total) bits.push(total);
-    if (r.quoted_evidence) bits.push('quoted from the article');
-
-    const copyBtn = h('button', { type: 'button', class: 'tool', 'aria-label': 'Copy the answer with its sources' }, 'Copy');
-    copyBtn.addEventListener('click', () => copyAnswer(turn, copyBtn));
-    const fb = feedbackNodes(turn, (useful) => {
-      turn.feedback = useful;
-      announce('Thanks for the feedback');
-      save();
-    });
-    nodes.push(h('div', { class: 'answer-foot' },
-      bits.length ? h('p', { class: 'timings' }, bits.join(' · ')) : null,
-      h('div', { class: 'tools' }, copyBtn, fb)));
-    return nodes;
-  }
-
-  async function copyAnswer(turn, btn) {
-    const text = answerAsText(turn.result);
-    let ok = false;
-    try {
-      await navigator.clipboard.writeText(text);
-      ok = true;
-    } catch (_) {
-      const ta = h('textarea', { class: 'visually-hidden', 'aria-hidden': 'true' });
-      ta.value = text;
-      document.body.append(ta);
-      ta.select();
-      try { ok = document.execCommand('copy'); } catch (_) { ok = false; }
-      ta.remove();
-      btn.focus();
-    }
-    btn.textContent = ok ? 'Copied' : 'Copy failed';
-    announce(ok ? 'Answer copied' : 'Could not copy');
-    setTimeout(() => { btn.textContent = 'Copy'; }, 2000);
   }
 
   // ---------- asking ----------
@@ -437,43 +344,24 @@ import { feedbackNodes } from './feedback.js';
     const body = { question, history: historyBefore(turn) };
     if (turn.article) body.article = turn.article;
     try {
-      const res = await fetch('/api/ask/stream', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify(body),
-        signal: controller.signal,
+      const result = await askStream(body, controller.signal, {
+        bytes: () => job.touch(),
+        sources: (evidence) => {
+          if (turn.status === 'reading') turn.status = 'writing';
+          turn.evidence = evidence;
+          updateAnswer(turn);
+        },
+        delta: (text) => {
+          turn.draft += text;
+          if (turn.status !== 'streaming' && stripMarkers(turn.draft).trim()) turn.status = 'streaming';
+          updateStreaming(turn);
+        },
       });
-      if (!res.ok) throw await apiError(res);
-      const type = res.headers.get('content-type') || '';
-      if (type.includes('application/json')) {
-        turn.result = await res.json();
-        turn.status = 'done';
-      } else {
-        for await (const ev of readSse(res, () => job.touch())) {
-          let data = null;
-          try { data = ev.data ? JSON.parse(ev.data) : null; } catch (_) { data = null; }
-          if (ev.event === 'sources') {
-            if (turn.status === 'reading') turn.status = 'writing';
-            turn.evidence = data && data.evidence;
-            updateAnswer(turn);
-          } else if (ev.event === 'delta') {
-            const text = data && typeof data.text === 'string' ? data.text : '';
-            turn.draft += text;
-            if (turn.status !== 'streaming' && stripMarkers(turn.draft).trim()) turn.status = 'streaming';
-            updateStreaming(turn);
-          } else if (ev.event === 'done') {
-            turn.result = data;
-            turn.status = 'done';
-            break;
-          } else if (ev.event === 'error') {
-            const e = (data && data.error) || {};
-            throw new ApiError(e.message || 'The answer failed.', e.type || 'error', 0, null);
-          }
-        }
-      }
-      if (turn.status !== 'done' || !turn.result) {
+      if (!result) {
         throw new ApiError('The connection closed before the answer was finished.', 'network', 0, null);
       }
+      turn.result = result;
+      turn.status = 'done';
       announce('Answer ready');
     } catch (e) {
       if (job.stopped) {

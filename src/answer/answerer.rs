@@ -1,27 +1,19 @@
-//! The whole answer flow, once: stored answer? → prepare (retrieve, pick evidence) →
-//! decline? → generate → collect the draft → check and cite → related questions → result.
-//! The CLI, the server, the OpenAI endpoint, `eval` and the benchmarks all go through it.
+//! What every caller answers with: cached or stored answer? → the grounded flow
+//! ([`grounded_answer`]) → related questions → cache and log. The CLI, the server's three
+//! answer endpoints, `eval` and the benchmarks all go through [`Answerer::answer`].
 use super::cache::AnswerCache;
-use super::compose::{compose, degraded};
-use super::generation::{Draft, Generation};
+use super::flow::{announced, grounded_answer, quoted_answer, OnEvent};
 use super::related::{QuestionLog, SuggestionStore};
-use super::result::{asked_questions, AnswerEvent, AnswerRequest, AnswerResult, Timings};
-use super::retriever::{Prepared, Retriever};
+use super::result::{asked_questions, AnswerRequest, AnswerResult, Timings};
+use super::retriever::Retriever;
 use super::AnswerError;
 use crate::index::SearchIndex;
 use crate::llm::LanguageModel;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// How many related questions follow an answer.
 pub const RELATED_AFTER_ANSWER: usize = 4;
-
-/// What [`Answerer::start`] found.
-pub enum Started {
-    /// Answered without the model: from the cache, a stored suggestion, or declined.
-    Finished(AnswerResult),
-    /// The model is writing the draft: read its deltas, then call [`Answerer::finish`].
-    Generating(Generation),
-}
 
 /// The flow over one retriever and one model, with optional suggestions, an answer cache
 /// and a log of readers' questions.
@@ -86,106 +78,43 @@ impl Answerer {
         self.suggestions.as_deref()
     }
 
-    /// Everything up to the model: a finished answer, or the queued generation of its draft.
-    /// Synchronous and cheap (retrieval); the model's queue refuses with `LlmError::Busy`.
-    pub fn start(&self, request: &AnswerRequest) -> Result<Started, AnswerError> {
-        if let Some(hit) = self.cache.get(request) {
-            self.log(request, &hit);
-            return Ok(Started::Finished(hit));
+    /// The whole flow: a cached or stored answer when there is one, otherwise
+    /// [`grounded_answer`] (its events reported to `on_event` as they come), then related
+    /// questions; the result is cached (unless degraded) and logged. `deadline`: when the
+    /// model must have finished, or the answer quotes its evidence (`None`: no limit).
+    pub fn answer(
+        &self,
+        request: &AnswerRequest,
+        deadline: Option<Instant>,
+        on_event: &mut OnEvent<'_>,
+    ) -> Result<AnswerResult, AnswerError> {
+        if let Some(known) = self
+            .cache
+            .get(request)
+            .or_else(|| self.stored_answer(request))
+        {
+            self.log(request, &known);
+            return announced(known, on_event);
         }
-        if let Some(stored) = self.stored_answer(request) {
-            self.log(request, &stored);
-            return Ok(Started::Finished(stored));
-        }
-        let mut prepared = self.retriever.prepare(request)?;
-        if self.retriever.wants_hypothesis(&prepared) {
-            prepared = self.with_hypothesis(request, prepared)?;
-        }
-        if prepared.decline.is_some() {
-            return Ok(Started::Finished(self.complete(
-                request,
-                prepared,
-                Draft::default(),
-            )));
-        }
-        match Generation::try_start(
+        let mut result = grounded_answer(
+            &self.retriever,
             self.model.as_ref(),
-            self.retriever.generate_params(),
-            request.clone(),
-            prepared,
-        ) {
-            Ok(generation) => Ok(Started::Generating(generation)),
-            Err(refused) => {
-                let (e, prepared) = *refused;
-                if !e.is_model_failure() {
-                    return Err(e);
-                }
-                Ok(Started::Finished(self.degrade(
-                    request,
-                    prepared,
-                    Draft::default(),
-                    &e,
-                )))
-            }
-        }
-    }
-
-    /// `prepared` with passages and evidence chosen with the reader's hypothetical answer too
-    /// ([`super::hypothesis`]); unchanged when the reader writes none or cannot be asked.
-    fn with_hypothesis(
-        &self,
-        request: &AnswerRequest,
-        prepared: Prepared,
-    ) -> Result<Prepared, AnswerError> {
-        match super::hypothesis::write(self.model.as_ref(), &prepared.query) {
-            Ok(Some(h)) => {
-                tracing::debug!(hypothesis = %h, "hypothetical answer");
-                self.retriever
-                    .prepare_with_hypothesis(request, prepared, &h)
-            }
-            Ok(None) => Ok(prepared),
-            Err(e) if e.is_model_failure() => {
-                tracing::warn!("no hypothetical answer ({e}): evidence by the question alone");
-                Ok(prepared)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Checks a finished generation's draft, cites it and adds related questions;
-    /// `AnswerError::Unfinished` when the model has not finished it.
-    pub fn finish(&self, generation: Generation) -> Result<AnswerResult, AnswerError> {
-        let (request, mut prepared, mut draft) = generation.into_parts()?;
-        let model = self.model.as_ref();
-        let looked = super::second_look::take(&self.retriever, model, &mut prepared, &mut draft);
-        match looked.and_then(|()| super::judge::settle(model, &mut prepared, &draft)) {
-            Ok(()) => Ok(self.complete(&request, prepared, draft)),
-            Err(e) if e.is_model_failure() => Ok(self.degrade(&request, prepared, draft, &e)),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The answer when the model failed while writing the draft (`error`, from
-    /// [`Generation::next_delta`] or a deadline): the best evidence quoted, marked `degraded`.
-    pub fn finish_degraded(&self, generation: Generation, error: &AnswerError) -> AnswerResult {
-        let (request, prepared, draft) = generation.abandon();
-        self.degrade(&request, prepared, draft, error)
-    }
-
-    /// A degraded result is not cached: once the model is back, the question gets a real
-    /// answer.
-    fn degrade(
-        &self,
-        request: &AnswerRequest,
-        prepared: Prepared,
-        draft: Draft,
-        error: &AnswerError,
-    ) -> AnswerResult {
-        tracing::warn!("the model failed ({error}): the answer quotes its evidence");
-        let mut result = degraded(self.retriever.config(), prepared, draft);
+            request,
+            deadline,
+            on_event,
+        )?;
         result.related = self.related_for(&result, &asked_questions(request));
+        // A degraded answer is not kept: once the model is back, the question gets a real one.
+        if !result.degraded {
+            self.cache.put(request, &result);
+        }
         self.log(request, &result);
-        result
+        Ok(result)
+    }
+
+    /// The whole flow from sync code, without a deadline or events.
+    pub fn ask(&self, request: &AnswerRequest) -> Result<AnswerResult, AnswerError> {
+        self.answer(request, None, &mut |_| true)
     }
 
     /// The answer the flow gives without calling the model: the evidence quoted (or the
@@ -194,16 +123,10 @@ impl Answerer {
         &self,
         request: &AnswerRequest,
     ) -> Result<AnswerResult, AnswerError> {
-        let prepared = self.retriever.prepare(request)?;
-        Ok(self.complete(request, prepared, Draft::default()))
-    }
-
-    fn complete(&self, request: &AnswerRequest, prepared: Prepared, draft: Draft) -> AnswerResult {
-        let mut result = compose(self.retriever.config(), prepared, draft);
+        let mut result = quoted_answer(&self.retriever, request)?;
         result.related = self.related_for(&result, &asked_questions(request));
-        self.cache.put(request, &result);
         self.log(request, &result);
-        result
+        Ok(result)
     }
 
     fn related_for(&self, result: &AnswerResult, asked: &[String]) -> Vec<String> {
@@ -232,40 +155,5 @@ impl Answerer {
         result.timings = Timings::default();
         result.related = self.related_for(&result, &asked_questions(request));
         Some(result)
-    }
-
-    /// The whole flow from sync code, reporting the sources and the draft's deltas to
-    /// `on_event` as they come (a finished answer is one delta).
-    pub fn ask_streaming(
-        &self,
-        request: &AnswerRequest,
-        mut on_event: impl FnMut(AnswerEvent),
-    ) -> Result<AnswerResult, AnswerError> {
-        match self.start(request)? {
-            Started::Finished(result) => {
-                on_event(AnswerEvent::Sources(result.evidence.clone()));
-                on_event(AnswerEvent::Delta(result.answer.clone()));
-                Ok(result)
-            }
-            Started::Generating(mut generation) => {
-                on_event(AnswerEvent::Sources(generation.prepared().evidence.clone()));
-                loop {
-                    match generation.blocking_next_delta() {
-                        Ok(Some(delta)) => on_event(AnswerEvent::Delta(delta)),
-                        Ok(None) => break,
-                        Err(e) if e.is_model_failure() => {
-                            return Ok(self.finish_degraded(generation, &e))
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                self.finish(generation)
-            }
-        }
-    }
-
-    /// The whole flow from sync code.
-    pub fn ask(&self, request: &AnswerRequest) -> Result<AnswerResult, AnswerError> {
-        self.ask_streaming(request, |_| {})
     }
 }

@@ -1,6 +1,7 @@
 //! A small in-memory cache of answers. The index is fixed for the life of an [`super::Answerer`],
 //! so an identical question (same words, article and history) has the same answer.
-use super::{text, AnswerRequest, AnswerResult};
+use super::{AnswerRequest, AnswerResult};
+use crate::text;
 use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;

@@ -1,10 +1,10 @@
 //! A result from the prepared evidence and the model's draft: the draft checked against the
 //! evidence, the answer cited. Related questions are added by the [`super::Answerer`].
-use super::generation::{begin, Begun, Draft};
-use super::result::{AnswerRequest, AnswerResult, Timings, TokenCounts};
-use super::retriever::{AnswerConfig, Prepared, Retriever};
-use super::{check, AnswerError, DECLINE_TEXT};
-use crate::llm::LanguageModel;
+use super::config::AnswerConfig;
+use super::draft::Draft;
+use super::result::{AnswerResult, Timings, TokenCounts};
+use super::retriever::Prepared;
+use super::{check, DECLINE_TEXT};
 
 /// Why a question is declined when the reader judged that its evidence does not answer it.
 pub const READER_DECLINE: &str = "the reader found no answer in the evidence";
@@ -20,11 +20,7 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
             completion: s.completion_tokens,
         })
         .unwrap_or_default();
-    // A question left for the reader to judge that nobody judged is declined.
-    let mut decline = prepared
-        .decline
-        .clone()
-        .or_else(|| prepared.uncertain.clone());
+    let mut decline = prepared.decline.clone();
     let (answer, citations, revised, quoted_evidence) = match &decline {
         Some(_) => (DECLINE_TEXT.to_string(), Vec::new(), false, false),
         None => {
@@ -75,10 +71,8 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
 }
 
 /// The result when the model failed: the best evidence quoted with its citation, marked
-/// `degraded` (a question the model would have had to judge is answered from its evidence
-/// too: the reader sees the passage and decides).
-pub fn degraded(config: &AnswerConfig, mut prepared: Prepared, draft: Draft) -> AnswerResult {
-    prepared.uncertain = None;
+/// `degraded`.
+pub fn degraded(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> AnswerResult {
     let streamed = !draft.text.is_empty();
     let mut result = compose(
         config,
@@ -92,23 +86,4 @@ pub fn degraded(config: &AnswerConfig, mut prepared: Prepared, draft: Draft) -> 
     // Whatever was streamed is replaced.
     result.revised = streamed;
     result
-}
-
-/// The grounded answer alone (no suggestions, cache or log), from sync code: what the
-/// suggestions are verified with while they are being prepared.
-pub fn answer_alone(
-    retriever: &Retriever,
-    model: &dyn LanguageModel,
-    request: &AnswerRequest,
-) -> Result<AnswerResult, AnswerError> {
-    match begin(retriever, model, request)? {
-        Begun::Declined(prepared) => Ok(compose(retriever.config(), prepared, Draft::default())),
-        Begun::Generating(mut generation) => {
-            generation.blocking_complete()?;
-            let (_, mut prepared, mut draft) = generation.into_parts()?;
-            super::second_look::take(retriever, model, &mut prepared, &mut draft)?;
-            super::judge::settle(model, &mut prepared, &draft)?;
-            Ok(compose(retriever.config(), prepared, draft))
-        }
-    }
 }

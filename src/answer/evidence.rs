@@ -2,9 +2,8 @@
 //! question, by the words they share with it and, when the index has sentence vectors, by
 //! meaning. A small model reads two focused sentences better than a whole passage, and the
 //! best sentences hold the answer far more often than the model's own words do.
-use super::asked::{self, Asked};
-use super::text;
 use crate::index::{SearchHit, SearchIndex};
+use crate::text;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -34,14 +33,6 @@ pub struct Evidence {
     /// The sentence's cosine similarity with the question, when the index has vectors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
-}
-
-/// The kind of answer a question asks for, and how much a sentence offering one gains.
-#[derive(Debug, Clone, Copy)]
-pub struct Wanted<'a> {
-    pub asked: Asked,
-    pub question: &'a str,
-    pub bonus: f32,
 }
 
 /// Weighted question terms: analyzed term → idf.
@@ -88,31 +79,18 @@ pub(crate) fn article_sentences(index: &SearchIndex, article_id: &str) -> Vec<Ra
     out
 }
 
-/// How a sentence is scored beyond its share of the question's idf weight.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Scoring<'a> {
-    /// The question's cosine with every sentence vector of the index, when it has them, and
-    /// its weight against the lexical share.
-    pub sims: Option<(&'a [f32], f32)>,
-    /// With it, a sentence offering the kind of answer the question asks for
-    /// ([`asked::offers`]) scores its bonus more.
-    pub wanted: Option<Wanted<'a>>,
-    /// A sentence also scores this share of the sentence before it in its paragraph: the
-    /// sentence after the one that matches the question often holds the answer.
-    pub context_weight: f32,
-}
-
-/// Picks up to `max_sentences` sentences from the hits, best first. A second sentence is
-/// taken only when it matches at least `min_ratio` as well as the best one.
+/// Picks up to `max_sentences` sentences from the hits, best first. A sentence scores its
+/// share of the question's idf weight plus, with `sims` (the question's cosine with every
+/// sentence vector of the index, and its weight), that weight times its cosine. A second
+/// sentence is taken only when it matches at least `min_ratio` as well as the best one.
 pub fn select(
     index: &SearchIndex,
     terms: &QueryTerms,
     hits: &[SearchHit],
-    scoring: &Scoring<'_>,
+    sims: Option<(&[f32], f32)>,
     max_sentences: usize,
     min_ratio: f32,
 ) -> Vec<Evidence> {
-    let sims = scoring.sims;
     let top_hit = hits.first().map(|h| h.score).unwrap_or(1.0).max(1e-6);
     let vectors = index.vectors().filter(|_| sims.is_some());
     let mut candidates: Vec<(f32, &SearchHit, Range<usize>, Option<f32>)> = Vec::new();
@@ -125,36 +103,18 @@ pub fn select(
             continue;
         };
         let rows = vectors.map(|v| v.passage_rows(hit.slot));
-        // A sentence's own score: its share of the question's weight and its cosine.
-        let own = |i: usize, s: &Range<usize>| {
+        for (i, s) in passage.sentences.iter().enumerate() {
+            if !seen.insert((hit.article_id.clone(), s.start)) {
+                continue;
+            }
             let share = coverage(index, terms, &article.text[s.clone()]);
             let (similarity, weight) = match (sims, &rows) {
                 (Some((sims, w)), Some(rows)) => (sims.get(rows.start + i).copied(), w),
                 _ => (None, 0.0),
             };
-            (
-                share + weight * similarity.unwrap_or(0.0).max(0.0),
-                similarity,
-            )
-        };
-        for (i, s) in passage.sentences.iter().enumerate() {
-            if !seen.insert((hit.article_id.clone(), s.start)) {
-                continue;
-            }
-            let (mut score, similarity) = own(i, s);
+            let score = share + weight * similarity.unwrap_or(0.0).max(0.0);
             if score <= 0.02 {
                 continue;
-            }
-            if scoring.context_weight > 0.0 && i > 0 {
-                let before = &passage.sentences[i - 1];
-                if !article.text[before.end.min(s.start)..s.start].contains('\n') {
-                    score += scoring.context_weight * own(i - 1, before).0;
-                }
-            }
-            if let Some(w) = &scoring.wanted {
-                if asked::offers(w.asked, &article.text[s.clone()], w.question) {
-                    score += w.bonus;
-                }
             }
             // The passage's own rank breaks ties between equally matching sentences.
             let tie = 0.01 * hit.score / top_hit;

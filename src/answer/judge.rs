@@ -1,13 +1,10 @@
 //! The reader judging an answer against its evidence: "According to the text, is this answer
-//! true or false?". Used where the words alone cannot decide: a question near the articles in
-//! meaning but far in words ([`settle`]), and a suggestion's stored answer (its entailment).
+//! true or false?". Used to check a suggestion's stored answer (its entailment).
 //!
 //! Measured on Qwen2.5-Coder-0.5B: asked "does the text answer the question? yes or no" it
 //! says no to nearly everything, answerable or not; asked whether a given answer is true
 //! according to the text, it tells a right answer from a wrong one.
-use super::generation::Draft;
-use super::retriever::Prepared;
-use super::{check, AnswerError};
+use super::AnswerError;
 use crate::llm::{ChatMessage, GenerateParams, LanguageModel};
 
 /// Tokens of the verdict read ("The answer "King Charles III" is true." fits).
@@ -41,7 +38,7 @@ pub fn reader_confirms(
 
 /// The answer without its citation markers and final period.
 fn plain_answer(answer: &str) -> String {
-    crate::answer::text::without_citations(answer)
+    crate::answer::citations::without_citations(answer)
         .trim()
         .trim_end_matches('.')
         .trim()
@@ -49,7 +46,7 @@ fn plain_answer(answer: &str) -> String {
 }
 
 fn says_true(reply: &str) -> bool {
-    let words = crate::answer::text::words(reply);
+    let words = crate::text::words(reply);
     let t = words.iter().position(|w| w == "true" || w == "correct");
     let f = words
         .iter()
@@ -59,35 +56,6 @@ fn says_true(reply: &str) -> bool {
         (Some(_), None) => true,
         _ => false,
     }
-}
-
-/// For a question left to the reader's judgment ([`Prepared::uncertain`]): once the reader
-/// has answered, asks it whether its evidence makes that answer true. Confirmed, the question
-/// is answered; otherwise it is declined with the reason. A "not stated" draft needs no
-/// verdict (the check declines it).
-pub fn settle(
-    model: &dyn LanguageModel,
-    prepared: &mut Prepared,
-    draft: &Draft,
-) -> Result<(), AnswerError> {
-    let Some(doubt) = prepared.uncertain.take() else {
-        return Ok(());
-    };
-    if check::is_non_answer(&draft.text) {
-        prepared.uncertain = Some(doubt);
-        return Ok(());
-    }
-    let text: Vec<&str> = prepared
-        .read_evidence()
-        .iter()
-        .map(|e| e.quote.as_str())
-        .collect();
-    if !reader_confirms(model, &prepared.read_question, &draft.text, &text.join(" "))? {
-        prepared.decline = Some(format!(
-            "{doubt}, and the reader could not confirm its answer from the evidence"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

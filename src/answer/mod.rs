@@ -3,37 +3,42 @@
 //! whether the corpus can answer, let the model write a short cited answer from the evidence
 //! only, check it, and offer related questions.
 //!
+//! - [`AnswerConfig`]: the flow's settings, one documented table, overridable by name.
 //! - [`Retriever`]: retrieval, evidence and the decision (no model).
-//! - [`Generation`]: the model writing a draft, with one policy for a stream that ends early.
-//! - [`Answerer`]: the whole flow. [`Answerer::start`] returns either a finished answer
-//!   (cached, a stored suggestion's, declined) or a generation whose deltas the caller may
-//!   forward; [`Answerer::finish`] checks the draft, cites it and adds related questions.
+//! - [`grounded_answer`]: the flow itself, once: retrieve, decide, let the reader write (its
+//!   deltas reported as [`AnswerEvent`]s), check and cite; the evidence quoted when the model
+//!   fails or is too slow.
+//! - [`Answerer`]: that flow with the answer cache, stored answers of suggested questions,
+//!   related questions and the log of readers' questions: what every caller uses.
 //! - [`related`]: the suggested questions, prepared ahead of time.
 
 mod answerer;
-pub mod asked;
 pub mod cache;
 pub mod check;
+pub mod citations;
 mod compose;
+mod config;
+mod draft;
 pub mod evidence;
-mod generation;
-mod hypothesis;
+mod flow;
 pub mod judge;
-pub mod named;
 pub mod prompt;
 pub mod query;
+pub mod question_kind;
+pub mod question_names;
 pub mod related;
 mod result;
 mod retriever;
-mod second_look;
-pub mod text;
+pub mod support;
 
-pub use answerer::{Answerer, Started};
-pub use compose::{answer_alone, compose, degraded};
+pub use answerer::Answerer;
+pub use compose::{compose, degraded};
+pub use config::{settings_lines, AnswerConfig, ConfigError};
+pub use draft::Draft;
 pub use evidence::Evidence;
-pub use generation::{Draft, Generation};
+pub use flow::{grounded_answer, quoted_answer, OnEvent};
 pub use result::{asked_questions, AnswerEvent, AnswerRequest, AnswerResult, Timings, TokenCounts};
-pub use retriever::{AnswerConfig, Prepared, Retriever};
+pub use retriever::{Prepared, Retriever};
 
 use crate::index::IndexError;
 use crate::llm::LlmError;
@@ -52,6 +57,9 @@ pub enum AnswerError {
     /// the generation was cut off): no answer is built from half a draft.
     #[error("the model stopped before finishing the answer")]
     Unfinished,
+    /// The caller stopped listening before the answer was made.
+    #[error("the answer was cancelled")]
+    Cancelled,
 }
 
 impl AnswerError {

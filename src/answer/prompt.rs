@@ -27,6 +27,18 @@ impl PromptStyle {
     }
 }
 
+impl std::str::FromStr for PromptStyle {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sentence" => Ok(PromptStyle::Sentence),
+            "phrase" => Ok(PromptStyle::Phrase),
+            _ => Err("the prompt styles are `sentence` and `phrase`".to_string()),
+        }
+    }
+}
+
 const SENTENCE_SYSTEM: &str = "You answer questions about news articles. Use only the numbered \
 evidence. Answer in one short sentence and cite the evidence number like [1].";
 
@@ -34,17 +46,7 @@ const PHRASE_INSTRUCTION: &str = "Answer the question using only the text. Reply
 shortest phrase from the text that answers it. If the text does not answer the question, reply \
 exactly: not stated";
 
-/// The phrase style's user turn: the instruction, the text and the question. `eval
-/// --prompt-template` measures others, written with `{text}` (the sentences joined by spaces),
-/// `{lines}` (one per line) and `{question}`.
-pub const PHRASE_TEMPLATE: &str = "{instruction}\n\nText: {text}\n\nQuestion: {question}";
-
-pub fn messages(
-    style: PromptStyle,
-    template: Option<&str>,
-    question: &str,
-    evidence: &[Evidence],
-) -> Vec<ChatMessage> {
+pub fn messages(style: PromptStyle, question: &str, evidence: &[Evidence]) -> Vec<ChatMessage> {
     match style {
         PromptStyle::Sentence => {
             let mut user = String::from("Evidence:\n");
@@ -61,12 +63,11 @@ pub fn messages(
         // system prompt stays): the citation is attached afterwards by the check.
         PromptStyle::Phrase => {
             let text: Vec<&str> = evidence.iter().map(|e| e.quote.as_str()).collect();
-            let user = template
-                .unwrap_or(PHRASE_TEMPLATE)
-                .replace("{instruction}", PHRASE_INSTRUCTION)
-                .replace("{question}", question.trim())
-                .replace("{lines}", &text.join("\n"))
-                .replace("{text}", &text.join(" "));
+            let user = format!(
+                "{PHRASE_INSTRUCTION}\n\nText: {}\n\nQuestion: {}",
+                text.join(" "),
+                question.trim()
+            );
             vec![ChatMessage::user(user)]
         }
     }

@@ -1,9 +1,11 @@
 //! Turning a question and the conversation so far into a retrieval query, and into the
 //! question the reader reads. A follow-up such as "who replaced him?" or "why?" names
 //! nothing; the previous question and answer supply the missing terms.
-use super::asked::{self, Asked};
-use super::{named, text};
+use super::citations::without_citations;
+use super::question_kind::{self, Asked};
+use super::question_names;
 use crate::llm::{ChatMessage, Role};
+use crate::text;
 
 /// Words that point back at something said before.
 fn refers_back(question: &str) -> bool {
@@ -76,22 +78,24 @@ fn answer_part(content: &str) -> &str {
 /// An answer short enough to stand in for a pronoun: a name or a short phrase, not a quote
 /// of the evidence, a decline or a number.
 fn short_answer(answer: &str) -> Option<String> {
-    let plain = text::without_citations(answer_part(answer));
+    let plain = without_citations(answer_part(answer));
     let plain = plain.trim().trim_end_matches(['.', ',', ';']).trim();
     let quoted = plain.starts_with(['“', '"', '\'', '‘']);
     let declined = plain.starts_with(super::DECLINE_TEXT.split('.').next().unwrap_or("-"));
     let words = plain.split_whitespace().count();
     let numeric = plain.chars().any(|c| c.is_ascii_digit())
-        || text::words(plain).iter().any(|w| asked::is_number_word(w));
+        || text::words(plain)
+            .iter()
+            .any(|w| question_kind::is_number_word(w));
     (!quoted && !declined && !numeric && (1..=6).contains(&words) && plain.len() <= 60)
         .then(|| plain.to_string())
 }
 
 fn referents(question: &str, answer: &str) -> Referents {
     let short = short_answer(answer);
-    let kind = asked::asks_for(question);
+    let kind = question_kind::asks_for(question);
     let mut r = Referents {
-        named: named::names(question).into_iter().next(),
+        named: question_names::names(question).into_iter().next(),
         ..Referents::default()
     };
     match kind {
@@ -142,7 +146,7 @@ pub fn for_reader(question: &str, history: &[ChatMessage]) -> String {
     if substituted == question && own_count <= 1 && !points_back {
         // "In what year?" after "Which treaty …? Saint-Clair-sur-Epte": "Saint-Clair-sur-Epte:
         // in what year?". After a long answer (a quote), the question stays as it is.
-        let plain = text::without_citations(answer_part(last_answer));
+        let plain = without_citations(answer_part(last_answer));
         let plain = plain.trim().trim_end_matches(['.', ',', ';']).trim();
         let quoted = plain.starts_with(['“', '"', '\'', '‘']);
         let declined = plain.starts_with(super::DECLINE_TEXT.split('.').next().unwrap_or("-"));

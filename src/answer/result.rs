@@ -80,10 +80,15 @@ impl AnswerResult {
     }
 }
 
-/// Events of a streamed answer: the sources first, then text deltas.
+/// Events of an answer as it is made: the sources first (the query searched and the
+/// evidence), then the text as the reader writes it (a finished answer is one delta). The
+/// checked result follows them.
 #[derive(Debug, Clone)]
 pub enum AnswerEvent {
-    Sources(Vec<Evidence>),
+    Sources {
+        query: String,
+        evidence: Vec<Evidence>,
+    },
     Delta(String),
 }
 

@@ -1,13 +1,15 @@
 //! `eval`: the answer flow on a SQuAD-format question set. Accuracy of answers and
 //! evidence, abstention on unanswerable and off-topic questions, and latency.
 use super::conversation::{self, Conversation, ConversationReport, TurnOutcome};
+use super::metrics;
 use super::retrieval::{BenchError, Question};
-use crate::answer::related::{self, StoreOptions, SuggestionStore};
-use crate::answer::{text, AnswerConfig, AnswerRequest, Answerer, Retriever};
-use crate::corpus::{self, Corpus};
+use crate::answer::related;
+use crate::answer::{citations, support, AnswerRequest, Answerer, Retriever};
+use crate::corpus::{self, ChunkConfig, Corpus};
 use crate::index::{self, IndexOptions, SearchIndex};
-use crate::llm::{ChatMessage, LanguageModel, Role};
+use crate::llm::{ChatMessage, Role};
 use crate::progress::{Progress, Unit};
+use crate::text;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -38,14 +40,9 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Only retrieval, evidence and the decision: no model calls (fast, for calibration).
     pub no_generate: bool,
-    pub index: IndexOptions,
-    pub answer: AnswerConfig,
+    /// How passages are cut (for the indexes built with one article left out).
+    pub chunking: ChunkConfig,
     pub progress: Progress,
-    /// Prepare suggestions for this many articles and score the related questions shown
-    /// after answers.
-    pub related_articles: usize,
-    /// Include the model's own candidates when preparing suggestions (slower).
-    pub related_model: bool,
     /// A second set, questions put in a reader's own words, asked of the same index and
     /// reported apart (those about articles the corpus does not hold are left out).
     pub own_words: Vec<Question>,
@@ -167,45 +164,25 @@ fn build(
     Ok((scratch, index))
 }
 
-/// Runs the evaluation; per-question outcomes go to `out` as JSONL.
+/// Runs the evaluation of `answerer` (assembled over `corpus_dir`, with the suggestions to
+/// score, if any); per-question outcomes go to `out` as JSONL.
 pub fn run(
     corpus_dir: &Path,
     questions: &[Question],
-    model: Arc<dyn LanguageModel>,
+    answerer: &Answerer,
     options: &EvalOptions,
     out: &mut dyn Write,
 ) -> Result<EvalReport, EvalError> {
     let corpus = corpus::read_corpus(corpus_dir)?;
     let sampled = sample(questions, options.limit, options.seed);
-    let (_scratch, index) = build(&corpus, &options.index, None)?;
-    let retriever = Arc::new(
-        Retriever::new(Arc::new(index), options.answer.clone())
-            .with_embedder(options.index.embedder.clone()),
-    );
-    let mut answerer = Answerer::new(retriever.clone(), model.clone());
-    let related_scratch = tempfile::tempdir()?;
-    if options.related_articles > 0 {
-        let articles: Vec<&crate::corpus::Article> = retriever
-            .index()
-            .articles()
-            .iter()
-            .take(options.related_articles)
-            .collect();
-        let store = SuggestionStore::build(
-            &retriever,
-            model.as_ref(),
-            &articles,
-            &StoreOptions {
-                cache_dir: related_scratch.path().to_path_buf(),
-                use_model: options.related_model,
-                prune_stale: true,
-                read_only: false,
-            },
-            &options.progress,
-        );
-        answerer = answerer.with_suggestions(Arc::new(store));
-    }
-    let outcomes = ask_all(&sampled, &retriever, &answerer, options, "answering", out)?;
+    let retriever = answerer.retriever().clone();
+    let model = answerer.model().clone();
+    let index_options = IndexOptions {
+        chunking: options.chunking.clone(),
+        progress: Progress::silent(),
+        embedder: retriever.embedder().cloned(),
+    };
+    let outcomes = ask_all(&sampled, &retriever, answerer, options, "answering", out)?;
     let files: std::collections::HashSet<String> = corpus
         .articles
         .iter()
@@ -217,8 +194,8 @@ pub fn run(
         .filter(|q| files.contains(&q.article))
         .cloned()
         .collect();
-    let own_outcomes = ask_all(&own, &retriever, &answerer, options, "own words", out)?;
-    let conversations = converse(&files, &retriever, &answerer, options, out)?;
+    let own_outcomes = ask_all(&own, &retriever, answerer, options, "own words", out)?;
+    let conversations = converse(&files, &retriever, answerer, options, out)?;
 
     // Off-topic: each article's answerable questions, asked of an index built without it.
     let mut off_total = 0;
@@ -248,24 +225,27 @@ pub fn run(
                     .collect(),
                 skipped: Vec::new(),
             };
-            let (_scratch, index) = build(&rest, &options.index, Some(retriever.index()))?;
-            let without = Retriever::new(Arc::new(index), options.answer.clone())
-                .with_embedder(options.index.embedder.clone());
+            let (_scratch, index) = build(&rest, &index_options, Some(retriever.index()))?;
+            let without = Retriever::new(Arc::new(index), retriever.config().clone())
+                .with_embedder(retriever.embedder().cloned());
             for q in theirs {
                 let request = AnswerRequest::new(q.question.as_str());
                 off_total += 1;
                 let prepared = without.prepare(&request)?;
                 // Declined before the model, or (with the model, when the reader's "not
-                // stated" declines or its answer is judged) by its judgment: only then is the
-                // model asked. Without the model, a question left to its judgment is declined.
-                let c = &options.answer;
-                let ask_reader = !options.no_generate
-                    && (c.reader_declines
-                        || (c.reader_judges_uncertain && prepared.uncertain.is_some()));
+                // stated" declines) by the reader: only then is the model asked.
+                let ask_reader = !options.no_generate && retriever.config().reader_declines;
                 let declined = if prepared.decline.is_some() || !ask_reader {
-                    prepared.decline.is_some() || prepared.uncertain.is_some()
+                    prepared.decline.is_some()
                 } else {
-                    crate::answer::answer_alone(&without, model.as_ref(), &request)?.declined
+                    crate::answer::grounded_answer(
+                        &without,
+                        model.as_ref(),
+                        &request,
+                        None,
+                        &mut |_| true,
+                    )?
+                    .declined
                 };
                 off_declined += usize::from(declined);
                 let line = serde_json::json!({
@@ -287,7 +267,7 @@ pub fn run(
         &outcomes,
         &own_outcomes,
         &retriever,
-        &answerer,
+        answerer,
         options,
         (off_declined, off_total),
     )?;
@@ -412,7 +392,7 @@ fn ask_one(
     } else {
         q.answers
             .iter()
-            .map(|g| text::token_f1(&text::without_citations(&result.answer), g))
+            .map(|g| metrics::token_f1(&citations::without_citations(&result.answer), g))
             .fold(0.0, f64::max)
     };
     Ok(QuestionOutcome {
@@ -489,13 +469,13 @@ fn summarise(
                         s.answer.evidence.iter().map(|e| e.quote.as_str()).collect();
                     sources.push(q);
                     let supported = !s.answer.declined
-                        && text::unsupported_words(&s.answer.answer, &sources).is_empty();
+                        && support::unsupported_words(&s.answer.answer, &sources).is_empty();
                     entailed += usize::from(supported || s.source == related::Source::Reader);
                 }
                 wellformed += usize::from(related::well_formed(q).is_ok());
                 let request = AnswerRequest::new(q.as_str());
                 let p = retriever.prepare(&request)?;
-                answerable_related += usize::from(p.decline.is_none() && p.uncertain.is_none());
+                answerable_related += usize::from(p.decline.is_none());
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Benchmarks that print figures. Speed is measured here, never asserted in tests.
 pub mod answer;
 pub mod conversation;
+pub mod metrics;
 pub mod retrieval;
 pub mod serve;
 

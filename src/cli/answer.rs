@@ -1,14 +1,11 @@
 //! `ask`: one question through the grounded answer flow ([`ama::answer::Answerer`]).
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
-use ama::answer::related::SuggestionStore;
-use ama::answer::{AnswerConfig, AnswerRequest, AnswerResult, Answerer, Retriever};
-use ama::index;
+use ama::answer::{AnswerConfig, AnswerRequest, AnswerResult, Answerer};
+use ama::assemble::{assemble, Config};
 use ama::llm::WorkerOptions;
-use ama::progress::Progress;
 use anyhow::Context;
 use clap::Args;
-use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -29,79 +26,11 @@ pub struct AskArgs {
 /// Loads the index (building it when the corpus changed) and the model, and prepares the
 /// suggestions (once per article version, then cached), showing progress as bars.
 pub fn answerer(corpus: &CorpusArgs, model: &ModelArgs) -> anyhow::Result<Answerer> {
-    answerer_with(
-        corpus,
-        model,
-        WorkerOptions::default(),
-        &super::progress::bars(),
-        Setup::default(),
-    )
-}
-
-/// What the answerer may write, and where readers' questions go.
-#[derive(Clone, Default)]
-pub struct Setup {
-    /// Open the index `ama index` built, and write nothing to the data folder: no index
-    /// build, no suggestion cache (a replica).
-    pub read_only: bool,
-    /// Where every answered question is recorded (and the suggestable ones read back as
-    /// suggestions, once verified); `None`: nowhere.
-    pub store: Option<Arc<ama::store::Store>>,
-}
-
-/// `answerer` with the model's queue settings, reporting progress to `progress`.
-pub fn answerer_with(
-    corpus: &CorpusArgs,
-    model: &ModelArgs,
-    worker: WorkerOptions,
-    progress: &Progress,
-    setup: Setup,
-) -> anyhow::Result<Answerer> {
-    let options = corpus.chunking.options(progress.clone())?;
-    let index = if setup.read_only {
-        open_built_index(corpus)?
-    } else {
-        index::ensure_index(&corpus.corpus, &corpus.data, &options)
-            .with_context(|| format!("indexing {}", corpus.corpus.display()))?
-            .0
+    let config = Config {
+        model: model.source(WorkerOptions::default())?,
+        ..corpus.config()
     };
-    let model = model.load(worker, progress)?;
-    let retriever = Arc::new(
-        Retriever::new(Arc::new(index), AnswerConfig::for_model(model.name()))
-            .with_embedder(options.embedder),
-    );
-    let articles: Vec<_> = retriever.index().articles().iter().collect();
-    let mut store_options = corpus.suggestion_options();
-    store_options.read_only = setup.read_only;
-    let mut suggestions = SuggestionStore::build(
-        &retriever,
-        model.as_ref(),
-        &articles,
-        &store_options,
-        progress,
-    );
-    let Some(store) = setup.store else {
-        return Ok(Answerer::new(retriever, model).with_suggestions(Arc::new(suggestions)));
-    };
-    suggestions.add_reader_questions(&retriever, store.as_ref());
-    Ok(Answerer::new(retriever, model)
-        .with_suggestions(Arc::new(suggestions))
-        .with_question_log(store))
-}
-
-/// The index `ama index` built in the data folder, opened without writing; a warning when
-/// the corpus folder has changed since.
-fn open_built_index(corpus: &CorpusArgs) -> anyhow::Result<index::SearchIndex> {
-    let opened = index::open(&corpus.data)
-        .with_context(|| format!("opening the index in {} (read-only)", corpus.data.display()))?;
-    if corpus.corpus.is_dir() && !index::is_current(&corpus.corpus, &corpus.data) {
-        tracing::warn!(
-            "the index in {} is older than {}: run `ama index` to rebuild it (replicas pick it up when restarted)",
-            corpus.data.display(),
-            corpus.corpus.display()
-        );
-    }
-    Ok(opened)
+    Ok(assemble(&config, None, &super::progress::bars())?)
 }
 
 pub fn ask(args: AskArgs) -> anyhow::Result<()> {
@@ -162,34 +91,13 @@ pub struct EvalArgs {
     /// Skip generation: retrieval, evidence and abstention only (fast).
     #[arg(long)]
     pub no_generate: bool,
-    /// Answer questions that name something no article mentions (declined by default).
-    #[arg(long)]
-    pub allow_unknown_names: bool,
-    /// A name no article mentions declines from this share of the question's weight found in
-    /// the best passages on (or below the confident cosine).
-    #[arg(long)]
-    pub unknown_name_coverage: Option<f32>,
-    /// Decline below this share of the question's weight found in the best passages.
-    #[arg(long)]
-    pub min_coverage: Option<f32>,
-    /// Decline below this share of the question's weight found in the best sentence.
-    #[arg(long)]
-    pub min_sentence_coverage: Option<f32>,
-    /// With sentence vectors: decline below this cosine of the best sentence.
-    #[arg(long)]
-    pub min_similarity: Option<f32>,
-    /// With sentence vectors: answer from this cosine on, whatever the words.
-    #[arg(long)]
-    pub confident_similarity: Option<f32>,
-    /// With sentence vectors: weight of a sentence's cosine in choosing evidence.
-    #[arg(long)]
-    pub dense_weight: Option<f32>,
-    /// Evidence: how much more a sentence scores that offers the kind of answer asked for.
-    #[arg(long)]
-    pub answer_kind_bonus: Option<f32>,
-    /// Evidence: the share of the previous sentence's score a sentence adds to its own.
-    #[arg(long)]
-    pub context_weight: Option<f32>,
+    /// Overrides one of the answer flow's settings by name (repeatable), e.g.
+    /// `--set min_coverage=0.3`; `--set help` lists them with their defaults.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// A file of `key = value` settings (applied before --set).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// Also ask these questions in a reader's own words (same format; those about articles
     /// outside --corpus are left out) and report them apart.
     #[arg(long)]
@@ -199,53 +107,6 @@ pub struct EvalArgs {
     /// flow's own answers as history, and report the follow-ups apart.
     #[arg(long)]
     pub conversations: Option<std::path::PathBuf>,
-    /// Evidence sentences selected and shown.
-    #[arg(long)]
-    pub evidence_sentences: Option<usize>,
-    /// Never decline on the reader's "not stated" (quote the evidence instead), to measure
-    /// what its judgment adds.
-    #[arg(long)]
-    pub no_reader_declines: bool,
-    /// Between --min-similarity and --confident-similarity, where the words alone would
-    /// decline, let the reader answer and judge its own answer against the evidence.
-    #[arg(long)]
-    pub reader_judgment: bool,
-    /// Evidence sentences the model reads (at most --evidence-sentences).
-    #[arg(long)]
-    pub model_sentences: Option<usize>,
-    /// The stronger reader's user turn, to measure prompts: `{instruction}` (the default
-    /// instruction), `{text}` (the sentences read, joined by spaces), `{lines}` (one per line)
-    /// and `{question}`.
-    #[arg(long)]
-    pub prompt_template: Option<String>,
-    /// When the reader says "not stated" and the best sentence has at least this cosine, let
-    /// it read its sentences again with their neighbours.
-    #[arg(long)]
-    pub second_look_from: Option<f32>,
-    /// Keep a second look's answer without asking the reader to confirm it.
-    #[arg(long)]
-    pub second_look_unconfirmed: bool,
-    /// The reader reads its sentences with their neighbours from the start.
-    #[arg(long)]
-    pub read_neighbours: bool,
-    /// Below this share of the question's weight in the best passages, the reader reads the
-    /// best sentence with its neighbours.
-    #[arg(long)]
-    pub read_neighbours_below: Option<f32>,
-    /// Below this share of the question's weight in the best passages, the reader first
-    /// writes a hypothetical answer whose meaning helps choose the evidence (0: never).
-    #[arg(long)]
-    pub hypothesis_below: Option<f32>,
-    /// The hypothetical answer's words join the question's in BM25 too.
-    #[arg(long)]
-    pub hypothesis_lexical: bool,
-    /// The answer check reads only numbers and capitalised names (as for SmolLM2), not
-    /// every content word of a phrase answer.
-    #[arg(long)]
-    pub names_and_numbers_check: bool,
-    /// Never take a second look.
-    #[arg(long, conflicts_with = "second_look_from")]
-    pub no_second_look: bool,
     /// Prepare related questions for this many articles and score those shown after answers.
     #[arg(long, default_value_t = 1)]
     pub related_articles: usize,
@@ -266,42 +127,19 @@ pub struct EvalArgs {
 
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     use ama::bench::answer::{run, EvalOptions};
+    if args.set.iter().any(|s| s == "help") {
+        print!("{}", AnswerConfig::default().describe());
+        return Ok(());
+    }
     let questions = ama::bench::retrieval::read_questions(&args.questions)?;
-    let model = args
-        .model
-        .load(WorkerOptions::default(), &super::progress::bars())?;
-    let mut config = AnswerConfig::for_model(model.name());
-    if args.no_reader_declines {
-        config.reader_declines = false;
+    // The settings file's lines first, then --set: the last word wins.
+    let mut settings = Vec::new();
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        settings.extend(ama::answer::settings_lines(&text).map(str::to_string));
     }
-    config.reader_judges_uncertain |= args.reader_judgment;
-    if args.allow_unknown_names {
-        config.decline_unknown_names = false;
-    }
-    if let Some(c) = args.unknown_name_coverage {
-        config.unknown_name_coverage = c;
-    }
-    if let Some(c) = args.min_coverage {
-        config.min_coverage = c;
-    }
-    if let Some(c) = args.min_sentence_coverage {
-        config.min_sentence_coverage = c;
-    }
-    if let Some(c) = args.min_similarity {
-        config.min_similarity = c;
-    }
-    if let Some(c) = args.confident_similarity {
-        config.confident_similarity = c;
-    }
-    if let Some(w) = args.dense_weight {
-        config.dense_weight = w;
-    }
-    if let Some(b) = args.answer_kind_bonus {
-        config.answer_kind_bonus = b;
-    }
-    if let Some(w) = args.context_weight {
-        config.context_weight = w;
-    }
+    settings.extend(args.set.iter().cloned());
     let own_words = match &args.own_words {
         Some(path) => ama::bench::retrieval::read_questions(path)?,
         None => Vec::new(),
@@ -310,45 +148,29 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         Some(path) => ama::bench::conversation::read_conversations(path)?,
         None => Vec::new(),
     };
-    if let Some(n) = args.evidence_sentences {
-        config.evidence_sentences = n;
-        config.model_sentences = config.model_sentences.min(n);
-    }
-    if let Some(n) = args.model_sentences {
-        config.model_sentences = n;
-    }
-    if let Some(s) = args.second_look_from {
-        config.second_look_from = Some(s);
-    }
-    if args.second_look_unconfirmed {
-        config.second_look_confirmed = false;
-    }
-    config.read_neighbours |= args.read_neighbours;
-    if let Some(c) = args.read_neighbours_below {
-        config.read_neighbours_below = c;
-    }
-    if args.no_second_look {
-        config.second_look_from = None;
-    }
-    if let Some(c) = args.hypothesis_below {
-        config.hypothesis_below = c;
-    }
-    config.hypothesis_lexical |= args.hypothesis_lexical;
-    if args.names_and_numbers_check {
-        config.answer_words_in_evidence = false;
-    }
-    if let Some(t) = &args.prompt_template {
-        config.prompt_template = Some(t.as_str().into());
-    }
+    // The corpus is indexed in a scratch folder, and the suggestions of the first
+    // --related-articles articles prepared there: eval leaves `data/` alone.
+    let scratch = tempfile::tempdir()?;
+    let progress = super::progress::bars_unless(args.json);
+    let config = Config {
+        corpus: args.corpus.clone(),
+        data: scratch.path().to_path_buf(),
+        chunking: args.chunking.chunking(),
+        lexical: args.chunking.lexical,
+        model: args.model.source(WorkerOptions::default())?,
+        suggestions_cache: Some(scratch.path().join("related")),
+        suggest_articles: Some(args.related_articles),
+        suggest_with_model: args.related_model,
+        settings,
+        ..Config::default()
+    };
+    let answerer = assemble(&config, None, &progress)?;
     let options = EvalOptions {
         limit: args.limit,
         seed: args.seed,
         no_generate: args.no_generate,
-        index: args.chunking.options(Progress::silent())?,
-        answer: config,
-        progress: super::progress::bars_unless(args.json),
-        related_articles: args.related_articles,
-        related_model: args.related_model,
+        chunking: config.chunking.clone(),
+        progress,
         own_words,
         conversations,
     };
@@ -356,7 +178,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let mut out = std::io::BufWriter::new(std::fs::File::create(&args.out)?);
-    let r = run(&args.corpus, &questions, model, &options, &mut out)?;
+    let r = run(&args.corpus, &questions, &answerer, &options, &mut out)?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());

@@ -1,15 +1,15 @@
 //! CLI commands of the language-model engine: `fetch-model`, `generate`, `bench llm`.
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use ama::assemble::{Config, ModelSource};
 use ama::fetch;
 use ama::llm::llama::DensePrefill;
 use ama::llm::{
-    load_model, ChatMessage, Engine, EngineOptions, GenEvent, GenerateParams, RemoteModel,
-    RemoteOptions, WeightsMode, WorkerOptions,
+    load_model, ChatMessage, Engine, EngineOptions, GenEvent, GenerateParams, RemoteOptions,
+    WeightsMode, WorkerOptions,
 };
-use ama::progress::Progress;
 use anyhow::Context;
 use candle_core::quantized::GgmlDType;
 use clap::{Args, ValueEnum};
@@ -82,16 +82,15 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The model to answer with: the remote server given by --llm-url, or the local engine
-    /// (fetched when missing, reporting to `progress`) on a worker thread.
-    pub fn load(
-        &self,
-        worker: WorkerOptions,
-        progress: &Progress,
-    ) -> anyhow::Result<std::sync::Arc<dyn ama::llm::LanguageModel>> {
+    /// Where the answers' model runs: the remote server given by --llm-url, or the local
+    /// engine (on a worker thread with `worker`'s queue).
+    pub fn source(&self, worker: WorkerOptions) -> anyhow::Result<ModelSource> {
         let Some(url) = &self.llm_url else {
-            let path = self.path_with(progress)?;
-            return Ok(load_model(&path, &self.options(), worker)?);
+            return Ok(ModelSource::Local {
+                model: self.model.clone(),
+                engine: self.options(),
+                worker,
+            });
         };
         let api_key = match &self.llm_api_key_env {
             Some(var) => Some(
@@ -101,7 +100,7 @@ impl ModelArgs {
             None => None,
         };
         let timeout = Duration::from_secs(self.llm_timeout_secs.max(1));
-        let options = RemoteOptions {
+        Ok(ModelSource::Remote(RemoteOptions {
             model: self.llm_model.clone(),
             api_key,
             concurrency: self.llm_concurrency.max(1),
@@ -111,22 +110,13 @@ impl ModelArgs {
             total_timeout: timeout * 3,
             context_length: self.max_context,
             ..RemoteOptions::new(url.clone())
-        };
-        Ok(std::sync::Arc::new(RemoteModel::connect(options)?))
+        }))
     }
 
     /// The model file: the one given, or the default, fetched when missing (with bars).
     pub fn path(&self) -> anyhow::Result<PathBuf> {
-        self.path_with(&super::progress::bars())
-    }
-
-    /// As [`Self::path`], reporting a fetch to `progress`.
-    pub fn path_with(&self, progress: &Progress) -> anyhow::Result<PathBuf> {
-        let name = self.model.as_deref().unwrap_or(fetch::default_model().name);
-        match fetch::named(name) {
-            Some(model) => Ok(fetch::ensure_named(Path::new("models"), model, progress)?),
-            None => Ok(PathBuf::from(name)),
-        }
+        let progress = super::progress::bars();
+        Ok(Config::default().model_path(self.model.as_deref(), &progress)?)
     }
 
     pub fn options(&self) -> EngineOptions {

@@ -1,8 +1,7 @@
 //! `index`, `search` and `bench retrieval`.
-use ama::answer::related::StoreOptions;
+use ama::assemble::Config;
 use ama::bench::retrieval as bench;
 use ama::corpus::ChunkConfig;
-use ama::embed::Embedder;
 use ama::index::{self, BuildStatus, IndexOptions};
 use ama::progress::Progress;
 use anyhow::Context;
@@ -28,17 +27,15 @@ pub struct CorpusArgs {
 }
 
 impl CorpusArgs {
-    /// Where the suggestions are cached: the data folder's own cache, pruned of articles
-    /// that changed, or the shared folder of `--suggestions-cache`, never pruned.
-    pub fn suggestion_options(&self) -> StoreOptions {
-        match &self.suggestions_cache {
-            Some(dir) => StoreOptions {
-                cache_dir: dir.clone(),
-                use_model: true,
-                prune_stale: false,
-                read_only: false,
-            },
-            None => StoreOptions::in_data_dir(&self.data),
+    /// The assembly's config for these folders and passage sizes (the default model).
+    pub fn config(&self) -> Config {
+        Config {
+            corpus: self.corpus.clone(),
+            data: self.data.clone(),
+            chunking: self.chunking.chunking(),
+            lexical: self.chunking.lexical,
+            suggestions_cache: self.suggestions_cache.clone(),
+            ..Config::default()
         }
     }
 }
@@ -62,27 +59,24 @@ pub struct IndexingArgs {
 }
 
 impl IndexingArgs {
+    pub fn chunking(&self) -> ChunkConfig {
+        ChunkConfig {
+            min_words: self.min_words,
+            target_words: self.target_words,
+            max_words: self.max_words,
+            ..ChunkConfig::default()
+        }
+    }
+
     /// The index options; unless `--lexical`, with the sentence embedder (fetched when
     /// missing, reporting to `progress`).
     pub fn options(&self, progress: Progress) -> anyhow::Result<IndexOptions> {
-        let embedder = if self.lexical {
-            None
-        } else {
-            Some(
-                Embedder::ensure(std::path::Path::new("models"), &progress)
-                    .context("loading the sentence embedder (or pass --lexical)")?,
-            )
+        let config = Config {
+            chunking: self.chunking(),
+            lexical: self.lexical,
+            ..Config::default()
         };
-        Ok(IndexOptions {
-            chunking: ChunkConfig {
-                min_words: self.min_words,
-                target_words: self.target_words,
-                max_words: self.max_words,
-                ..ChunkConfig::default()
-            },
-            progress,
-            embedder,
-        })
+        Ok(config.index_options(progress)?)
     }
 }
 
@@ -148,13 +142,7 @@ pub fn index(args: IndexArgs) -> anyhow::Result<()> {
         eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
     }
     if args.suggestions {
-        let answerer = super::answer::answerer_with(
-            c,
-            &args.model,
-            ama::llm::WorkerOptions::default(),
-            &super::progress::bars(),
-            super::answer::Setup::default(),
-        )?;
+        let answerer = super::answer::answerer(c, &args.model)?;
         let count = answerer.suggestions().map(|s| s.all().count()).unwrap_or(0);
         println!("{count} suggested questions prepared and cached");
     }

@@ -1,7 +1,7 @@
 //! `serve`: the HTTP API and the chat page.
-use super::answer::{answerer_with, Setup};
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
+use ama::assemble::{assemble, Config, StoreSource};
 use ama::llm::WorkerOptions;
 use ama::server::limits::RateQuota;
 use ama::server::{self, AppState, ServerOptions};
@@ -85,11 +85,23 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", args.corpus.data.display()))?;
         Some(server::data_lock::DataLock::acquire(&args.corpus.data)?)
     };
-    let store = match (&args.database_url, args.read_only) {
-        (Some(url), _) => Some(Arc::new(ama::store::Store::open(url)?)),
-        (None, false) => Some(Arc::new(ama::store::Store::sqlite_in(&args.corpus.data)?)),
-        (None, true) => None,
+    let worker = WorkerOptions {
+        queue_capacity: args.queue,
+        ..WorkerOptions::default()
     };
+    let config = Config {
+        model: args.model.source(worker)?,
+        read_only: args.read_only,
+        store: match (&args.database_url, args.read_only) {
+            (Some(url), _) => StoreSource::Url(url.clone()),
+            (None, false) => StoreSource::DataFolder,
+            (None, true) => StoreSource::None,
+        },
+        cache_entries: args.cache,
+        ..args.corpus.config()
+    };
+    // Opened first: feedback is recorded from the start, answers once ready.
+    let store = config.open_store()?;
     let options = ServerOptions {
         request_timeout: Duration::from_secs(args.timeout_secs.max(1)),
         read_only: args.read_only,
@@ -121,21 +133,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let state = state.clone();
         let question_log = store.clone().filter(|_| !args.no_reader_log);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let worker = WorkerOptions {
-                queue_capacity: args.queue,
-                ..WorkerOptions::default()
-            };
-            let answerer = answerer_with(
-                &args.corpus,
-                &args.model,
-                worker,
-                &super::progress::logged(),
-                Setup {
-                    read_only: args.read_only,
-                    store: question_log,
-                },
-            )?
-            .with_cache(args.cache);
+            let answerer = assemble(&config, question_log, &super::progress::logged())?;
             tracing::info!(
                 articles = answerer.index().articles().len(),
                 passages = answerer.index().passages().len(),

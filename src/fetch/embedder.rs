@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{ensure, io_err, write_marker, FetchError, Source};
+use super::checksum::write_marker;
+use super::models::Source;
+use super::{ensure, io_err, FetchError};
 use crate::progress::Progress;
 
 /// Folder of the unpacked embedder inside the models folder.

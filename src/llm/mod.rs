@@ -170,6 +170,16 @@ impl From<candle_core::Error> for LlmError {
     }
 }
 
+/// What [`GenStream::recv_until`] got.
+#[derive(Debug)]
+pub enum Received {
+    Event(GenEvent),
+    /// The stream ended (after its last event, or because the generation stopped).
+    Closed,
+    /// Nothing came before the deadline.
+    TimedOut,
+}
+
 /// A stream of generation events. Dropping it cancels the generation within one token.
 #[derive(Debug)]
 pub struct GenStream {
@@ -187,6 +197,36 @@ impl GenStream {
     /// Next event from sync code (must not be called on an async runtime thread).
     pub fn blocking_recv(&mut self) -> Option<GenEvent> {
         self.rx.blocking_recv()
+    }
+    /// Next event from sync code, waiting until `deadline` at most (`None`: no limit). Must
+    /// not be called on an async runtime thread.
+    pub fn recv_until(&mut self, deadline: Option<std::time::Instant>) -> Received {
+        use std::task::{Context, Poll, Wake, Waker};
+        /// Wakes the waiting thread when the channel has news.
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            match self.rx.poll_recv(&mut cx) {
+                Poll::Ready(Some(event)) => return Received::Event(event),
+                Poll::Ready(None) => return Received::Closed,
+                Poll::Pending => match deadline {
+                    None => std::thread::park(),
+                    Some(d) => {
+                        let left = d.saturating_duration_since(std::time::Instant::now());
+                        if left.is_zero() {
+                            return Received::TimedOut;
+                        }
+                        std::thread::park_timeout(left);
+                    }
+                },
+            }
+        }
     }
     /// The underlying receiver (e.g. to wrap it in a `Stream`).
     pub fn into_inner(self) -> tokio::sync::mpsc::Receiver<GenEvent> {

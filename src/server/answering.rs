@@ -1,78 +1,106 @@
-//! The library's answer flow from async code: its synchronous steps (retrieval, the check)
-//! run on the blocking pool so that retrieval never waits for the model, the model's draft
-//! is read as it comes, and every step keeps to the request's deadline. Dropping a
-//! generation cancels it.
+//! The answer flow ([`crate::answer::Answerer::answer`]) from async code: it runs on the
+//! blocking pool, so retrieval and the check never hold up the runtime, and its events come
+//! back on a channel for the handlers to translate. The flow owns the deadline and the
+//! fallback to quoted evidence; dropping the receiver (a client that left) cancels it.
 use super::error::ApiError;
 use super::AppState;
-use crate::answer::{AnswerError, AnswerRequest, AnswerResult, Generation, Started};
-use crate::llm::LlmError;
+use crate::answer::{AnswerEvent, AnswerRequest, AnswerResult};
+use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// Everything up to the model: a finished answer or a queued generation (full queue → 503).
-pub async fn start(state: &AppState, request: AnswerRequest) -> Result<Started, ApiError> {
-    let answerer = state.answerer()?;
-    Ok(tokio::task::spawn_blocking(move || answerer.start(&request)).await??)
+/// Past the deadline (which the flow meets by quoting its evidence), how long the check of a
+/// finished answer may still take before the request fails with 504.
+const CHECK_GRACE: Duration = Duration::from_secs(5);
+
+/// What a handler receives: the flow's events, then its result or error.
+pub enum Update {
+    Event(AnswerEvent),
+    Done(Box<AnswerResult>),
+    Failed(ApiError),
 }
 
-/// Checks a finished generation's draft and builds the result.
-pub async fn finish(state: &AppState, generation: Generation) -> Result<AnswerResult, ApiError> {
-    let answerer = state.answerer()?;
-    Ok(tokio::task::spawn_blocking(move || answerer.finish(generation)).await??)
+/// A running answer.
+pub struct Answering {
+    events: mpsc::Receiver<Update>,
+    deadline: Instant,
+    limit: u64,
 }
 
-/// The whole answer, without streaming, within the deadline.
+impl Answering {
+    /// Starts the flow for `request`, to be answered by `deadline`.
+    pub fn start(
+        state: &AppState,
+        request: AnswerRequest,
+        deadline: Instant,
+    ) -> Result<Answering, ApiError> {
+        let answerer = state.answerer()?;
+        let (tx, events) = mpsc::channel(64);
+        let flow_deadline = deadline.into_std();
+        tokio::task::spawn_blocking(move || {
+            let result = answerer.answer(&request, Some(flow_deadline), &mut |event| {
+                tx.blocking_send(Update::Event(event)).is_ok()
+            });
+            let last = match result {
+                Ok(result) => Update::Done(Box::new(result)),
+                Err(e) => Update::Failed(e.into()),
+            };
+            let _ = tx.blocking_send(last);
+        });
+        Ok(Answering {
+            events,
+            deadline,
+            limit: state.options.request_timeout.as_secs(),
+        })
+    }
+
+    /// The next event, the result, or the error; a 504 once the deadline (and the check's
+    /// grace after it) has passed.
+    pub async fn next(&mut self) -> Update {
+        match tokio::time::timeout_at(self.deadline + CHECK_GRACE, self.events.recv()).await {
+            Ok(Some(progress)) => progress,
+            Ok(None) => Update::Failed(ApiError::Internal("the answer flow stopped".into())),
+            Err(_) => Update::Failed(ApiError::Timeout(self.limit)),
+        }
+    }
+
+    /// The first event (the sources, or a finished answer's), or the error that came before
+    /// anything could be sent: what decides between a stream and a plain HTTP error.
+    pub async fn first(&mut self) -> Result<Update, ApiError> {
+        let first = tokio::time::timeout_at(self.deadline, self.next())
+            .await
+            .map_err(|_| ApiError::Timeout(self.limit))?;
+        match first {
+            Update::Failed(e) => Err(e),
+            other => Ok(other),
+        }
+    }
+
+    /// The result, skipping the events.
+    pub async fn result(mut self) -> Result<AnswerResult, ApiError> {
+        match self.first().await? {
+            Update::Done(result) => Ok(*result),
+            _ => self.finish().await,
+        }
+    }
+
+    /// The result, skipping the events still to come (after [`Self::first`]).
+    pub async fn finish(mut self) -> Result<AnswerResult, ApiError> {
+        loop {
+            match self.next().await {
+                Update::Event(_) => {}
+                Update::Done(result) => return Ok(*result),
+                Update::Failed(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// The whole answer, without streaming.
 pub async fn answer(
     state: &AppState,
     request: AnswerRequest,
     deadline: Instant,
 ) -> Result<AnswerResult, ApiError> {
-    match within(state, deadline, start(state, request)).await? {
-        Started::Finished(result) => Ok(result),
-        Started::Generating(generation) => complete(state, generation, deadline).await,
-    }
-}
-
-/// Reads the rest of a generation and finishes it. A model that fails, or is still writing
-/// when the deadline passes, gives the degraded answer (the evidence quoted), not an error.
-pub async fn complete(
-    state: &AppState,
-    mut generation: Generation,
-    deadline: Instant,
-) -> Result<AnswerResult, ApiError> {
-    match tokio::time::timeout_at(deadline, generation.complete()).await {
-        Ok(Ok(())) => within(state, deadline, finish(state, generation)).await,
-        Ok(Err(e)) if e.is_model_failure() => degrade(state, generation, e).await,
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => degrade(state, generation, too_slow(state)).await,
-    }
-}
-
-/// Why a generation still running at the request's deadline is given up.
-pub fn too_slow(state: &AppState) -> AnswerError {
-    AnswerError::Model(LlmError::Inference(format!(
-        "the model was still writing after {} s",
-        state.options.request_timeout.as_secs()
-    )))
-}
-
-/// The answer of a generation the model failed (`error`): its evidence quoted, `degraded`.
-pub async fn degrade(
-    state: &AppState,
-    generation: Generation,
-    error: AnswerError,
-) -> Result<AnswerResult, ApiError> {
-    let answerer = state.answerer()?;
-    Ok(tokio::task::spawn_blocking(move || answerer.finish_degraded(generation, &error)).await?)
-}
-
-/// `work`, or a 504 once the deadline passes.
-pub async fn within<T>(
-    state: &AppState,
-    deadline: Instant,
-    work: impl std::future::Future<Output = Result<T, ApiError>>,
-) -> Result<T, ApiError> {
-    let limit = state.options.request_timeout.as_secs();
-    tokio::time::timeout_at(deadline, work)
-        .await
-        .map_err(|_| ApiError::Timeout(limit))?
+    Answering::start(state, request, deadline)?.result().await
 }

@@ -1,11 +1,11 @@
 //! The product's own API: answers (JSON and Server-Sent Events), articles, retrieval-only
 //! search, feedback, health.
-use super::answering;
+use super::answering::{self, Answering, Update};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::request::{answer_request, MessageIn};
 use super::AppState;
-use crate::answer::{AnswerResult, Evidence, Started};
+use crate::answer::{AnswerEvent, AnswerResult, Evidence};
 use crate::index::SearchHit;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -97,50 +97,29 @@ pub async fn ask_stream(
 ) -> Result<Response, ApiError> {
     let deadline = Instant::now() + state.options.request_timeout;
     let request = body.into_request()?;
-    let started = answering::within(&state, deadline, answering::start(&state, request)).await?;
+    let mut answering = Answering::start(&state, request, deadline)?;
+    // Bad input, an unknown article or a full queue: a plain HTTP error, before the stream.
+    let first = answering.first().await?;
     let stream = async_stream::stream! {
-        match started {
-            Started::Finished(result) => {
-                yield event("sources", &SourcesEvent {
-                    query: &result.query,
-                    evidence: &result.evidence,
-                });
-                yield event("delta", &DeltaEvent { text: &result.answer });
-                yield event("done", &result);
-            }
-            Started::Generating(mut generation) => {
-                yield event("sources", &SourcesEvent {
-                    query: &generation.prepared().query,
-                    evidence: &generation.prepared().evidence,
-                });
-                loop {
-                    let next = tokio::time::timeout_at(deadline, generation.next_delta()).await;
-                    // The model failed, or is still writing at the deadline: the evidence,
-                    // quoted.
-                    let failed = match next {
-                        Ok(Ok(Some(text))) => {
-                            yield event("delta", &DeltaEvent { text: &text });
-                            continue;
-                        }
-                        Ok(Ok(None)) => break,
-                        Ok(Err(e)) if e.is_model_failure() => e,
-                        Ok(Err(e)) => {
-                            yield error_event(&e.into());
-                            return;
-                        }
-                        Err(_) => answering::too_slow(&state),
-                    };
-                    match answering::degrade(&state, generation, failed).await {
-                        Ok(result) => yield event("done", &result),
-                        Err(e) => yield error_event(&e),
-                    }
+        let mut next = first;
+        loop {
+            match next {
+                Update::Event(AnswerEvent::Sources { query, evidence }) => {
+                    yield event("sources", &SourcesEvent { query: &query, evidence: &evidence });
+                }
+                Update::Event(AnswerEvent::Delta(text)) => {
+                    yield event("delta", &DeltaEvent { text: &text });
+                }
+                Update::Done(result) => {
+                    yield event("done", &result);
                     return;
                 }
-                match answering::finish(&state, generation).await {
-                    Ok(result) => yield event("done", &result),
-                    Err(e) => yield error_event(&e),
+                Update::Failed(e) => {
+                    yield error_event(&e);
+                    return;
                 }
             }
+            next = answering.next().await;
         }
     };
     let stream = stream.map(Ok::<_, std::convert::Infallible>);

@@ -7,12 +7,12 @@
 //! its evidence before the first content chunk, so a streamed answer is the same text as a
 //! non-streamed one and never shows a sentence that the check removed. (The page's own
 //! stream, `/api/ask/stream`, shows the draft live and then replaces it.)
-use super::answering;
+use super::answering::{self, Answering, Update};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::request::{answer_request, MessageIn};
 use super::AppState;
-use crate::answer::{AnswerResult, Evidence, Started};
+use crate::answer::{AnswerResult, Evidence};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -234,16 +234,16 @@ async fn stream(
     deadline: Instant,
 ) -> Result<Response, ApiError> {
     // Input errors and a full queue are HTTP errors before the stream opens.
-    let started = answering::within(&state, deadline, answering::start(&state, request)).await?;
+    let mut answering = Answering::start(&state, request, deadline)?;
+    let first = answering.first().await?;
     let id = completion_id();
     let created = now();
     let events = async_stream::stream! {
         yield data(&chunk(&id, created, &model, json!({"role": "assistant", "content": ""}), None));
-        let answer = match started {
-            Started::Finished(result) => Ok(result),
-            Started::Generating(generation) => {
-                answering::complete(&state, generation, deadline).await
-            }
+        // The checked answer is what is streamed (see the module), so the draft is not.
+        let answer = match first {
+            Update::Done(result) => Ok(*result),
+            _ => answering.finish().await,
         };
         match answer {
             Ok(result) => {

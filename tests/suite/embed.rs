@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use ama::answer::{text, AnswerConfig, AnswerRequest, Retriever};
+use ama::answer::{AnswerConfig, AnswerRequest, Retriever};
 use ama::bench::retrieval::read_questions;
 use ama::embed::{cosine, Embedder, DIM};
 use ama::index::{self, IndexOptions};
 use ama::progress::Progress;
+use ama::text;
 
 use crate::common::heavy;
 use crate::common::llm_harness::{fixture, models_dir};

@@ -3,7 +3,7 @@
 //! are non-negotiable" became "What is the status of the Donbas valley and Mariupol in
 //! Russia?", which asks as if they were in Russia. The answer check reads the answer, not
 //! the question, so such a question passes it with a true answer ("non-negotiable").
-use crate::answer::text;
+use crate::text;
 
 /// Prepositions that put something somewhere.
 const LOCATIVE: &[&str] = &["in", "at", "inside", "within", "into"];
@@ -11,7 +11,7 @@ const LOCATIVE: &[&str] = &["in", "at", "inside", "within", "into"];
 /// Prepositions that relate a name to something without placing anything there.
 const RELATIONAL: &[&str] = &["for", "against", "by", "with", "of", "about", "to"];
 
-/// Words of `text` as [`text::words`] cuts them (lower case, possessives cut), each with
+/// Words of `text` as [`text::words()`] cuts them (lower case, possessives cut), each with
 /// whether it was typed with a capital.
 fn tokens(text: &str) -> Vec<(String, bool)> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))

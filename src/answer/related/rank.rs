@@ -3,8 +3,9 @@
 use super::store::SuggestionStore;
 use super::verify::Verified;
 use super::{Source, Suggestion};
-use crate::answer::{text, AnswerResult};
+use crate::answer::AnswerResult;
 use crate::index::SearchIndex;
+use crate::text;
 use std::collections::HashSet;
 use std::ops::Range;
 
@@ -240,7 +241,6 @@ mod tests {
             query: question.into(),
             evidence: Vec::new(),
             decline: None,
-            uncertain: None,
             messages: Vec::new(),
             read: 0,
             coverage: 1.0,

@@ -10,7 +10,8 @@
 //! [`READER_LOG_MAX_AGE_DAYS`] are ignored (the store itself keeps 180 days).
 use super::verify::{answerable_question, well_formed, Rejection};
 use super::{Source, Suggestion, SuggestionStore, Yield};
-use crate::answer::{compose, text, AnswerRequest, AnswerResult, Draft, Retriever};
+use crate::answer::{compose, AnswerRequest, AnswerResult, Draft, Retriever};
+use crate::text;
 use std::collections::HashSet;
 
 /// How many of the latest reader questions are considered.

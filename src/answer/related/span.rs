@@ -3,9 +3,9 @@
 //! tie the question to it: the question asks for that kind of answer and does not already
 //! hold it.
 #[cfg(test)]
-use crate::answer::asked::asks_for;
-use crate::answer::asked::{is_time, Asked};
-use crate::answer::text;
+use crate::answer::question_kind::asks_for;
+use crate::answer::question_kind::{is_time, Asked};
+use crate::text;
 
 /// The kind of answer a span gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,10 +4,11 @@
 use super::rank::best_per_passage;
 use super::verify::{verified_for_article, Rejection};
 use super::{Source, Suggestion, Yield};
-use crate::answer::{compose, text, AnswerRequest, Draft, Retriever};
+use crate::answer::{compose, AnswerRequest, Draft, Retriever};
 use crate::corpus::Article;
 use crate::llm::LanguageModel;
 use crate::progress::{Progress, Unit};
+use crate::text;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -89,7 +90,7 @@ pub fn build_for_article(
                 // says: the evidence sentence, quoted. The small model, asked such an open
                 // question, often recombines the sentence's names into a false claim.
                 match retriever.prepare(&AnswerRequest::new(v.question.as_str())) {
-                    Ok(p) if p.decline.is_none() && p.uncertain.is_none() => {
+                    Ok(p) if p.decline.is_none() => {
                         compose(retriever.config(), p, Draft::default())
                     }
                     _ => {

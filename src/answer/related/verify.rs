@@ -4,10 +4,14 @@
 use super::candidates::{self, Candidate};
 use super::span;
 use super::{Source, Yield};
-use crate::answer::{answer_alone, asked, text, AnswerRequest, AnswerResult, Prepared, Retriever};
+use crate::answer::{
+    grounded_answer, question_kind, support, AnswerError, AnswerRequest, AnswerResult, Prepared,
+    Retriever,
+};
 use crate::corpus::Article;
 use crate::index::SearchIndex;
 use crate::llm::LanguageModel;
+use crate::text;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fmt;
@@ -138,7 +142,7 @@ pub fn answerable_question(retriever: &Retriever, question: &str) -> Result<Prep
         .prepare(&AnswerRequest::new(question))
         .map_err(|_| Rejection::AnswerFailed)?;
     // A suggestion must be plainly answerable, not one its reader would have to judge.
-    if prepared.decline.is_some() || prepared.uncertain.is_some() {
+    if prepared.decline.is_some() {
         return Err(Rejection::Declined);
     }
     Ok(prepared)
@@ -164,7 +168,7 @@ fn verify(
         .is_some_and(|span| span::gives_away(&candidate.question, span));
     if let Some(span) = candidate.span.as_ref().filter(|_| !about_span) {
         well_formed(&candidate.question)?;
-        if !span::fits(asked::asks_for(&candidate.question), span) {
+        if !span::fits(question_kind::asks_for(&candidate.question), span) {
             return Err(Rejection::WrongKind);
         }
     }
@@ -185,7 +189,7 @@ fn verify(
         return Ok(None);
     };
     let request = AnswerRequest::new(candidate.question.as_str());
-    let result = answer_alone(retriever, model, &request).map_err(|_| Rejection::AnswerFailed)?;
+    let result = answer_alone(retriever, model, &request)?;
     if result.declined {
         return Err(Rejection::Declined);
     }
@@ -219,11 +223,11 @@ fn verify(
     // reason ("is 'dislodging Ukrainian forces at any cost' true?") is noise.
     let by_construction = span.kind == span::SpanKind::Reason
         && span::claim(source, span)
-            .is_some_and(|c| text::unsupported_words(&candidate.question, &[c]).is_empty());
+            .is_some_and(|c| support::unsupported_words(&candidate.question, &[c]).is_empty());
     let supported = if by_construction {
         let mut sources: Vec<&str> = result.evidence.iter().map(|e| e.quote.as_str()).collect();
         sources.push(&candidate.question);
-        text::unsupported_words(&result.answer, &sources).is_empty()
+        support::unsupported_words(&result.answer, &sources).is_empty()
     } else {
         entailed(retriever, model, &candidate.question, &result, claim)
     };
@@ -248,7 +252,7 @@ pub fn entailed(
     let evidence: Vec<&str> = result.evidence.iter().map(|e| e.quote.as_str()).collect();
     let mut sources = evidence.clone();
     sources.push(question);
-    if !text::unsupported_words(&result.answer, &sources).is_empty() {
+    if !support::unsupported_words(&result.answer, &sources).is_empty() {
         return false;
     }
     if !retriever.config().reader_declines {
@@ -437,8 +441,7 @@ fn verify_linked(
     if !reads(first) || !reads(second) {
         return Err(Rejection::EvidenceElsewhere);
     }
-    let result = answer_alone(retriever, model, &AnswerRequest::new(question))
-        .map_err(|_| Rejection::AnswerFailed)?;
+    let result = answer_alone(retriever, model, &AnswerRequest::new(question))?;
     if result.declined {
         return Err(Rejection::Declined);
     }
@@ -451,34 +454,20 @@ fn verify_linked(
     Ok(result)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn well_formed_questions_pass_and_bad_ones_fail() {
-        assert!(well_formed("Who replaced General Zaluzhny in 2024?").is_ok());
-        assert!(well_formed("What does the article say about Kursk?").is_ok());
-        assert!(well_formed("Who replaced him?").is_err()); // too short, and a pronoun
-        assert_eq!(
-            well_formed("Why did they attack the province at night?"),
-            Err(Rejection::DanglingPronoun)
-        );
-        assert_eq!(
-            well_formed("What does the passage say about Kursk?"),
-            Err(Rejection::RefersToText)
-        );
-        assert_eq!(
-            well_formed("Kyiv attacked Kursk with missiles."),
-            Err(Rejection::NoQuestionMark)
-        );
-        assert_eq!(
-            well_formed("Kyiv attacked Kursk with missiles again?"),
-            Err(Rejection::NoQuestionWord)
-        );
-        assert_eq!(
-            well_formed("How much did the Kursk issue remain the Kursk issue?"),
-            Err(Rejection::RepeatedPhrase)
-        );
+/// The grounded answer a suggestion is verified with; a model that could not write it (the
+/// answer would only quote its evidence) rejects the suggestion.
+fn answer_alone(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    request: &AnswerRequest,
+) -> Result<AnswerResult, Rejection> {
+    let answered: Result<AnswerResult, AnswerError> =
+        grounded_answer(retriever, model, request, None, &mut |_| true);
+    match answered {
+        Ok(result) if !result.degraded => Ok(result),
+        _ => Err(Rejection::AnswerFailed),
     }
 }
+
+#[cfg(test)]
+mod tests;

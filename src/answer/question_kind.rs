@@ -1,9 +1,7 @@
 //! What kind of answer a question asks for, by its opening words ("Who…" a person, "When…"
-//! a time, "How many…" a quantity, "Why…" a reason), and whether a sentence offers one it does
-//! not already hold. The suggested questions must ask for the kind of answer their span gives;
-//! evidence selection can prefer such sentences (`AnswerConfig::answer_kind_bonus`, off by
-//! default).
-use super::text;
+//! a time, "How many…" a quantity, "Why…" a reason). The suggested questions must ask for the
+//! kind of answer their span gives, and the check reads "who" answers by it.
+use crate::text;
 
 /// What a question asks for, by its opening words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,61 +113,6 @@ pub fn is_time(span: &str) -> bool {
     })
 }
 
-/// Markers of a stated reason or purpose.
-const REASON_MARKERS: &[&str] = &[
-    "because",
-    "due to",
-    "owing to",
-    "in order to",
-    "so as to",
-    "so that",
-    "aim",
-    "aims",
-    "aimed",
-    "goal",
-    "purpose",
-    "reason",
-    "to prevent",
-    "to avoid",
-    "to ensure",
-    "as a result",
-    "in response",
-];
-
-/// Whether `sentence` offers the kind of answer `question` asks for, beyond what the
-/// question already says: a name it does not hold for "Who…" or "Where…", a number or a time
-/// for "How many…" or "When…", a stated reason for "Why…".
-pub fn offers(asked: Asked, sentence: &str, question: &str) -> bool {
-    let known = text::normalise(question);
-    let known: Vec<&str> = known.split_whitespace().collect();
-    let new_word = |w: &String| !known.contains(&w.as_str());
-    match asked {
-        Asked::Person | Asked::Place => text::facts(sentence).iter().any(|f| {
-            !f.chars().any(|c| c.is_ascii_digit())
-                && !is_time(f)
-                && !text::normalise(f)
-                    .split_whitespace()
-                    .all(|w| known.contains(&w))
-        }),
-        Asked::Time => text::words(sentence)
-            .iter()
-            .any(|w| new_word(w) && is_time(w)),
-        Asked::Quantity => text::words(sentence).iter().any(|w| {
-            new_word(w)
-                && (w.chars().any(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&w.as_str()))
-        }),
-        Asked::Duration => {
-            offers(Asked::Time, sentence, question) || offers(Asked::Quantity, sentence, question)
-        }
-        Asked::Reason => {
-            let lower = format!(" {} ", text::normalise(sentence));
-            REASON_MARKERS
-                .iter()
-                .any(|m| lower.contains(&format!(" {m} ")))
-        }
-    }
-}
-
 /// Whether `word` (lower case) is a number written out ("six", "thousands", "half").
 pub fn is_number_word(word: &str) -> bool {
     NUMBER_WORDS.contains(&word)
@@ -223,39 +166,5 @@ mod tests {
             Some(Asked::Quantity)
         );
         assert_eq!(asks_for("What did the Kremlin deploy?"), None);
-    }
-
-    #[test]
-    fn a_sentence_offers_what_the_question_does_not_hold() {
-        let q = "How quickly did Kyiv get the green light to fire arms into its neighbour?";
-        assert_eq!(asks_for(q), Some(Asked::Duration));
-        let asked = Asked::Duration;
-        assert!(offers(
-            asked,
-            "Within 72 hours, Ukraine received approval from the U.S.",
-            q
-        ));
-        assert!(!offers(
-            asked,
-            "Ukraine received approval to use advanced weapons.",
-            q
-        ));
-        let q = "Who replaced General Zaluzhny?";
-        assert!(offers(
-            Asked::Person,
-            "Zaluzhny was replaced by General Syrsky.",
-            q
-        ));
-        assert!(!offers(
-            Asked::Person,
-            "He was replaced by General Zaluzhny.",
-            q
-        ));
-        assert!(offers(
-            Asked::Reason,
-            "They paused because the rain came.",
-            "Why?"
-        ));
-        assert!(!offers(Asked::Reason, "They paused for the rain.", "Why?"));
     }
 }

@@ -4,7 +4,7 @@
 //! describe instead of naming, so this is what still tells a near-topic question the articles
 //! cannot answer (SQuAD's look-alikes often swap one name) from one put in other words.
 
-use super::text::is_stop_word;
+use crate::text::is_stop_word;
 
 /// The names of `question`: runs of words written as names (capitalised, not opening a
 /// sentence) or holding a digit, as written, without a possessive "'s", one run per name
