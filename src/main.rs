@@ -23,11 +23,11 @@ enum Command {
     /// Retrieve the passages that best match a question.
     Search(cli::retrieval::SearchArgs),
     /// Answer a question from the articles, with evidence and citations.
-    Ask(cli::answer::AskArgs),
+    Ask(cli::ask::AskArgs),
     /// Prepare (or show) the verified related questions and their stored answers.
-    Related(cli::answer::RelatedArgs),
+    Related(cli::related::RelatedArgs),
     /// Evaluate answers and abstention on a SQuAD-format question set.
-    Eval(cli::answer::EvalArgs),
+    Eval(cli::eval::EvalArgs),
     /// The editors' report: most asked questions, declined ones, answers marked not useful.
     Report(cli::report::ReportArgs),
     /// Download a model (the default reader, Qwen2.5-Coder-0.5B-Instruct GGUF) into models/ and verify it.
@@ -55,9 +55,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => cli::serve::serve(args),
         Command::Index(args) => cli::retrieval::index(args),
-        Command::Ask(args) => cli::answer::ask(args),
-        Command::Eval(args) => cli::answer::eval(args),
-        Command::Related(args) => cli::answer::related(args),
+        Command::Ask(args) => cli::ask::ask(args),
+        Command::Eval(args) => cli::eval::eval(args),
+        Command::Related(args) => cli::related::related(args),
         Command::Search(args) => cli::retrieval::search(args),
         Command::Report(args) => cli::report::report(args),
         Command::FetchModel(args) => cli::llm::fetch_model(args),

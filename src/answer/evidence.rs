@@ -166,3 +166,50 @@ pub fn select(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::testing::small_index;
+
+    fn evidence(question: &str, max: usize, min_ratio: f32) -> Vec<Evidence> {
+        let (_dir, index) = small_index();
+        let hits = index.search(question, 5, None).unwrap();
+        let terms = query_terms(&index, question);
+        select(&index, &terms, &hits, None, max, min_ratio)
+    }
+
+    #[test]
+    fn the_sentence_holding_most_of_the_question_comes_first() {
+        let e = evidence("Who replaced General Zaluzhny as commander?", 2, 0.0);
+        assert!(e[0].quote.starts_with("General Syrsky replaced"), "{e:?}");
+        assert_eq!(e.iter().map(|e| e.number).collect::<Vec<_>>(), [1, 2]);
+        assert!(e[0].score >= e[1].score);
+        // The highlight is the quote's place in the article.
+        let (_dir, index) = small_index();
+        let article = index.article(&e[0].article_id).unwrap();
+        assert_eq!(&article.text[e[0].highlight.clone()], e[0].quote);
+    }
+
+    #[test]
+    fn a_weak_second_sentence_is_left_out() {
+        let all = evidence("Who replaced General Zaluzhny as commander?", 3, 0.0);
+        let strict = evidence("Who replaced General Zaluzhny as commander?", 3, 0.99);
+        assert!(all.len() > strict.len(), "{all:?}");
+        assert_eq!(strict.len(), 1);
+    }
+
+    #[test]
+    fn a_sentence_opening_with_a_pronoun_is_quoted_with_the_one_before() {
+        let e = evidence("How many loaves are baked every morning?", 1, 0.35);
+        assert!(
+            e[0].quote.starts_with("The bakery opened") && e[0].quote.ends_with("every morning."),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn no_words_in_common_give_no_evidence() {
+        assert!(evidence("boiling point of ethanol", 2, 0.35).is_empty());
+    }
+}

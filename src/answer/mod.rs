@@ -21,6 +21,8 @@ mod config;
 mod draft;
 pub mod evidence;
 mod flow;
+#[cfg(test)]
+mod flow_tests;
 pub mod judge;
 pub mod prompt;
 pub mod query;
@@ -30,6 +32,8 @@ pub mod related;
 mod result;
 mod retriever;
 pub mod support;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use answerer::Answerer;
 pub use compose::{compose, degraded};

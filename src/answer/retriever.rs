@@ -225,3 +225,74 @@ impl Retriever {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::testing::small_index;
+
+    fn retriever() -> (tempfile::TempDir, Retriever) {
+        let (dir, index) = small_index();
+        (dir, Retriever::new(index, AnswerConfig::default()))
+    }
+
+    #[test]
+    fn the_best_sentence_is_the_evidence_and_the_reader_reads_it() {
+        let (_dir, r) = retriever();
+        let p = r
+            .prepare(&AnswerRequest::new("Which port handles the grain exports?"))
+            .unwrap();
+        assert_eq!(p.decline, None, "{p:?}");
+        assert!(p.evidence[0].quote.contains("Odesa"), "{:?}", p.evidence);
+        assert_eq!(p.evidence[0].number, 1);
+        assert_eq!(p.read, 1);
+        // The prompt holds what the reader reads and the question.
+        let prompt: String = p.messages.iter().map(|m| m.content.as_str()).collect();
+        assert!(prompt.contains(&p.evidence[0].quote) && prompt.contains("grain exports"));
+        assert!(p.coverage > 0.4 && p.sentence_coverage > 0.35, "{p:?}");
+    }
+
+    #[test]
+    fn questions_the_articles_cannot_answer_are_declined_with_a_reason() {
+        let (_dir, r) = retriever();
+        let decline = |q: &str| r.prepare(&AnswerRequest::new(q)).unwrap().decline;
+        // A name no article mentions, the rest in the articles' words.
+        let unknown = decline("Who replaced General Petraeus as commander?").unwrap();
+        assert!(unknown.contains("never mention General Petraeus"), "{unknown}");
+        // Nothing to look for.
+        assert!(decline("Who is it?").unwrap().contains("names nothing"));
+        // Too little of the question anywhere.
+        assert!(decline("What is the boiling point of ethanol?").is_some());
+        assert_eq!(decline("When did the bakery open?"), None);
+    }
+
+    #[test]
+    fn an_article_restricts_the_evidence_and_an_unknown_one_is_an_error() {
+        let (_dir, r) = retriever();
+        let bakery = r
+            .index()
+            .articles()
+            .iter()
+            .find(|a| a.title.contains("bakery"));
+        let request = AnswerRequest {
+            article: bakery.map(|a| a.id.clone()),
+            ..AnswerRequest::new("Who replaced General Zaluzhny?")
+        };
+        let p = r.prepare(&request).unwrap();
+        assert!(
+            p.evidence
+                .iter()
+                .all(|e| e.article_title.contains("bakery")),
+            "{p:?}"
+        );
+        assert!(p.decline.is_some());
+        let unknown = AnswerRequest {
+            article: Some("nowhere".into()),
+            ..AnswerRequest::new("Who?")
+        };
+        assert!(matches!(
+            r.prepare(&unknown),
+            Err(AnswerError::UnknownArticle(_))
+        ));
+    }
+}

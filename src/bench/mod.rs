@@ -1,9 +1,10 @@
 //! Benchmarks that print figures. Speed is measured here, never asserted in tests.
-pub mod answer;
 pub mod conversation;
+pub mod eval;
 pub mod metrics;
 pub mod retrieval;
 pub mod serve;
+pub mod served;
 
 /// The `p`-th percentile (0–100) of `values` by the nearest-rank method; 0 when empty.
 pub fn percentile(values: &[f64], p: f64) -> f64 {

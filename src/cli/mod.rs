@@ -1,7 +1,9 @@
 //! Subcommand implementations. Each one parses its flags and calls library functions.
-pub mod answer;
+pub mod ask;
+pub mod eval;
 pub mod llm;
 pub mod progress;
+pub mod related;
 pub mod report;
 pub mod retrieval;
 pub mod serve;

@@ -1,8 +1,10 @@
 //! `index`, `search` and `bench retrieval`.
-use ama::assemble::Config;
+use ama::answer::Answerer;
+use ama::assemble::{assemble, Config};
 use ama::bench::retrieval as bench;
 use ama::corpus::ChunkConfig;
 use ama::index::{self, BuildStatus, IndexOptions};
+use ama::llm::WorkerOptions;
 use ama::progress::Progress;
 use anyhow::Context;
 use clap::Args;
@@ -37,6 +39,16 @@ impl CorpusArgs {
             suggestions_cache: self.suggestions_cache.clone(),
             ..Config::default()
         }
+    }
+
+    /// Loads the index (building it when the corpus changed) and the model, and prepares the
+    /// suggestions (once per article version, then cached), showing progress as bars.
+    pub fn answerer(&self, model: &super::llm::ModelArgs) -> anyhow::Result<Answerer> {
+        let config = Config {
+            model: model.source(WorkerOptions::default())?,
+            ..self.config()
+        };
+        Ok(assemble(&config, None, &super::progress::bars())?)
     }
 }
 
@@ -142,7 +154,7 @@ pub fn index(args: IndexArgs) -> anyhow::Result<()> {
         eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
     }
     if args.suggestions {
-        let answerer = super::answer::answerer(c, &args.model)?;
+        let answerer = c.answerer(&args.model)?;
         let count = answerer.suggestions().map(|s| s.all().count()).unwrap_or(0);
         println!("{count} suggested questions prepared and cached");
     }

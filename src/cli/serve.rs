@@ -1,14 +1,13 @@
 //! `serve`: the HTTP API and the chat page.
 use super::llm::ModelArgs;
 use super::retrieval::CorpusArgs;
-use ama::assemble::{assemble, Config, StoreSource};
+use ama::assemble::{Config, StoreSource};
 use ama::llm::WorkerOptions;
 use ama::server::limits::RateQuota;
-use ama::server::{self, AppState, ServerOptions};
+use ama::server::{self, Launch, ServerOptions};
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -78,18 +77,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let _data_lock = if args.read_only {
-        None
-    } else {
-        std::fs::create_dir_all(&args.corpus.data)
-            .with_context(|| format!("creating {}", args.corpus.data.display()))?;
-        Some(server::data_lock::DataLock::acquire(&args.corpus.data)?)
-    };
     let worker = WorkerOptions {
         queue_capacity: args.queue,
         ..WorkerOptions::default()
     };
-    let config = Config {
+    let answerer = Config {
         model: args.model.source(worker)?,
         read_only: args.read_only,
         store: match (&args.database_url, args.read_only) {
@@ -100,9 +92,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         cache_entries: args.cache,
         ..args.corpus.config()
     };
-    // Opened first: feedback is recorded from the start, answers once ready.
-    let store = config.open_store()?;
-    let options = ServerOptions {
+    let server = ServerOptions {
         request_timeout: Duration::from_secs(args.timeout_secs.max(1)),
         read_only: args.read_only,
         access: server::guard::AccessPolicy {
@@ -118,53 +108,19 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ),
         ..ServerOptions::default()
     };
-    let state = AppState::with_store(options, store.clone());
-    let listener = tokio::net::TcpListener::bind(&args.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
-    let addr = listener.local_addr()?;
-    // The first line on stdout, for scripts and tests that start the server on port 0.
-    println!("listening on http://{addr}");
-    std::io::stdout().flush()?;
-    tracing::info!("listening on http://{addr}; preparing the index and the model");
-
-    // Index, model and suggestions load while /healthz already answers.
-    let loading = {
-        let state = state.clone();
-        let question_log = store.clone().filter(|_| !args.no_reader_log);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let answerer = assemble(&config, question_log, &super::progress::logged())?;
-            tracing::info!(
-                articles = answerer.index().articles().len(),
-                passages = answerer.index().passages().len(),
-                model = answerer.model().name(),
-                "ready: open http://{addr}/"
-            );
-            state.set_answerer(Arc::new(answerer));
-            Ok(())
-        })
+    let launch = Launch {
+        addr: args.addr.clone(),
+        server,
+        answerer,
+        log_questions: !args.no_reader_log,
     };
-    let server = server::serve(listener, state, server::shutdown_signal());
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => return result.context("serving"),
-        loaded = loading => match loaded {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e.context("preparing the answerer")),
-            Err(e) => anyhow::bail!("preparing the answerer failed: {e}"),
-        },
-    }
-    let served = server.await.context("serving");
-    // What readers did last reaches the database before the process ends (or is reported).
-    if let Some(store) = store {
-        let flushed = tokio::task::spawn_blocking(move || store.flush(Duration::from_secs(3)))
-            .await
-            .unwrap_or(false);
-        if !flushed {
-            tracing::warn!("some readers' questions or feedback could not be written to the store");
-        }
-    }
-    served
+    server::run(launch, super::progress::logged(), |addr| {
+        // The first line on stdout, for scripts and tests that start the server on port 0.
+        println!("listening on http://{addr}");
+        let _ = std::io::stdout().flush();
+    })
+    .await?;
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -193,18 +149,8 @@ pub struct BenchServeArgs {
     pub corpus: CorpusArgs,
 }
 
-/// Kills the started server when the bench ends, however it ends.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
-    use std::io::BufRead;
+    use ama::bench::served::{load_and_sample, wait_ready, StartedServer};
     let text = std::fs::read_to_string(&args.questions)
         .with_context(|| format!("reading {}", args.questions.display()))?;
     let questions: Vec<String> = text
@@ -218,102 +164,49 @@ pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
         "no questions in {}",
         args.questions.display()
     );
-    let mut _child = None;
-    let url =
-        match &args.url {
-            Some(u) => u.trim_end_matches('/').to_string(),
-            None => {
-                let mut child =
-                    std::process::Command::new(std::env::current_exe()?)
-                        // One client address for every simulated reader: no per-client limit.
-                        .args([
-                            "serve",
-                            "--addr",
-                            "127.0.0.1:0",
-                            "--rate-limit",
-                            "0",
-                            "--queue",
-                        ])
-                        .arg(args.queue.to_string())
-                        .arg("--corpus")
-                        .arg(&args.corpus.corpus)
-                        .arg("--data")
-                        .arg(&args.corpus.data)
-                        .args(args.corpus.suggestions_cache.iter().flat_map(|d| {
-                            [std::ffi::OsStr::new("--suggestions-cache"), d.as_os_str()]
-                        }))
-                        .env("RUST_LOG", "warn")
-                        .stdout(std::process::Stdio::piped())
-                        .spawn()
-                        .context("starting ama serve")?;
-                let stdout = child.stdout.take().context("server stdout")?;
-                let child = Child(child);
-                let mut first = String::new();
-                std::io::BufReader::new(stdout).read_line(&mut first)?;
-                let url = first
-                    .trim()
-                    .strip_prefix("listening on ")
-                    .with_context(|| format!("unexpected first line from the server: {first:?}"))?
-                    .to_string();
-                _child = Some(child);
-                url
+    let started = match &args.url {
+        Some(_) => None,
+        None => {
+            // One client address for every simulated reader: no per-client limit.
+            let mut serve_args: Vec<std::ffi::OsString> = ["--rate-limit", "0", "--queue"]
+                .iter()
+                .map(Into::into)
+                .collect();
+            serve_args.push(args.queue.to_string().into());
+            serve_args.push("--corpus".into());
+            serve_args.push(args.corpus.corpus.clone().into());
+            serve_args.push("--data".into());
+            serve_args.push(args.corpus.data.clone().into());
+            if let Some(dir) = &args.corpus.suggestions_cache {
+                serve_args.push("--suggestions-cache".into());
+                serve_args.push(dir.clone().into());
             }
-        };
+            Some(StartedServer::start(
+                &std::env::current_exe()?,
+                &serve_args,
+            )?)
+        }
+    };
+    let url = match (&args.url, &started) {
+        (Some(u), _) => u.trim_end_matches('/').to_string(),
+        (None, Some(s)) => s.url.clone(),
+        (None, None) => anyhow::bail!("no server to load"),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let wait = std::time::Instant::now();
-        loop {
-            if let Ok(r) = client.get(format!("{url}/readyz")).send().await {
-                if r.status().is_success() {
-                    break;
-                }
-            }
-            anyhow::ensure!(
-                wait.elapsed() < Duration::from_secs(900),
-                "the server never became ready"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        let options = ama::bench::serve::LoadOptions {
-            clients: args.clients.max(1),
-            duration: Duration::from_secs(args.seconds.max(1)),
-            questions,
-            seed: args.seed,
-        };
-        // The started server's memory and descriptors, every 5 s from ready to the end (a
-        // soak: both should stay flat).
-        let pid = _child.as_ref().map(|c: &Child| c.0.id());
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let sampler = pid.map(|pid| {
-            tokio::spawn(async move {
-                let mut samples = Vec::new();
-                let mut tick = tokio::time::interval(Duration::from_secs(5));
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        _ = &mut stopped => return samples,
-                    }
-                    match ama::bench::serve::sample_process(pid) {
-                        Some(s) => samples.push(s),
-                        None => return samples,
-                    }
-                }
-            })
-        });
-        let report = ama::bench::serve::run(&url, &options).await?;
-        let _ = stop.send(());
-        let mut trend = None;
-        if let (Some(pid), Some(sampler)) = (pid, sampler) {
-            let mut samples = sampler.await.unwrap_or_default();
-            samples.extend(ama::bench::serve::sample_process(pid));
-            trend = ama::bench::serve::ProcessTrend::from_samples(&samples);
-        }
-        Ok((report, trend))
+    let options = ama::bench::serve::LoadOptions {
+        clients: args.clients.max(1),
+        duration: Duration::from_secs(args.seconds.max(1)),
+        questions,
+        seed: args.seed,
+    };
+    let pid = started.as_ref().map(StartedServer::pid);
+    let (report, trend) = runtime.block_on(async {
+        wait_ready(&url).await?;
+        load_and_sample(&url, &options, pid).await
     })?;
-    let (report, trend) = report;
+
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         if let (Some(t), Some(map)) = (trend, value.as_object_mut()) {

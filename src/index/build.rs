@@ -1,7 +1,7 @@
 //! Writing a complete index into a fresh folder: passages into tantivy, articles and
 //! passages into the store, and, with an embedder, the sentence vectors.
 use super::schema;
-use super::store::{self, Store};
+use super::texts::{self, ArticleTexts};
 use super::vectors::{self, SentenceVectors};
 use super::{io_err, IndexError, SearchIndex};
 use crate::corpus::{self, ChunkConfig, Corpus, Passage};
@@ -78,9 +78,9 @@ pub fn build_at_reusing(
     writer.commit()?;
     writer.wait_merging_threads()?;
     drop(progress);
-    let store = Store::new(corpus.articles.clone(), passages);
-    let store_path = dir.join(store::FILE_NAME);
-    let json = serde_json::to_vec(&store).map_err(|e| IndexError::Store {
+    let store = ArticleTexts::new(corpus.articles.clone(), passages);
+    let store_path = dir.join(texts::FILE_NAME);
+    let json = serde_json::to_vec(&store).map_err(|e| IndexError::Texts {
         path: store_path.clone(),
         reason: e.to_string(),
     })?;

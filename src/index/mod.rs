@@ -2,7 +2,7 @@
 //!
 //! Layout of the data folder:
 //! - `manifest.json`: what the current index was built from, and which folder holds it;
-//! - `index-<id>/`: a tantivy index plus `store.json` (articles and passages for display) and,
+//! - `index-<id>/`: a tantivy index plus `store.json` (the articles' texts and passages, for display) and,
 //!   when built with an embedder, the sentence vectors (`vectors.json`, `vectors.f32`);
 //! - `.building-<pid>-<id>/`: an index being built. It becomes current only when the
 //!   manifest that names it has been renamed into place, so a crash mid-build leaves the old
@@ -15,7 +15,7 @@ mod current;
 mod manifest;
 mod schema;
 mod search;
-mod store;
+mod texts;
 pub mod vectors;
 
 pub use build::{build_at, build_at_reusing, IndexOptions};
@@ -23,7 +23,7 @@ pub use current::{ensure_index, is_current, open, BuildStatus, IndexReport};
 pub use manifest::Manifest;
 pub use schema::analyzer;
 pub use search::{tolerated_prefix, SearchHit};
-pub use store::Store;
+pub use texts::ArticleTexts;
 pub use vectors::SentenceVectors;
 
 use crate::corpus::{self, Article, CorpusError, Passage};
@@ -43,8 +43,8 @@ pub enum IndexError {
     },
     #[error("search index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
-    #[error("index store {path} is unreadable: {reason}")]
-    Store { path: PathBuf, reason: String },
+    #[error("the index's article texts {path} are unreadable: {reason}")]
+    Texts { path: PathBuf, reason: String },
     #[error("no index in {0}: run `ama index` first")]
     Missing(PathBuf),
     #[error("embedding the sentences: {0}")]
@@ -58,7 +58,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
     }
 }
 
-/// An opened passage index with its article store.
+/// An opened passage index with its articles' texts.
 pub struct SearchIndex {
     /// Every word of the corpus (see [`corpus::words`]), built on first use.
     vocabulary: std::sync::OnceLock<std::collections::HashSet<String>>,
@@ -67,7 +67,7 @@ pub struct SearchIndex {
     folded: std::sync::OnceLock<Vec<String>>,
     reader: IndexReader,
     fields: Fields,
-    store: Store,
+    texts: ArticleTexts,
     /// The sentences' embeddings, when the index was built with an embedder.
     vectors: Option<SentenceVectors>,
     dir: PathBuf,
@@ -77,8 +77,8 @@ impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SearchIndex")
             .field("dir", &self.dir)
-            .field("articles", &self.store.articles.len())
-            .field("passages", &self.store.passages.len())
+            .field("articles", &self.texts.articles.len())
+            .field("passages", &self.texts.passages.len())
             .finish()
     }
 }
@@ -89,24 +89,25 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(schema::ANALYZER, schema::analyzer());
-        let store_path = dir.join(store::FILE_NAME);
+        let store_path = dir.join(texts::FILE_NAME);
         let bytes = std::fs::read(&store_path).map_err(io_err(&store_path))?;
-        let mut store: Store = serde_json::from_slice(&bytes).map_err(|e| IndexError::Store {
-            path: store_path.clone(),
-            reason: e.to_string(),
-        })?;
-        store.reindex();
+        let mut texts: ArticleTexts =
+            serde_json::from_slice(&bytes).map_err(|e| IndexError::Texts {
+                path: store_path.clone(),
+                reason: e.to_string(),
+            })?;
+        texts.reindex();
         let vectors = if dir.join(vectors::META_FILE).exists() {
-            SentenceVectors::read(dir, &vectors::layout(&store.articles, &store.passages))
+            SentenceVectors::read(dir, &vectors::layout(&texts.articles, &texts.passages))
         } else {
             None
         };
-        SearchIndex::from_parts(index, store, vectors, dir)
+        SearchIndex::from_parts(index, texts, vectors, dir)
     }
 
     fn from_parts(
         index: tantivy::Index,
-        store: Store,
+        texts: ArticleTexts,
         vectors: Option<SentenceVectors>,
         dir: &Path,
     ) -> Result<SearchIndex, IndexError> {
@@ -120,7 +121,7 @@ impl SearchIndex {
             folded: std::sync::OnceLock::new(),
             reader,
             fields,
-            store,
+            texts,
             vectors,
             dir: dir.to_path_buf(),
         })
@@ -132,26 +133,26 @@ impl SearchIndex {
     }
 
     pub fn articles(&self) -> &[Article] {
-        &self.store.articles
+        &self.texts.articles
     }
 
     pub fn passages(&self) -> &[Passage] {
-        &self.store.passages
+        &self.texts.passages
     }
 
     pub fn article(&self, id: &str) -> Option<&Article> {
-        self.store.article(id)
+        self.texts.article(id)
     }
 
     pub fn passages_of(&self, article_id: &str) -> &[Passage] {
-        self.store.passages_of(article_id)
+        self.texts.passages_of(article_id)
     }
 
     /// Every word of the articles and their titles, lower-cased, possessives dropped.
     pub fn vocabulary(&self) -> &std::collections::HashSet<String> {
         self.vocabulary.get_or_init(|| {
             let mut set = std::collections::HashSet::new();
-            for a in &self.store.articles {
+            for a in &self.texts.articles {
                 set.extend(corpus::words(&a.text));
                 set.extend(corpus::words(&a.title));
             }

@@ -227,9 +227,9 @@ impl SearchIndex {
 
     /// The passage in `slot` as a hit with `score`.
     pub fn hit(&self, slot: usize, score: f32) -> Option<SearchHit> {
-        let passage = self.store.passages.get(slot)?;
+        let passage = self.texts.passages.get(slot)?;
         let title = self
-            .store
+            .texts
             .article(&passage.article_id)
             .map(|a| a.title.clone())
             .unwrap_or_default();
@@ -253,11 +253,11 @@ impl SearchIndex {
             return Vec::new();
         };
         let slots = match article {
-            Some(id) => match self.store.article_slots(id) {
+            Some(id) => match self.texts.article_slots(id) {
                 Some(range) => range,
                 None => return Vec::new(),
             },
-            None => 0..self.store.passages.len(),
+            None => 0..self.texts.passages.len(),
         };
         let mut scored: Vec<(usize, f32)> = slots
             .filter_map(|slot| {
@@ -330,4 +330,46 @@ pub fn tolerated_prefix(word: &str) -> Option<&str> {
         let end = word.char_indices().nth(keep).map_or(word.len(), |(i, _)| i);
         &word[..end]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::answer::testing::small_index;
+
+    #[test]
+    fn bm25_ranks_the_passage_with_the_words_first_and_keeps_to_an_article() {
+        let (_dir, index) = small_index();
+        let hits = index.search("grain exports from Odesa", 5, None).unwrap();
+        assert!(hits[0].text.contains("Odesa"), "{hits:?}");
+        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        let bakery = index
+            .articles()
+            .iter()
+            .find(|a| a.title.contains("bakery"))
+            .map(|a| a.id.clone())
+            .unwrap();
+        let only = index.search("grain bakery", 5, Some(&bakery)).unwrap();
+        assert!(!only.is_empty() && only.iter().all(|h| h.article_id == bakery));
+        // Without vectors the hybrid search is BM25's.
+        let hybrid = index
+            .hybrid_search("grain exports from Odesa", None, 5, None)
+            .unwrap();
+        assert_eq!(hybrid[0].passage_id, hits[0].passage_id);
+    }
+
+    #[test]
+    fn no_input_makes_a_query_fail() {
+        let (_dir, index) = small_index();
+        for q in [
+            "",
+            "the of and",
+            "\"unclosed AND OR (",
+            &"Odesa ".repeat(5000),
+        ] {
+            let hits = index.search(q, 3, None).unwrap();
+            assert!(hits.len() <= 3);
+        }
+        assert!(index.search(" ?! -- ", 3, None).unwrap().is_empty());
+        assert!(index.search("Odesa", 0, None).unwrap().is_empty());
+    }
 }

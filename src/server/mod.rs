@@ -17,7 +17,10 @@ pub mod limits;
 pub mod openai;
 pub mod openapi;
 pub mod request;
+mod run;
 pub mod static_files;
+
+pub use run::{run, Launch, RunError};
 
 use crate::answer::Answerer;
 use axum::extract::{DefaultBodyLimit, Request};

@@ -7,8 +7,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use tokio::sync::OnceCell;
 
-use super::events::now_secs;
-use super::queue::Write;
+use super::events::{now_secs, Write};
 use super::{migrations, Backend, StoreError};
 use crate::answer::related::AskedQuestion;
 

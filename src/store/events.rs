@@ -1,5 +1,5 @@
 //! What the store records: a reader's question as the flow answered it, and a reader's
-//! verdict on an answer.
+//! verdict on an answer; and the entries of the queue that carries them to the database.
 
 /// A reader's question, as the flow answered it.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +28,14 @@ pub struct FeedbackEvent {
     pub answer: String,
     pub useful: bool,
     pub comment: Option<String>,
+}
+
+/// One entry of the queue, with its time (unix seconds).
+pub(super) enum Write {
+    Question(QuestionEvent, i64),
+    Feedback(FeedbackEvent, i64),
+    /// Answered once everything queued before it is written (or the wait gave up).
+    Flush(std::sync::mpsc::Sender<()>),
 }
 
 /// Now, in unix seconds (the stored times).

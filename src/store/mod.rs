@@ -46,7 +46,8 @@ pub use status::StoreStatus;
 use crate::health::Health;
 use crate::runtime::BackgroundTasks;
 use database::Database;
-use queue::{QueueCounters, Write};
+use events::Write;
+use queue::QueueCounters;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

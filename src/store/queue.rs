@@ -8,21 +8,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::database::Database;
-use super::events::{now_secs, FeedbackEvent, QuestionEvent};
+use super::events::{now_secs, FeedbackEvent, QuestionEvent, Write};
 use super::status::{note_failure, note_success};
 use super::Store;
 use crate::health::Health;
 
 /// Writes kept in memory while the database is unreachable.
 pub const MAX_PENDING: usize = 10_000;
-
-/// One entry of the queue, with its time (unix seconds).
-pub(super) enum Write {
-    Question(QuestionEvent, i64),
-    Feedback(FeedbackEvent, i64),
-    /// Answered once everything queued before it is written (or the wait gave up).
-    Flush(std::sync::mpsc::Sender<()>),
-}
 
 /// The queue's figures, as `/readyz` shows them.
 #[derive(Debug, Default)]

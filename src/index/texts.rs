@@ -7,7 +7,7 @@ use std::collections::HashMap;
 pub const FILE_NAME: &str = "store.json";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Store {
+pub struct ArticleTexts {
     pub articles: Vec<Article>,
     /// All passages, grouped by article in article order.
     pub passages: Vec<Passage>,
@@ -15,9 +15,9 @@ pub struct Store {
     by_article: HashMap<String, (usize, std::ops::Range<usize>)>,
 }
 
-impl Store {
-    pub fn new(articles: Vec<Article>, passages: Vec<Passage>) -> Store {
-        let mut store = Store {
+impl ArticleTexts {
+    pub fn new(articles: Vec<Article>, passages: Vec<Passage>) -> ArticleTexts {
+        let mut store = ArticleTexts {
             articles,
             passages,
             by_article: HashMap::new(),

@@ -1,79 +1,11 @@
-//! `ask`: one question through the grounded answer flow ([`ama::answer::Answerer`]).
+//! `eval`: the answer flow on a SQuAD-format question set ([`ama::bench::eval`]), assembled
+//! over a scratch data folder with the settings given by --set and --config.
 use super::llm::ModelArgs;
-use super::retrieval::CorpusArgs;
-use ama::answer::{AnswerConfig, AnswerRequest, AnswerResult, Answerer};
+use ama::answer::AnswerConfig;
 use ama::assemble::{assemble, Config};
 use ama::llm::WorkerOptions;
 use anyhow::Context;
 use clap::Args;
-
-#[derive(Debug, Args)]
-pub struct AskArgs {
-    /// The question.
-    pub question: String,
-    /// Only answer from this article (its id).
-    #[arg(long)]
-    pub article: Option<String>,
-    /// Print the result as one JSON object.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub corpus: CorpusArgs,
-    #[command(flatten)]
-    pub model: ModelArgs,
-}
-
-/// Loads the index (building it when the corpus changed) and the model, and prepares the
-/// suggestions (once per article version, then cached), showing progress as bars.
-pub fn answerer(corpus: &CorpusArgs, model: &ModelArgs) -> anyhow::Result<Answerer> {
-    let config = Config {
-        model: model.source(WorkerOptions::default())?,
-        ..corpus.config()
-    };
-    Ok(assemble(&config, None, &super::progress::bars())?)
-}
-
-pub fn ask(args: AskArgs) -> anyhow::Result<()> {
-    let answerer = answerer(&args.corpus, &args.model)?;
-    let request = AnswerRequest {
-        question: args.question.clone(),
-        history: Vec::new(),
-        article: args.article.clone(),
-    };
-    let result = answerer.ask(&request)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else {
-        print_result(&result);
-    }
-    Ok(())
-}
-
-fn print_result(r: &AnswerResult) {
-    println!("{}\n", r.answer);
-    if r.declined {
-        if let Some(reason) = &r.decline_reason {
-            println!("(declined: {reason})\n");
-        }
-    }
-    for c in &r.citations {
-        println!("[{}] “{}”", c.number, c.quote);
-        println!(
-            "    — {} ({}, bytes {}..{})",
-            c.article_title, c.passage_id, c.highlight.start, c.highlight.end
-        );
-    }
-    if !r.related.is_empty() {
-        println!("\nRelated questions:");
-        for q in &r.related {
-            println!("  • {q}");
-        }
-    }
-    println!(
-        "\nretrieval {:.1} ms · first token {:.0} ms · total {:.0} ms · {} prompt + {} answer tokens",
-        r.timings.retrieval_ms, r.timings.ttft_ms, r.timings.total_ms, r.tokens.prompt, r.tokens.completion
-    );
-}
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -126,7 +58,7 @@ pub struct EvalArgs {
 }
 
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    use ama::bench::answer::{run, EvalOptions};
+    use ama::bench::eval::{run, EvalOptions};
     if args.set.iter().any(|s| s == "help") {
         print!("{}", AnswerConfig::default().describe());
         return Ok(());
@@ -237,66 +169,5 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         r.latency_p50_ms, r.latency_p90_ms, r.latency_p99_ms
     );
     println!("per-question results: {}", args.out.display());
-    Ok(())
-}
-
-#[derive(Debug, Args)]
-pub struct RelatedArgs {
-    /// Only this article's suggestions.
-    #[arg(long)]
-    pub article: Option<String>,
-    /// Print them as JSON (with their stored answers).
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub corpus: CorpusArgs,
-    #[command(flatten)]
-    pub model: ModelArgs,
-}
-
-/// Prepares (or loads) the verified suggestions and prints them with their stored answers.
-pub fn related(args: RelatedArgs) -> anyhow::Result<()> {
-    let answerer = answerer(&args.corpus, &args.model)?;
-    let Some(store) = answerer.suggestions() else {
-        anyhow::bail!("no suggestions were prepared");
-    };
-    let mut list: Vec<_> = store
-        .all()
-        .filter(|s| args.article.as_deref().is_none_or(|a| a == s.article_id))
-        .collect();
-    list.sort_by_key(|s| (s.article_id.clone(), s.sentence.start));
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(());
-    }
-    for s in &list {
-        println!("{} [{}] {}", s.article_id, s.source.as_str(), s.question);
-        println!("    → {}", s.answer.answer);
-    }
-    let mut articles: Vec<&str> = list.iter().map(|s| s.article_id.as_str()).collect();
-    articles.dedup();
-    for article in articles {
-        println!("\nshown with {article}, in order:");
-        let shown = store.for_article(article, ama::answer::related::rank::ARTICLE_LIST);
-        for (i, s) in shown.iter().enumerate() {
-            println!("  {}. {}", i + 1, s.question);
-        }
-    }
-    println!("\nyield per source (candidates → verified → kept):");
-    let counts = store.counts();
-    for (source, y) in &store.yields.sources {
-        let kept = counts.get(source).copied().unwrap_or(0);
-        println!(
-            "  {}: {} candidates, {} verified, {kept} kept",
-            source.as_str(),
-            y.candidates,
-            y.kept
-        );
-        let mut rejected: Vec<_> = y.rejected.iter().collect();
-        rejected.sort_by(|a, b| b.1.cmp(a.1));
-        for (why, n) in rejected {
-            println!("      {n:4} rejected: {why}");
-        }
-    }
     Ok(())
 }

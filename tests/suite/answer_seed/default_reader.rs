@@ -1,0 +1,167 @@
+//! The default reader (Qwen2.5-Coder-0.5B) assembled as the product does: the seed set, a
+//! follow-up read through the conversation, and the seed article's suggested questions.
+use super::*;
+
+/// The seed article indexed with sentence vectors, and the default reader (Qwen2.5-Coder-0.5B)
+/// with its default settings; the folder holds the index.
+fn default_reader() -> (tempfile::TempDir, Arc<Retriever>, Arc<dyn LanguageModel>) {
+    default_reader_over(&repo().join("seeds"))
+}
+
+/// [`default_reader`] over the articles of `corpus`, assembled as the product does (without
+/// suggestions).
+fn default_reader_over(
+    corpus: &Path,
+) -> (tempfile::TempDir, Arc<Retriever>, Arc<dyn LanguageModel>) {
+    let data = tempfile::tempdir().unwrap();
+    let path = crate::common::llm_harness::default_reader();
+    let config = Config {
+        corpus: corpus.to_path_buf(),
+        data: data.path().to_path_buf(),
+        models_dir: repo().join("models"),
+        model: ModelSource::Local {
+            model: Some(path.to_string_lossy().into_owned()),
+            engine: EngineOptions::default(),
+            worker: WorkerOptions::default(),
+        },
+        suggest_articles: Some(0),
+        ..Config::default()
+    };
+    let answerer = assemble(&config, None, &Default::default())
+        .unwrap_or_else(|e| panic!("assembling the default reader: {e}"));
+    let retriever = answerer.retriever().clone();
+    assert_eq!(
+        retriever.config().prompt,
+        ama::answer::prompt::PromptStyle::Phrase
+    );
+    assert!(retriever.embedder().is_some());
+    (data, retriever, answerer.model().clone())
+}
+
+/// A follow-up's pronoun is read as what the flow's own previous answer named: "How many
+/// packages did it get?" after "Setanta Sports" is read "… did Setanta Sports get?". Read
+/// as typed, the reader answers "Six" (the packages on offer) from the same sentence.
+#[test]
+fn a_follow_ups_pronoun_is_read_as_what_the_previous_answer_named() {
+    let _heavy = crate::common::heavy();
+    let corpus = tempfile::tempdir().unwrap();
+    let article = "sky-united-kingdom.txt";
+    std::fs::copy(
+        repo().join("../shared/bench/squad/articles").join(article),
+        corpus.path().join(article),
+    )
+    .unwrap();
+    let (_data, retriever, model) = default_reader_over(corpus.path());
+    let answerer = Answerer::new(retriever, model);
+    let first = answerer
+        .ask(&AnswerRequest::new(
+            "Which Irish broadcaster was awarded Premier League packages in May 2006?",
+        ))
+        .unwrap();
+    assert!(first.answer.contains("Setanta"), "{first:?}");
+    let follow_up = AnswerRequest {
+        question: "How many packages did it get?".into(),
+        history: vec![
+            ChatMessage::user(first.question.clone()),
+            ChatMessage::new(Role::Assistant, first.answer.clone()),
+        ],
+        article: None,
+    };
+    let r = answerer.ask(&follow_up).unwrap();
+    assert!(!r.declined, "{r:?}");
+    assert!(
+        r.answer.to_lowercase().contains("two"),
+        "{} (draft {:?})",
+        r.answer,
+        r.draft
+    );
+    assert!(r.query.contains("Setanta"), "{}", r.query);
+}
+
+/// The same set with the default reader and the default hybrid index: it answers with the
+/// shortest phrase of its evidence, and its "not stated" declines.
+#[test]
+fn the_seed_question_set_with_the_default_reader() {
+    let _heavy = crate::common::heavy();
+    let (_data, retriever, model) = default_reader();
+    let answerer = Answerer::new(retriever, model);
+    let f = seed_set(&answerer);
+    assert_eq!(f.off_declined, f.off);
+    assert!(
+        f.declined_answerable <= 1,
+        "{} answerable declined",
+        f.declined_answerable
+    );
+    // Measured: 26 of 27 right (SmolLM2: 21).
+    assert!(f.right + 2 >= f.answerable, "{}/{}", f.right, f.answerable);
+}
+
+/// The default reader's list for the seed article: 8 questions, most written by the reader,
+/// at most 2 generic templates, each of the reader's answered from the sentence it was made
+/// from and asking for the kind of answer its stored answer gives.
+#[test]
+fn the_default_reader_suggests_specific_questions_for_the_seed_article() {
+    let _heavy = crate::common::heavy();
+    let (_data, retriever, model) = default_reader();
+    let articles: Vec<_> = retriever.index().articles().iter().collect();
+    let options = StoreOptions {
+        cache_dir: crate::common::suggestions_cache(),
+        use_model: true,
+        prune_stale: false,
+        read_only: false,
+    };
+    let store = SuggestionStore::build(
+        &retriever,
+        model.as_ref(),
+        &articles,
+        &options,
+        &Default::default(),
+    );
+    let list = store.for_article(&articles[0].id, related::rank::ARTICLE_LIST);
+    let questions: Vec<&str> = list.iter().map(|s| s.question.as_str()).collect();
+    assert_eq!(list.len(), related::rank::ARTICLE_LIST, "{questions:#?}");
+    let generic = list.iter().filter(|s| s.is_generic()).count();
+    assert!(generic <= related::rank::MAX_GENERIC, "{questions:#?}");
+    let written = list
+        .iter()
+        .filter(|s| s.source == related::Source::Model)
+        .count();
+    // Measured: 6 on AVX-512 (the focus a template shares with a written question is a
+    // clash; two written questions from different sentences may share one). Other kernels
+    // round differently and the reader's questions differ a little.
+    assert!(written >= 4, "{questions:#?}");
+    for s in list.iter().filter(|s| s.source == related::Source::Model) {
+        assert!(!s.answer.declined, "{}", s.question);
+        // None places a name where its source does not ("… Mariupol in Russia?").
+        let source = &articles[0].text[s.sentence.clone()];
+        assert_eq!(
+            related::premise::misplaced(&s.question, source),
+            None,
+            "{}",
+            s.question
+        );
+        assert!(
+            s.answer
+                .citations
+                .iter()
+                .any(|e| e.article_id == s.article_id
+                    && e.highlight.start <= s.sentence.start
+                    && s.sentence.end <= e.highlight.end),
+            "{} is answered from another sentence",
+            s.question
+        );
+        // "When", "How many" and "How long" questions are answered with a number or a date.
+        if matches!(
+            ama::answer::question_kind::asks_for(&s.question),
+            Some(Asked::Time | Asked::Quantity | Asked::Duration)
+        ) {
+            assert!(
+                s.answer.answer.chars().any(|c| c.is_ascii_digit())
+                    || ama::answer::question_kind::is_time(&s.answer.answer),
+                "{} → {}",
+                s.question,
+                s.answer.answer
+            );
+        }
+    }
+}
