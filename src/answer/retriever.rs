@@ -258,7 +258,10 @@ mod tests {
         let decline = |q: &str| r.prepare(&AnswerRequest::new(q)).unwrap().decline;
         // A name no article mentions, the rest in the articles' words.
         let unknown = decline("Who replaced General Petraeus as commander?").unwrap();
-        assert!(unknown.contains("never mention General Petraeus"), "{unknown}");
+        assert!(
+            unknown.contains("never mention General Petraeus"),
+            "{unknown}"
+        );
         // Nothing to look for.
         assert!(decline("Who is it?").unwrap().contains("names nothing"));
         // Too little of the question anywhere.
