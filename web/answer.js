@@ -54,7 +54,10 @@ function doneNodes(turn, page) {
   const r = turn.result;
   const citations = Array.isArray(r.citations) ? r.citations : [];
   const nodes = [];
-  if (r.degraded) {
+  if (r.busy) {
+    nodes.push(h('p', { class: 'notice degraded busy', role: 'status' },
+      'Many readers are asking right now, so here is the passage that best answers your question. Ask again in a moment for a short answer.'));
+  } else if (r.degraded) {
     nodes.push(h('p', { class: 'notice degraded', role: 'status' },
       'The answer writer is unavailable right now, so here is the passage that best answers your question.'));
   }

@@ -3,6 +3,7 @@
 //! answer endpoints, `eval` and the benchmarks all go through [`Answerer::answer`].
 use super::cache::AnswerCache;
 use super::flow::{announced, grounded_answer, quoted_answer, OnEvent};
+use super::in_flight::{follow, Followed, InFlight, Leader, Role};
 use super::related::{QuestionLog, SuggestionStore};
 use super::result::{asked_questions, AnswerRequest, AnswerResult, Timings};
 use super::retriever::Retriever;
@@ -22,6 +23,8 @@ pub struct Answerer {
     model: Arc<dyn LanguageModel>,
     suggestions: Option<Arc<SuggestionStore>>,
     cache: AnswerCache,
+    /// Questions being answered now, so that the same one is answered once.
+    in_flight: InFlight,
     question_log: Option<Arc<dyn QuestionLog>>,
 }
 
@@ -33,6 +36,7 @@ impl Answerer {
             model,
             suggestions: None,
             cache: AnswerCache::new(0),
+            in_flight: InFlight::default(),
             question_log: None,
         }
     }
@@ -78,9 +82,15 @@ impl Answerer {
         self.suggestions.as_deref()
     }
 
-    /// The whole flow: a cached or stored answer when there is one, otherwise
-    /// [`grounded_answer`] (its events reported to `on_event` as they come), then related
-    /// questions; the result is cached (unless degraded) and logged. `deadline`: when the
+    /// Answers being made right now.
+    pub fn in_flight_answers(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The whole flow: a cached or stored answer when there is one; the answer another
+    /// request is making to the same question right now, followed ([`super::in_flight`]);
+    /// otherwise [`grounded_answer`] (its events reported to `on_event` as they come), then
+    /// related questions; the result is cached (unless degraded) and logged. `deadline`: when the
     /// model must have finished, or the answer quotes its evidence (`None`: no limit).
     pub fn answer(
         &self,
@@ -96,19 +106,68 @@ impl Answerer {
             self.log(request, &known);
             return announced(known, on_event);
         }
-        let mut result = grounded_answer(
+        let leader = match self.in_flight.join(AnswerCache::key(request)) {
+            Role::Lead(leader) => leader,
+            Role::Follow(shared) => match follow(&shared, on_event) {
+                Followed::Answered(result) => {
+                    let mut result = *result;
+                    result.cached = true;
+                    self.log(request, &result);
+                    return Ok(result);
+                }
+                Followed::Left => return Err(AnswerError::Cancelled),
+                // The answer it followed failed: this request makes its own.
+                Followed::Alone => return self.answer_alone(request, deadline, on_event, None),
+            },
+        };
+        self.answer_alone(request, deadline, on_event, Some(leader))
+    }
+
+    /// [`grounded_answer`], then related questions, cache and log; its events and result go
+    /// to `leader`'s followers too.
+    fn answer_alone(
+        &self,
+        request: &AnswerRequest,
+        deadline: Option<Instant>,
+        on_event: &mut OnEvent<'_>,
+        leader: Option<Leader<'_>>,
+    ) -> Result<AnswerResult, AnswerError> {
+        let mut reader_here = true;
+        let answered = grounded_answer(
             &self.retriever,
             self.model.as_ref(),
             request,
             deadline,
-            on_event,
-        )?;
+            &mut |event| {
+                if let Some(leader) = &leader {
+                    leader.publish(&event);
+                }
+                reader_here = reader_here && on_event(event);
+                // Once this reader has gone, the answer is still made for its followers.
+                reader_here || leader.as_ref().is_some_and(Leader::followed)
+            },
+        );
+        let mut result = match answered {
+            Ok(result) => result,
+            Err(e) => {
+                if let Some(leader) = leader {
+                    leader.finish(None);
+                }
+                return Err(e);
+            }
+        };
         result.related = self.related_for(&result, &asked_questions(request));
         // A degraded answer is not kept: once the model is back, the question gets a real one.
         if !result.degraded {
             self.cache.put(request, &result);
         }
+        if let Some(leader) = leader {
+            leader.finish(Some(&result));
+        }
         self.log(request, &result);
+        if !reader_here {
+            return Err(AnswerError::Cancelled);
+        }
         Ok(result)
     }
 

@@ -60,6 +60,7 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
         precomputed: false,
         cached: false,
         degraded: false,
+        busy: false,
         timings: Timings {
             retrieval_ms: prepared.retrieval_ms,
             ttft_ms: draft.ttft_ms,

@@ -8,7 +8,7 @@ use super::draft::{self, Draft, Interruption};
 use super::result::{AnswerEvent, AnswerRequest, AnswerResult};
 use super::retriever::{Prepared, Retriever};
 use super::AnswerError;
-use crate::llm::LanguageModel;
+use crate::llm::{LanguageModel, LlmError};
 use std::time::Instant;
 
 /// Receives the flow's events as they come; returns false once its reader has gone (the flow
@@ -18,9 +18,9 @@ pub type OnEvent<'a> = dyn FnMut(AnswerEvent) -> bool + 'a;
 /// The answer to `request` from `retriever`'s evidence and `model`'s draft, without related
 /// questions. `deadline`: when the model must have finished (`None`: no limit).
 ///
-/// Errors: the question or the index (`UnknownArticle`, `Index`, `Embed`), a full queue
-/// (`Model(Busy)`), and `Cancelled` when `on_event` said its reader has gone. A model that
-/// fails or is too slow is not an error: the answer quotes its evidence.
+/// Errors: the question or the index (`UnknownArticle`, `Index`, `Embed`), and `Cancelled`
+/// when `on_event` said its reader has gone. A model that fails, is too slow or is busy (its
+/// queue full) is not an error: the answer quotes its evidence, `degraded` (and `busy`).
 pub fn grounded_answer(
     retriever: &Retriever,
     model: &dyn LanguageModel,
@@ -35,11 +35,13 @@ pub fn grounded_answer(
     }
     let stream = match model.generate(prepared.messages.clone(), retriever.generate_params()) {
         Ok(stream) => stream,
+        // Its queue is full: the reader gets the evidence now rather than an error.
+        Err(LlmError::Busy) => {
+            let mut result = compose_degraded(retriever, prepared);
+            result.busy = true;
+            return announced(result, on_event);
+        }
         Err(e) => {
-            let e = AnswerError::from(e);
-            if !e.is_model_failure() {
-                return Err(e);
-            }
             let result = quoted_instead(retriever, prepared, Draft::default(), &e.to_string());
             return announced(result, on_event);
         }
@@ -97,6 +99,11 @@ fn sources(prepared: &Prepared) -> AnswerEvent {
         query: prepared.query.clone(),
         evidence: prepared.evidence.clone(),
     }
+}
+
+/// The evidence quoted, without a word about it in the log: a busy model is no failure.
+fn compose_degraded(retriever: &Retriever, prepared: Prepared) -> AnswerResult {
+    degraded(retriever.config(), prepared, Draft::default())
 }
 
 /// The result when the model could not write the answer (`why`): its evidence quoted.

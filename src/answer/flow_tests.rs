@@ -3,7 +3,6 @@
 //! the cache, and the one policy for a model that fails, stalls, is busy or loses its reader.
 use super::testing::{small_index, Script, Scripted};
 use super::{AnswerConfig, AnswerError, AnswerEvent, AnswerRequest, Answerer, Retriever};
-use crate::llm::LlmError;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -134,18 +133,20 @@ fn a_model_still_writing_at_the_deadline_gives_the_quoted_evidence() {
 }
 
 #[test]
-fn a_busy_model_is_an_error_and_a_question_it_need_not_read_is_still_answered() {
+fn a_busy_model_gives_the_quoted_evidence_at_once_and_it_is_not_kept() {
     let (_dir, model, answerer) = answerer(Script::Busy);
-    let busy = answerer.ask(&AnswerRequest::new(QUESTION));
+    let (busy, events) = answer_with_events(&answerer, QUESTION, None);
+    let busy = busy.unwrap();
     assert!(
-        matches!(busy, Err(AnswerError::Model(LlmError::Busy))),
+        busy.busy && busy.degraded && busy.quoted_evidence,
         "{busy:?}"
     );
-    let declined = answerer
-        .ask(&AnswerRequest::new("What is the boiling point of ethanol?"))
-        .unwrap();
-    assert!(declined.declined);
-    assert_eq!(model.calls(), 0);
+    assert!(busy.citations[0].quote.contains("Syrsky"), "{busy:?}");
+    assert_eq!(deltas(&events), busy.answer);
+    model.set(syrsky());
+    let again = answerer.ask(&AnswerRequest::new(QUESTION)).unwrap();
+    assert!(!again.busy && !again.cached, "{again:?}");
+    assert_eq!(model.calls(), 1);
 }
 
 #[test]
@@ -178,4 +179,80 @@ fn an_unknown_article_is_an_error() {
     };
     let err = answerer.ask(&request).unwrap_err();
     assert!(matches!(err, AnswerError::UnknownArticle(_)), "{err:?}");
+}
+
+#[test]
+fn the_same_question_asked_at_once_is_answered_once_and_streamed_to_both() {
+    let slow = Script::Write(
+        vec!["General ", "Syrsky ", "[1]."],
+        Duration::from_millis(150),
+    );
+    let (_dir, model, answerer) = answerer(slow);
+    let answerer = Arc::new(answerer);
+    let askers: Vec<_> = [
+        "Who replaced General Zaluzhny as commander?",
+        "who replaced general zaluzhny as commander",
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, q)| {
+        let answerer = answerer.clone();
+        std::thread::spawn(move || {
+            // The second asks while the first is being answered.
+            std::thread::sleep(Duration::from_millis(100 * i as u64));
+            answer_with_events(&answerer, q, None)
+        })
+    })
+    .collect();
+    let answers: Vec<_> = askers.into_iter().map(|a| a.join().unwrap()).collect();
+    assert_eq!(model.calls(), 1, "the model wrote the answer once");
+    for (result, events) in &answers {
+        let result = result.as_ref().unwrap();
+        assert!(result.answer.contains("Syrsky"), "{result:?}");
+        assert!(matches!(events.first(), Some(AnswerEvent::Sources { .. })));
+        assert_eq!(deltas(events), "General Syrsky [1].");
+    }
+    let (first, second) = (
+        answers[0].0.as_ref().unwrap(),
+        answers[1].0.as_ref().unwrap(),
+    );
+    assert!(!first.cached && second.cached);
+    assert_eq!(first.answer, second.answer);
+    assert!(answerer_is_idle(&answerer));
+}
+
+#[test]
+fn a_follower_stays_when_the_first_reader_leaves() {
+    let slow = Script::Write(
+        vec!["General ", "Syrsky ", "[1]."],
+        Duration::from_millis(150),
+    );
+    let (_dir, model, answerer) = answerer(slow);
+    let answerer = Arc::new(answerer);
+    let leaver = {
+        let answerer = answerer.clone();
+        std::thread::spawn(move || {
+            answerer.answer(&AnswerRequest::new(QUESTION), None, &mut |e| {
+                !matches!(e, AnswerEvent::Delta(_))
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(60));
+    let (stayed, events) = answer_with_events(&answerer, QUESTION, None);
+    assert!(matches!(
+        leaver.join().unwrap(),
+        Err(AnswerError::Cancelled)
+    ));
+    let stayed = stayed.unwrap();
+    assert!(
+        stayed.answer.contains("Syrsky") && !stayed.degraded,
+        "{stayed:?}"
+    );
+    assert_eq!(deltas(&events), "General Syrsky [1].");
+    assert_eq!(model.calls(), 1);
+    assert!(!model.cancelled.load(Ordering::SeqCst));
+}
+
+fn answerer_is_idle(answerer: &Answerer) -> bool {
+    answerer.in_flight_answers() == 0
 }

@@ -23,6 +23,7 @@ pub mod evidence;
 mod flow;
 #[cfg(test)]
 mod flow_tests;
+pub mod in_flight;
 pub mod judge;
 pub mod prompt;
 pub mod query;
@@ -64,18 +65,6 @@ pub enum AnswerError {
     /// The caller stopped listening before the answer was made.
     #[error("the answer was cancelled")]
     Cancelled,
-}
-
-impl AnswerError {
-    /// The model failed (not the question, the index, or a full queue): the answer can still
-    /// quote its evidence.
-    pub fn is_model_failure(&self) -> bool {
-        match self {
-            AnswerError::Model(LlmError::Busy) => false,
-            AnswerError::Model(_) | AnswerError::Unfinished => true,
-            _ => false,
-        }
-    }
 }
 
 pub const DECLINE_TEXT: &str =

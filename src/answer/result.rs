@@ -66,6 +66,10 @@ pub struct AnswerResult {
     /// something that is not an answer): the answer quotes the best evidence instead.
     #[serde(default)]
     pub degraded: bool,
+    /// True when the model was busy with other readers' questions (its queue full): the
+    /// answer quotes the best evidence at once, `degraded` too.
+    #[serde(default)]
+    pub busy: bool,
     pub timings: Timings,
     pub tokens: TokenCounts,
 }

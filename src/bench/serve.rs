@@ -22,6 +22,9 @@ pub struct KindReport {
     pub ok: usize,
     /// Served, but quoting the evidence because the model failed (counted in `ok` too).
     pub degraded: usize,
+    /// Served at once with the quoted evidence because the model's queue was full (counted
+    /// in `ok` too).
+    pub busy_evidence: usize,
     pub busy_503: usize,
     pub errors: usize,
     pub p50_ms: f64,
@@ -39,6 +42,7 @@ pub struct LoadReport {
     pub requests: usize,
     pub ok: usize,
     pub degraded: usize,
+    pub busy_evidence: usize,
     pub busy_503: usize,
     pub errors: usize,
     pub requests_per_s: f64,
@@ -86,6 +90,8 @@ enum Outcome {
     Ok,
     /// Served with `"degraded": true`.
     Degraded,
+    /// Served at once with the quoted evidence because the model was busy (`"busy": true`).
+    BusyEvidence,
     Busy,
     Error(String),
 }
@@ -211,6 +217,11 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
                     k.degraded += 1;
                     k.latencies.push(ms);
                 }
+                Outcome::BusyEvidence => {
+                    k.ok += 1;
+                    k.busy_evidence += 1;
+                    k.latencies.push(ms);
+                }
                 Outcome::Busy => k.busy_503 += 1,
                 Outcome::Error(e) => {
                     k.errors += 1;
@@ -228,6 +239,7 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
         requests: 0,
         ok: 0,
         degraded: 0,
+        busy_evidence: 0,
         busy_503: 0,
         errors: panicked,
         requests_per_s: 0.0,
@@ -242,6 +254,7 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
         report.requests += k.requests;
         report.ok += k.ok;
         report.degraded += k.degraded;
+        report.busy_evidence += k.busy_evidence;
         report.busy_503 += k.busy_503;
         report.errors += k.errors;
         report.kinds.insert(kind.name(), k);
@@ -295,6 +308,7 @@ async fn get(client: &reqwest::Client, url: &str) -> Outcome {
 async fn json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Outcome {
     match send(client.post(url).json(body)).await {
         Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) if v.get("error").is_none() && v["busy"] == true => Outcome::BusyEvidence,
             Ok(v) if v.get("error").is_none() && v["degraded"] == true => Outcome::Degraded,
             Ok(v) if v.get("error").is_none() => Outcome::Ok,
             _ => Outcome::Error(format!("bad body: {}", short(&text))),
@@ -307,7 +321,9 @@ async fn json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> 
 async fn stream(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Outcome {
     match send(client.post(url).json(body)).await {
         Ok(text) if text.contains("event: done") && !text.contains("event: error") => {
-            if text.contains("\"degraded\":true") {
+            if text.contains("\"busy\":true") {
+                Outcome::BusyEvidence
+            } else if text.contains("\"degraded\":true") {
                 Outcome::Degraded
             } else {
                 Outcome::Ok

@@ -222,15 +222,16 @@ pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
         );
     }
     println!(
-        "{} clients for {:.1} s against {url}: {} requests, {} served ({:.1}/s; {} degraded), {} refused with 503, {} errors",
-        report.clients, report.seconds, report.requests, report.ok, report.requests_per_s, report.degraded, report.busy_503, report.errors
+        "{} clients for {:.1} s against {url}: {} requests, {} served ({:.1}/s; {} degraded, {} quoting the evidence while the model was busy), {} refused with 503, {} errors",
+        report.clients, report.seconds, report.requests, report.ok, report.requests_per_s, report.degraded, report.busy_evidence, report.busy_503, report.errors
     );
     println!(
-        "{:<36} {:>8} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
+        "{:<36} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
         "kind",
         "requests",
         "served",
         "degraded",
+        "busy",
         "503",
         "errors",
         "p50 ms",
@@ -240,11 +241,12 @@ pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
     );
     for (name, k) in &report.kinds {
         println!(
-            "{:<36} {:>8} {:>8} {:>8} {:>6} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            "{:<36} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             name,
             k.requests,
             k.ok,
             k.degraded,
+            k.busy_evidence,
             k.busy_503,
             k.errors,
             k.p50_ms,

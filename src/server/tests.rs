@@ -127,21 +127,39 @@ async fn answers_and_streams_from_the_model() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_queue_is_503_with_retry_after() {
+async fn a_full_queue_gives_the_quoted_evidence_at_once() {
     let f = fixture(Duration::from_millis(1), true, Duration::from_secs(30)).await;
-    for path in ["/api/ask", "/api/ask/stream"] {
-        let r = post(&format!("{}{path}", f.url), QUESTION).await;
-        assert_eq!(r.status(), 503, "{path}");
-        assert_eq!(r.headers()["retry-after"], "2");
-        let v: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(v["error"]["type"], "overloaded_error");
-    }
-    let r = post(
+    let r = post(&format!("{}/api/ask", f.url), QUESTION).await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["busy"].clone(), v["degraded"].clone()),
+        (true.into(), true.into()),
+        "{v}"
+    );
+    assert!(v["answer"].as_str().unwrap().starts_with('“'), "{v}");
+    assert_eq!(v["citations"][0]["number"], 1, "{v}");
+    let text = post(&format!("{}/api/ask/stream", f.url), QUESTION)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("event: sources"), "{text}");
+    assert!(text.contains("\"busy\":true"), "{text}");
+    let text = post(
         &format!("{}/v1/chat/completions", f.url),
         r#"{"messages":[{"role":"user","content":"Who replaced General Zaluzhny?"}],"stream":true}"#,
     )
-    .await;
-    assert_eq!(r.status(), 503);
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        text.contains("\"degraded\":true") && text.contains("[DONE]"),
+        "{text}"
+    );
+    // The model was never asked, and a busy answer is not kept.
+    assert_eq!(f.started.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
