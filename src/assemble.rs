@@ -4,7 +4,7 @@
 //! benchmarks and the tests all call it; `main.rs` and `cli/` only parse flags into a
 //! [`Config`] and print.
 use crate::answer::related::{StoreOptions, SuggestionStore};
-use crate::answer::{AnswerConfig, Answerer, ConfigError, Retriever};
+use crate::answer::{AnswerConfig, Answerer, ConfigError, RetrievalBudget, Retriever};
 use crate::corpus::ChunkConfig;
 use crate::embed::Embedder;
 use crate::index::{self, IndexOptions, SearchIndex};
@@ -107,6 +107,9 @@ pub struct Config {
     pub store: StoreSource,
     /// Answers kept in memory (0: none).
     pub cache_entries: usize,
+    /// Retrieval shares the cores with the model on purpose ([`RetrievalBudget`]): for a
+    /// server, where many readers' retrievals meet the model.
+    pub share_cores: bool,
     /// Overrides of the answer flow's settings, `key=value` ([`AnswerConfig::set`]).
     pub settings: Vec<String>,
 }
@@ -126,6 +129,7 @@ impl Default for Config {
             suggest_with_model: true,
             store: StoreSource::None,
             cache_entries: 0,
+            share_cores: false,
             settings: Vec::new(),
         }
     }
@@ -238,8 +242,11 @@ pub fn assemble(
     let model = config.load_model(progress)?;
     let mut settings = AnswerConfig::for_model(model.name());
     settings.apply(config.settings.iter().map(String::as_str))?;
-    let retriever =
-        Arc::new(Retriever::new(Arc::new(index), settings).with_embedder(options.embedder));
+    let mut retriever = Retriever::new(Arc::new(index), settings).with_embedder(options.embedder);
+    if config.share_cores {
+        retriever = retriever.with_budget(Arc::new(RetrievalBudget::shared_with_the_model()));
+    }
+    let retriever = Arc::new(retriever);
     let answerer = Answerer::new(retriever.clone(), model.clone()).with_cache(config.cache_entries);
     let articles: Vec<_> = retriever
         .index()

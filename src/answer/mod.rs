@@ -13,6 +13,7 @@
 //! - [`related`]: the suggested questions, prepared ahead of time.
 
 mod answerer;
+mod budget;
 pub mod cache;
 pub mod check;
 pub mod citations;
@@ -37,6 +38,7 @@ pub mod support;
 pub(crate) mod testing;
 
 pub use answerer::Answerer;
+pub use budget::RetrievalBudget;
 pub use compose::{compose, degraded};
 pub use config::{settings_lines, AnswerConfig, ConfigError};
 pub use draft::Draft;

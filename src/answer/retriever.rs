@@ -1,6 +1,7 @@
 //! Retrieval, evidence and the decision: everything before the model, and cheap (one sentence
 //! embedding of the question at most). The suggestions and the answer flow both ask through
 //! one [`Retriever`].
+use super::budget::RetrievalBudget;
 use super::config::AnswerConfig;
 use super::prompt;
 use super::result::AnswerRequest;
@@ -50,6 +51,7 @@ pub struct Retriever {
     index: Arc<SearchIndex>,
     config: AnswerConfig,
     embedder: Option<Arc<Embedder>>,
+    budget: Option<Arc<RetrievalBudget>>,
 }
 
 impl Retriever {
@@ -59,7 +61,14 @@ impl Retriever {
             index,
             config,
             embedder: None,
+            budget: None,
         }
+    }
+
+    /// Retrieval shares the cores with the model under `budget` (a server under load).
+    pub fn with_budget(mut self, budget: Arc<RetrievalBudget>) -> Retriever {
+        self.budget = Some(budget);
+        self
     }
 
     /// Retrieval and decisions by meaning too: the question is embedded and compared with the
@@ -82,6 +91,7 @@ impl Retriever {
         k: usize,
         article: Option<&str>,
     ) -> Result<Vec<crate::index::SearchHit>, AnswerError> {
+        let _turn = self.budget.as_ref().map(|b| b.acquire());
         let sims = self.similarities(question)?;
         Ok(self
             .index
@@ -107,6 +117,7 @@ impl Retriever {
 
     /// Retrieval, evidence and the decision. Cheap: no model call.
     pub fn prepare(&self, request: &AnswerRequest) -> Result<Prepared, AnswerError> {
+        let _turn = self.budget.as_ref().map(|b| b.acquire());
         let started = Instant::now();
         if let Some(id) = &request.article {
             if self.index.article(id).is_none() {

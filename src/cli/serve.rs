@@ -90,6 +90,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             (None, true) => StoreSource::None,
         },
         cache_entries: args.cache,
+        share_cores: true,
         ..args.corpus.config()
     };
     let server = ServerOptions {
