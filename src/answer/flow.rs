@@ -1,6 +1,7 @@
 //! The grounded answer, once: retrieve and choose the evidence → decline? → the reader writes
-//! a draft (streamed to the caller) → check and cite; when the model fails, or is still
-//! writing at the deadline, the best evidence is quoted instead (`degraded`). The
+//! a draft (streamed to the caller) → check and cite; when the model fails, is busy (its
+//! queue full) or is still writing at the deadline, the best evidence is quoted instead
+//! (`degraded`). The
 //! [`super::Answerer`] wraps it with the answer cache, stored answers, related questions and
 //! the question log; the suggestions are verified with it directly.
 use super::compose::{compose, degraded};
