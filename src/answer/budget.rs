@@ -2,14 +2,15 @@
 //! wait for each other at every product; under a spike, many readers' retrievals and question
 //! embeddings would take turns on those cores and slow every answer several times over. With
 //! a budget, retrieval runs a few at a time (one core's worth) and below the model's priority
-//! (nice 10, on Linux), so the model keeps its speed and retrieval takes what is left.
+//! (nice 5, on Linux), so the model keeps most of its speed and retrieval takes what is left.
 //!
 //! Measured with `ama bench serve --clients 50 --seconds 30` (docs/benchmarks/
-//! 2026-12-06-traffic-spike.md): 15 model answers in 33 s without it, 74 with it.
+//! 2026-12-06-traffic-spike.md): 15 model answers in 32 s without it, 55 with it at nice 5
+//! (retrieval p50 0.8 s), 70 at nice 10 (retrieval p50 1.2 s).
 use std::sync::{Condvar, Mutex};
 
 /// Nice value of a thread doing retrieval under the budget.
-const RETRIEVAL_NICE: i32 = 10;
+const RETRIEVAL_NICE: i32 = 5;
 
 /// At most `permits` retrievals at once, each on a thread below the model's priority.
 #[derive(Debug)]
