@@ -83,7 +83,8 @@ impl Answerer {
     }
 
     /// Answers being made right now.
-    pub fn in_flight_answers(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn in_flight_answers(&self) -> usize {
         self.in_flight.len()
     }
 

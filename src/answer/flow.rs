@@ -38,7 +38,7 @@ pub fn grounded_answer(
         Ok(stream) => stream,
         // Its queue is full: the reader gets the evidence now rather than an error.
         Err(LlmError::Busy) => {
-            let mut result = compose_degraded(retriever, prepared);
+            let mut result = degraded(retriever.config(), prepared, Draft::default());
             result.busy = true;
             return announced(result, on_event);
         }
@@ -100,11 +100,6 @@ fn sources(prepared: &Prepared) -> AnswerEvent {
         query: prepared.query.clone(),
         evidence: prepared.evidence.clone(),
     }
-}
-
-/// The evidence quoted, without a word about it in the log: a busy model is no failure.
-fn compose_degraded(retriever: &Retriever, prepared: Prepared) -> AnswerResult {
-    degraded(retriever.config(), prepared, Draft::default())
 }
 
 /// The result when the model could not write the answer (`why`): its evidence quoted.

@@ -24,7 +24,7 @@ pub mod evidence;
 mod flow;
 #[cfg(test)]
 mod flow_tests;
-pub mod in_flight;
+mod in_flight;
 pub mod judge;
 pub mod prompt;
 pub mod query;

@@ -58,7 +58,7 @@ impl Answering {
     /// grace after it) has passed.
     pub async fn next(&mut self) -> Update {
         match tokio::time::timeout_at(self.deadline + CHECK_GRACE, self.events.recv()).await {
-            Ok(Some(progress)) => progress,
+            Ok(Some(update)) => update,
             Ok(None) => Update::Failed(ApiError::Internal("the answer flow stopped".into())),
             Err(_) => Update::Failed(ApiError::Timeout(self.limit)),
         }

@@ -103,21 +103,9 @@ fn the_seed_question_set_with_the_default_reader() {
 fn the_default_reader_suggests_specific_questions_for_the_seed_article() {
     let _heavy = crate::common::heavy();
     let (_data, retriever, model) = default_reader();
-    let articles: Vec<_> = retriever.index().articles().iter().collect();
-    let options = StoreOptions {
-        cache_dir: crate::common::suggestions_cache(),
-        use_model: true,
-        prune_stale: false,
-        read_only: false,
-    };
-    let store = SuggestionStore::build(
-        &retriever,
-        model.as_ref(),
-        &articles,
-        &options,
-        &Default::default(),
-    );
-    let list = store.for_article(&articles[0].id, related::rank::ARTICLE_LIST);
+    let store = shared_suggestions(&retriever, model.as_ref());
+    let article = &retriever.index().articles()[0];
+    let list = store.for_article(&article.id, related::rank::ARTICLE_LIST);
     let questions: Vec<&str> = list.iter().map(|s| s.question.as_str()).collect();
     assert_eq!(list.len(), related::rank::ARTICLE_LIST, "{questions:#?}");
     let generic = list.iter().filter(|s| s.is_generic()).count();
@@ -133,7 +121,7 @@ fn the_default_reader_suggests_specific_questions_for_the_seed_article() {
     for s in list.iter().filter(|s| s.source == related::Source::Model) {
         assert!(!s.answer.declined, "{}", s.question);
         // None places a name where its source does not ("… Mariupol in Russia?").
-        let source = &articles[0].text[s.sentence.clone()];
+        let source = &article.text[s.sentence.clone()];
         assert_eq!(
             related::premise::misplaced(&s.question, source),
             None,
@@ -141,12 +129,7 @@ fn the_default_reader_suggests_specific_questions_for_the_seed_article() {
             s.question
         );
         assert!(
-            s.answer
-                .citations
-                .iter()
-                .any(|e| e.article_id == s.article_id
-                    && e.highlight.start <= s.sentence.start
-                    && s.sentence.end <= e.highlight.end),
+            answered_from_its_sentence(s),
             "{} is answered from another sentence",
             s.question
         );

@@ -89,21 +89,7 @@ fn fixture() -> Borrowed {
             Arc::new(index),
             AnswerConfig::for_model(model.name()),
         ));
-        let articles: Vec<_> = retriever.index().articles().iter().collect();
-        // The run's shared cache: the same entries the test servers use.
-        let options = StoreOptions {
-            cache_dir: crate::common::suggestions_cache(),
-            use_model: true,
-            prune_stale: false,
-            read_only: false,
-        };
-        let store = SuggestionStore::build(
-            &retriever,
-            model.as_ref(),
-            &articles,
-            &options,
-            &Default::default(),
-        );
+        let store = shared_suggestions(&retriever, model.as_ref());
         let answerer = Answerer::new(retriever, model).with_suggestions(Arc::new(store));
         Mutex::new(Fixture {
             answerer,
@@ -115,6 +101,28 @@ fn fixture() -> Borrowed {
         fixture: cell.lock().unwrap_or_else(|p| p.into_inner()),
         _heavy: heavy,
     }
+}
+
+/// Every article's suggestions, prepared in (or read from) the run's shared cache: the same
+/// entries the test servers use.
+fn shared_suggestions(retriever: &Retriever, model: &dyn LanguageModel) -> SuggestionStore {
+    let articles: Vec<_> = retriever.index().articles().iter().collect();
+    let options = StoreOptions {
+        cache_dir: crate::common::suggestions_cache(),
+        use_model: true,
+        prune_stale: false,
+        read_only: false,
+    };
+    SuggestionStore::build(retriever, model, &articles, &options, &Default::default())
+}
+
+/// Whether a suggestion's stored answer cites the sentence the question was made from.
+fn answered_from_its_sentence(s: &related::Suggestion) -> bool {
+    s.answer.citations.iter().any(|e| {
+        e.article_id == s.article_id
+            && e.highlight.start <= s.sentence.start
+            && s.sentence.end <= e.highlight.end
+    })
 }
 
 fn ask(f: &Fixture, question: &str) -> ama::answer::AnswerResult {

@@ -28,12 +28,7 @@ fn suggestions_are_verified_and_answered_from_their_stored_answer() {
     // A model's question is answered from the sentence it was made from.
     for s in list.iter().filter(|s| s.source == related::Source::Model) {
         assert!(
-            s.answer
-                .citations
-                .iter()
-                .any(|e| e.article_id == s.article_id
-                    && e.highlight.start <= s.sentence.start
-                    && s.sentence.end <= e.highlight.end),
+            answered_from_its_sentence(s),
             "{} is answered from another sentence",
             s.question
         );
