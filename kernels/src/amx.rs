@@ -131,7 +131,13 @@ pub(super) unsafe fn gemm(
     ldo: usize,
     col0: usize,
 ) {
-    let whole = rows.len() / ROWS * ROWS;
+    // Wide int8 weights (one scale per 256 k) go to the VNNI kernel whole: this kernel scales
+    // per block of 32.
+    let whole = if w.group() == 1 {
+        rows.len() / ROWS * ROWS
+    } else {
+        0
+    };
     if whole > 0 {
         let cfg = TileConfig::new();
         // SAFETY: a valid palette-1 configuration (64 bytes, aligned); the CPU has AMX.

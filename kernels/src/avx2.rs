@@ -61,101 +61,110 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
     ldo: usize,
     col0: usize,
 ) {
-    let nb = w.nb();
+    let (nb, group) = (w.nb(), w.group());
+    let ng = nb / group;
     let ones = _mm256_set1_epi16(1);
     let flip = _mm256_set1_epi8(-128);
     let low4 = _mm256_set1_epi8(0x0f);
     let sixteen = _mm256_set1_epi8(0x10);
     let mut accf = [[_mm256_setzero_ps(); 2]; R];
-    for b in 0..nb {
+    for s in 0..ng {
         let mut acci = [[_mm256_setzero_si256(); 2]; R];
-        let mut arow: [&[i8]; R] = [&[]; R];
-        for i in 0..R {
-            let row = (r0 + i) * nb + b;
-            arow[i] = &a.q[row * QK..(row + 1) * QK];
-        }
-        if NIB {
-            let wt = w.tile_nibbles(t, b);
-            for v in 0..4 {
-                let mut lo = [_mm256_setzero_si256(); 2];
-                let mut hi = [_mm256_setzero_si256(); 2];
-                for h in 0..2 {
-                    // SAFETY: `wt` holds 256 bytes; `v·64 + h·32 + 32 ≤ 256`.
-                    let raw =
-                        unsafe { _mm256_loadu_si256(wt.as_ptr().add(v * 64 + h * 32).cast()) };
-                    lo[h] = _mm256_and_si256(raw, low4);
-                    hi[h] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-                    if HIGH {
-                        let high = w.tile_high_bits(t, b);
-                        let bits = |word: usize| {
-                            let at = word * 8 + h * 4;
-                            u32::from_le_bytes([high[at], high[at + 1], high[at + 2], high[at + 3]])
-                        };
-                        lo[h] = _mm256_or_si256(lo[h], spread_bits(bits(2 * v), sixteen));
-                        hi[h] = _mm256_or_si256(hi[h], spread_bits(bits(2 * v + 1), sixteen));
-                    }
-                }
-                for i in 0..R {
-                    let (ql, qh) = (&arow[i][v * 4..v * 4 + 4], &arow[i][16 + v * 4..20 + v * 4]);
-                    let al = _mm256_set1_epi32(i32::from_le_bytes([
-                        ql[0] as u8,
-                        ql[1] as u8,
-                        ql[2] as u8,
-                        ql[3] as u8,
-                    ]));
-                    let ah = _mm256_set1_epi32(i32::from_le_bytes([
-                        qh[0] as u8,
-                        qh[1] as u8,
-                        qh[2] as u8,
-                        qh[3] as u8,
-                    ]));
-                    for h in 0..2 {
-                        // Nibbles are unsigned: `vpmaddubsw` takes them as they are (products
-                        // ≤ 15 · 128 cannot saturate).
-                        let pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[h], al), ones);
-                        let ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[h], ah), ones);
-                        acci[i][h] = _mm256_add_epi32(acci[i][h], _mm256_add_epi32(pl, ph));
-                    }
-                }
+        for b in s * group..(s + 1) * group {
+            let mut arow: [&[i8]; R] = [&[]; R];
+            for i in 0..R {
+                let row = (r0 + i) * nb + b;
+                arow[i] = &a.q[row * QK..(row + 1) * QK];
             }
-        } else {
-            let wt = w.tile_block(t, b);
-            for g in 0..QK / 4 {
-                let mut wabs = [_mm256_setzero_si256(); 2];
-                let mut wsgn = [_mm256_setzero_si256(); 2];
-                for h in 0..2 {
-                    // SAFETY: `wt` holds 512 bytes; `g·64 + h·32 + 32 ≤ 512`.
-                    let raw =
-                        unsafe { _mm256_loadu_si256(wt.as_ptr().add(g * 64 + h * 32).cast()) };
-                    // Undo the +128 offset: the signed weights.
-                    let wq = _mm256_xor_si256(raw, flip);
-                    wabs[h] = _mm256_abs_epi8(wq);
-                    wsgn[h] = wq;
-                }
-                for i in 0..R {
-                    let q = &arow[i][g * 4..g * 4 + 4];
-                    let av = _mm256_set1_epi32(i32::from_le_bytes([
-                        q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8,
-                    ]));
+            if NIB {
+                let wt = w.tile_nibbles(t, b);
+                for v in 0..4 {
+                    let mut lo = [_mm256_setzero_si256(); 2];
+                    let mut hi = [_mm256_setzero_si256(); 2];
                     for h in 0..2 {
-                        let s = _mm256_sign_epi8(av, wsgn[h]);
-                        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[h], s), ones);
-                        acci[i][h] = _mm256_add_epi32(acci[i][h], p);
+                        // SAFETY: `wt` holds 256 bytes; `v·64 + h·32 + 32 ≤ 256`.
+                        let raw =
+                            unsafe { _mm256_loadu_si256(wt.as_ptr().add(v * 64 + h * 32).cast()) };
+                        lo[h] = _mm256_and_si256(raw, low4);
+                        hi[h] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+                        if HIGH {
+                            let high = w.tile_high_bits(t, b);
+                            let bits = |word: usize| {
+                                let at = word * 8 + h * 4;
+                                u32::from_le_bytes([
+                                    high[at],
+                                    high[at + 1],
+                                    high[at + 2],
+                                    high[at + 3],
+                                ])
+                            };
+                            lo[h] = _mm256_or_si256(lo[h], spread_bits(bits(2 * v), sixteen));
+                            hi[h] = _mm256_or_si256(hi[h], spread_bits(bits(2 * v + 1), sixteen));
+                        }
+                    }
+                    for i in 0..R {
+                        let (ql, qh) =
+                            (&arow[i][v * 4..v * 4 + 4], &arow[i][16 + v * 4..20 + v * 4]);
+                        let al = _mm256_set1_epi32(i32::from_le_bytes([
+                            ql[0] as u8,
+                            ql[1] as u8,
+                            ql[2] as u8,
+                            ql[3] as u8,
+                        ]));
+                        let ah = _mm256_set1_epi32(i32::from_le_bytes([
+                            qh[0] as u8,
+                            qh[1] as u8,
+                            qh[2] as u8,
+                            qh[3] as u8,
+                        ]));
+                        for h in 0..2 {
+                            // Nibbles are unsigned: `vpmaddubsw` takes them as they are (products
+                            // ≤ 15 · 128 cannot saturate).
+                            let pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[h], al), ones);
+                            let ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[h], ah), ones);
+                            acci[i][h] = _mm256_add_epi32(acci[i][h], _mm256_add_epi32(pl, ph));
+                        }
+                    }
+                }
+            } else {
+                let wt = w.tile_block(t, b);
+                for g in 0..QK / 4 {
+                    let mut wabs = [_mm256_setzero_si256(); 2];
+                    let mut wsgn = [_mm256_setzero_si256(); 2];
+                    for h in 0..2 {
+                        // SAFETY: `wt` holds 512 bytes; `g·64 + h·32 + 32 ≤ 512`.
+                        let raw =
+                            unsafe { _mm256_loadu_si256(wt.as_ptr().add(g * 64 + h * 32).cast()) };
+                        // Undo the +128 offset: the signed weights.
+                        let wq = _mm256_xor_si256(raw, flip);
+                        wabs[h] = _mm256_abs_epi8(wq);
+                        wsgn[h] = wq;
+                    }
+                    for i in 0..R {
+                        let q = &arow[i][g * 4..g * 4 + 4];
+                        let av = _mm256_set1_epi32(i32::from_le_bytes([
+                            q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8,
+                        ]));
+                        for h in 0..2 {
+                            let s = _mm256_sign_epi8(av, wsgn[h]);
+                            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[h], s), ones);
+                            acci[i][h] = _mm256_add_epi32(acci[i][h], p);
+                        }
                     }
                 }
             }
         }
         // The scales and minimums are f16: converted 8 at a time (F16C), not one by one.
-        let s = w.tile_scales_f16(t, b);
-        // SAFETY: `s` holds exactly 16 f16 (32 bytes): two loads of 8.
+        let sc = w.tile_scales_f16(t, s);
+        // SAFETY: `sc` holds exactly 16 f16 (32 bytes): two loads of 8.
         let ws = unsafe {
             [
-                _mm256_cvtph_ps(_mm_loadu_si128(s.as_ptr().cast())),
-                _mm256_cvtph_ps(_mm_loadu_si128(s.as_ptr().add(16).cast())),
+                _mm256_cvtph_ps(_mm_loadu_si128(sc.as_ptr().cast())),
+                _mm256_cvtph_ps(_mm_loadu_si128(sc.as_ptr().add(16).cast())),
             ]
         };
         for i in 0..R {
-            let da = _mm256_set1_ps(a.d[(r0 + i) * nb + b]);
+            let da = _mm256_set1_ps(a.d[(r0 + i) * ng + s]);
             for h in 0..2 {
                 accf[i][h] = _mm256_fmadd_ps(
                     _mm256_cvtepi32_ps(acci[i][h]),
@@ -170,7 +179,7 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
                 let k = _mm256_set1_ps(-16.0);
                 [_mm256_mul_ps(ws[0], k), _mm256_mul_ps(ws[1], k)]
             } else {
-                let m = w.tile_mins_f16(t, b);
+                let m = w.tile_mins_f16(t, s);
                 // SAFETY: `m` holds exactly 16 f16 (32 bytes): two loads of 8.
                 unsafe {
                     [
@@ -180,7 +189,7 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
                 }
             };
             for i in 0..R {
-                let sa = _mm256_set1_ps(a.scaled_sum((r0 + i) * nb + b));
+                let sa = _mm256_set1_ps(a.scaled_sum((r0 + i) * ng + s));
                 for h in 0..2 {
                     accf[i][h] = _mm256_fmadd_ps(wm[h], sa, accf[i][h]);
                 }

@@ -4,10 +4,11 @@
 //!   by 32 input values (one GGUF block), in one of two [`Format`]s: int8 values stored with a
 //!   +128 offset (as `u8`) in groups of 4 consecutive k per column, so that one 64-byte vector
 //!   holds 4 k of 16 columns, plus an f16 scale per column and block (Q8_0 exactly; types
-//!   without a format of their own are dequantised and requantised per block of 32); or
+//!   without a format of their own, the K-quants, are dequantised and requantised with one
+//!   scale per 256 k, so the int32 sums run over 256 products before a scale); or
 //!   nibbles, two k groups per byte, with an f16 scale and minimum (Q4_1 and Q4_0 exactly),
 //!   which halves what a decode step reads.
-//! - Activations are quantised once per matmul ([`QuantizedRows`]): int8 per block of 32 with
+//! - Activations are quantised once per matmul ([`QuantizedRows`]): int8 per the weights' scale group with
 //!   an f32 scale and `-128 × sum` (which cancels the weights' +128 offset).
 //! - A microkernel computes [`MR`] rows × 2 tiles at a time, reading each weight vector once
 //!   per group of rows: AVX-512 VNNI (`vpdpbusd`), AVX2 (`vpmaddubsw`) or portable Rust, chosen
@@ -32,7 +33,7 @@ pub mod ops;
 mod pack;
 mod portable;
 
-pub use pack::{Format, PackedMatrix};
+pub use pack::{Format, PackedMatrix, WIDE};
 
 /// Input values per block (one scale each), as in GGUF's Q8_0 and Q4_0.
 pub const QK: usize = 32;
@@ -150,19 +151,20 @@ fn env_flag(name: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Activation rows quantised to int8 per block of [`QK`].
+/// Activation rows quantised to int8 per scale group of `group` blocks of [`QK`] (the
+/// weights' own grouping: one scale per 32 k, or per 256 k for [`PackedMatrix::from_f32_wide`]).
 #[derive(Debug, Clone)]
 pub struct QuantizedRows {
     /// `m × nb × QK` (nb blocks per row) values, zero-padded past `k`.
     pub(crate) q: Vec<i8>,
-    /// Scale per row and block.
+    /// Scale per row and scale group (`m × nb / group`).
     pub(crate) d: Vec<f32>,
-    /// `-128 × Σ q` per row and block: cancels the +128 offset of the packed weights.
+    /// `-128 × Σ q` per row and scale group: cancels the +128 offset of the packed weights.
     pub(crate) corr: Vec<i32>,
 }
 
 impl QuantizedRows {
-    /// `d · Σ q` of row-block `i` (what a weight block's minimum multiplies).
+    /// `d · Σ q` of row-group `i` (what a weight block's minimum multiplies).
     #[inline(always)]
     pub(crate) fn scaled_sum(&self, i: usize) -> f32 {
         // corr = −128 Σ q exactly, and 1/128 is a power of two: exact.
@@ -179,39 +181,66 @@ fn round_small(v: f32) -> f32 {
 }
 
 impl QuantizedRows {
-    /// Quantises `m` rows of `k` values (row-major `x`).
-    pub fn quantize(x: &[f32], m: usize, k: usize) -> Result<Self, KernelError> {
+    /// Quantises `m` rows of `k` values (row-major `x`) with one scale per `group` blocks
+    /// (the weights' [`PackedMatrix::group`]).
+    pub fn quantize(x: &[f32], m: usize, k: usize, group: usize) -> Result<Self, KernelError> {
         if x.len() != m * k {
             return Err(KernelError::Shape(format!(
                 "{} activation values for {m} rows of {k}",
                 x.len()
             )));
         }
-        let nb = k.div_ceil(QK);
+        let group = group.max(1);
+        let span = QK * group;
+        let ng = k.div_ceil(span);
+        let nb = ng * group;
         let mut out = Self {
             q: vec![0; m * nb * QK],
-            d: vec![0.0; m * nb],
-            corr: vec![0; m * nb],
+            d: vec![0.0; m * ng],
+            corr: vec![0; m * ng],
         };
+        let mut padded = vec![0f32; span];
         for r in 0..m {
             let row = &x[r * k..(r + 1) * k];
-            for b in 0..nb {
-                let src = &row[b * QK..((b + 1) * QK).min(k)];
-                let mut block = [0f32; QK];
-                block[..src.len()].copy_from_slice(src);
-                let (d, sum) = quantize_block(&block, &mut out.q[(r * nb + b) * QK..][..QK]);
-                out.d[r * nb + b] = d;
-                out.corr[r * nb + b] = -128 * sum;
+            for s in 0..ng {
+                let src = &row[s * span..((s + 1) * span).min(k)];
+                let block = if src.len() == span {
+                    src
+                } else {
+                    padded[..src.len()].copy_from_slice(src);
+                    padded[src.len()..].iter_mut().for_each(|v| *v = 0.0);
+                    &padded[..]
+                };
+                let q = &mut out.q[(r * nb + s * group) * QK..][..span];
+                let (d, sum) = match group {
+                    1 => quantize_fixed::<QK>(block, q),
+                    WIDE => quantize_fixed::<{ QK * WIDE }>(block, q),
+                    _ => quantize_block(block, q),
+                };
+                out.d[r * ng + s] = d;
+                out.corr[r * ng + s] = -128 * sum;
             }
         }
         Ok(out)
     }
 }
 
-/// Quantises one block to int8 with scale `max|x| / 127`; returns the scale and the sum of the
-/// quantised values.
+/// [`quantize_block`] on `N` values, a length the compiler knows (it vectorises).
 #[inline]
-fn quantize_block(x: &[f32; QK], q: &mut [i8]) -> (f32, i32) {
+fn quantize_fixed<const N: usize>(x: &[f32], q: &mut [i8]) -> (f32, i32) {
+    match (<&[f32; N]>::try_from(x), <&mut [i8; N]>::try_from(q)) {
+        (Ok(x), Ok(q)) => quantize_block(x, q),
+        (_, q) => match q {
+            Ok(q) => quantize_block(x, q),
+            Err(_) => (0.0, 0),
+        },
+    }
+}
+
+/// Quantises one block (or scale group) to int8 with scale `max|x| / 127`; returns the scale
+/// and the sum of the quantised values.
+#[inline(always)]
+fn quantize_block(x: &[f32], q: &mut [i8]) -> (f32, i32) {
     // max |x| on the bit patterns (non-negative floats order like integers): vectorises.
     let amax_bits = x
         .iter()
@@ -288,9 +317,10 @@ pub fn matmul_with(
             };
             let (r0, ref mut dst) = *guard;
             let rows = dst.len() / n;
-            let res = QuantizedRows::quantize(&x[r0 * k..(r0 + rows) * k], rows, k).map(|a| {
-                run(kernel, &a, 0..rows, w, 0..w.n_tiles(), dst, n, 0);
-            });
+            let res =
+                QuantizedRows::quantize(&x[r0 * k..(r0 + rows) * k], rows, k, w.group()).map(|a| {
+                    run(kernel, &a, 0..rows, w, 0..w.n_tiles(), dst, n, 0);
+                });
             if let Err(e) = res {
                 if let Ok(mut f) = failed.lock() {
                     *f = Some(e);
@@ -302,7 +332,7 @@ pub fn matmul_with(
             _ => Ok(()),
         };
     }
-    let a = QuantizedRows::quantize(x, m, k)?;
+    let a = QuantizedRows::quantize(x, m, k, w.group())?;
     let tiles = w.n_tiles();
     if threads == 1 || tiles < 2 * threads {
         run(kernel, &a, 0..m, w, 0..tiles, out, n, 0);

@@ -95,6 +95,27 @@ pub fn rope_halves(v: &mut [f32], cos: &[f32], sin: &[f32]) {
 
 /// `out[i] = silu(gate[i]) · up[i]` for rows laid out `[gate (ffn) | up (ffn)]`.
 pub fn swiglu(gu: &[f32], ffn: usize, out: &mut [f32]) {
+    let rows = out.len() / ffn.max(1);
+    let pool = candle_core::utils::barrier_pool();
+    let threads = pool.n_workers() + 1;
+    if threads == 1 || rows < 2 * threads {
+        return swiglu_rows(gu, ffn, out);
+    }
+    // A prompt's rows split between the threads (one row would not pay for the dispatch).
+    let per = rows.div_ceil(threads);
+    let chunks: Vec<std::sync::Mutex<&mut [f32]>> = out
+        .chunks_mut(per * ffn)
+        .map(std::sync::Mutex::new)
+        .collect();
+    pool.execute(|tid| {
+        if let Some(Ok(mut o)) = chunks.get(tid).map(|c| c.lock()) {
+            let (r0, n) = (tid * per, o.len() / ffn);
+            swiglu_rows(&gu[r0 * 2 * ffn..(r0 + n) * 2 * ffn], ffn, &mut o);
+        }
+    });
+}
+
+fn swiglu_rows(gu: &[f32], ffn: usize, out: &mut [f32]) {
     for (row, o) in gu.chunks_exact(2 * ffn).zip(out.chunks_exact_mut(ffn)) {
         let (g, u) = row.split_at(ffn);
         for ((ov, &gv), &uv) in o.iter_mut().zip(g).zip(u) {

@@ -29,15 +29,25 @@ pub enum Format {
 ///   `i` belongs to byte `i`: an AVX-512 mask register as it is); then `NR` f16 scales. The
 ///   minimum is `−16d`.
 ///
+/// [`Format::Int8`] may share one scale among [`WIDE`] consecutive blocks (256 k, see
+/// [`PackedMatrix::from_f32_wide`]): a scale group is then its blocks' values one after the
+/// other, then the `NR` scales, and `nb` is a whole number of groups.
+///
 /// Columns past `n` and k past `k` are zero.
 #[derive(Debug, Clone)]
 pub struct PackedMatrix {
     n: usize,
     k: usize,
     nb: usize,
+    /// Blocks per scale: 1, or [`WIDE`].
+    group: usize,
     format: Format,
     data: Vec<u8>,
 }
+
+/// Blocks of [`QK`] per scale in the wide int8 layout: 256 k, the super-block of GGUF's
+/// K-quants (and of llama.cpp's Q8_K activations).
+pub const WIDE: usize = 8;
 
 impl Format {
     /// Bytes of one tile block (`NR` columns × `QK` k) in this format.
@@ -74,18 +84,20 @@ fn f16_at(bytes: &[u8], at: usize) -> f32 {
 }
 
 impl PackedMatrix {
-    fn zeroed(n: usize, k: usize) -> Self {
-        let nb = k.div_ceil(QK);
+    /// An int8 matrix, all zero, with `group` blocks per scale.
+    fn zeroed(n: usize, k: usize, group: usize) -> Self {
+        let nb = k.div_ceil(QK * group) * group;
         let tiles = n.div_ceil(NR);
         Self {
             n,
             k,
             nb,
+            group,
             format: Format::Int8,
             // 128 = int8 zero; zero bytes = f16 zero scales.
-            data: [[128u8; TILE_BYTES].as_slice(), &[0u8; 2 * NR]]
+            data: [[128u8; TILE_BYTES].repeat(group).as_slice(), &[0u8; 2 * NR]]
                 .concat()
-                .repeat(tiles * nb),
+                .repeat(tiles * nb / group),
         }
     }
 
@@ -96,6 +108,7 @@ impl PackedMatrix {
             n,
             k,
             nb,
+            group: 1,
             format,
             data: vec![0; n.div_ceil(NR) * nb * format.block_stride()],
         }
@@ -104,7 +117,19 @@ impl PackedMatrix {
     /// Offset of tile `t`, block `b`.
     #[inline(always)]
     fn block_base(&self, t: usize, b: usize) -> usize {
-        (t * self.nb + b) * self.format.block_stride()
+        if self.group == 1 {
+            (t * self.nb + b) * self.format.block_stride()
+        } else {
+            let (s, within) = (b / self.group, b % self.group);
+            self.group_base(t, s) + within * TILE_BYTES
+        }
+    }
+
+    /// Offset of tile `t`, scale group `s`.
+    #[inline(always)]
+    fn group_base(&self, t: usize, s: usize) -> usize {
+        let stride = self.group * TILE_BYTES + 2 * NR;
+        (t * (self.nb / self.group) + s) * stride
     }
 
     /// Stores the 32 nibbles of column `c`, block `b`, with their scale and minimum.
@@ -131,7 +156,7 @@ impl PackedMatrix {
             let (g, j) = (i / 4, i % 4);
             self.data[base + g * NR * 4 + col * 4 + j] = (v as u8) ^ 0x80;
         }
-        let at = base + TILE_BYTES + 2 * col;
+        let at = self.scales_base(t, b / self.group) + 2 * col;
         self.data[at..at + 2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
     }
 
@@ -158,7 +183,7 @@ impl PackedMatrix {
                 w.len()
             )));
         }
-        let mut p = Self::zeroed(n, k);
+        let mut p = Self::zeroed(n, k, 1);
         for c in 0..n {
             let row = &w[c * k..(c + 1) * k];
             for b in 0..p.nb {
@@ -173,10 +198,49 @@ impl PackedMatrix {
         Ok(p)
     }
 
+    /// From row-major f32 weights, quantised to int8 with one scale per [`WIDE`] blocks (256
+    /// k) when `k` is a multiple of 256 (otherwise as [`Self::from_f32`]). The kernels then
+    /// sum 256 products in int32 before a scale, instead of 32: the prompt's matmuls spend
+    /// their time in `vpdpbusd`, not in rescaling. The scale is rounded to f16 before the
+    /// values are, so the stored `d · q` is what was rounded.
+    pub fn from_f32_wide(w: &[f32], n: usize, k: usize) -> Result<Self, KernelError> {
+        const SPAN: usize = QK * WIDE;
+        if !k.is_multiple_of(SPAN) {
+            return Self::from_f32(w, n, k);
+        }
+        if w.len() != n * k {
+            return Err(KernelError::Shape(format!(
+                "{} values for {n} × {k} weights",
+                w.len()
+            )));
+        }
+        let mut p = Self::zeroed(n, k, WIDE);
+        let mut q = [0i8; SPAN];
+        for c in 0..n {
+            for (s, span) in w[c * k..(c + 1) * k].chunks_exact(SPAN).enumerate() {
+                let amax = span.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let d = half::f16::from_f32(amax / 127.0).to_f32();
+                let id = if d > 0.0 && d.is_finite() {
+                    1.0 / d
+                } else {
+                    0.0
+                };
+                for (qi, &v) in q.iter_mut().zip(span) {
+                    *qi = super::round_small(v * id).clamp(-127.0, 127.0) as i8;
+                }
+                for (j, block) in q.chunks_exact(QK).enumerate() {
+                    let block: &[i8; QK] = block.try_into().unwrap_or(&[0; QK]);
+                    p.set_block(c, s * WIDE + j, block, d);
+                }
+            }
+        }
+        Ok(p)
+    }
+
     /// From GGUF Q8_0 blocks (f16 scale, 32 int8), exactly.
     pub fn from_q8_0(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
         Self::check(n, k, bytes.len(), Q8_0_BYTES)?;
-        let mut p = Self::zeroed(n, k);
+        let mut p = Self::zeroed(n, k, 1);
         for (i, blk) in bytes.chunks_exact(Q8_0_BYTES).enumerate() {
             let (c, b) = (i / p.nb, i % p.nb);
             let mut q = [0i8; QK];
@@ -244,7 +308,7 @@ impl PackedMatrix {
     /// the same scale (the layout `bench kernels` compares [`Self::from_q5_0`] against).
     pub fn from_q5_0_as_int8(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
         Self::check(n, k, bytes.len(), Q5_0_BYTES)?;
-        let mut p = Self::zeroed(n, k);
+        let mut p = Self::zeroed(n, k, 1);
         for (i, blk) in bytes.chunks_exact(Q5_0_BYTES).enumerate() {
             let q: [i8; QK] = q5_values(blk).map(|v| v as i8 - 16);
             p.set_block(i / p.nb, i % p.nb, &q, f16_at(blk, 0));
@@ -279,9 +343,14 @@ impl PackedMatrix {
         self.k
     }
 
-    /// Blocks of `QK` per column.
+    /// Blocks of `QK` per column (a whole number of scale groups).
     pub(crate) fn nb(&self) -> usize {
         self.nb
+    }
+
+    /// Blocks per scale: 1, or [`WIDE`].
+    pub fn group(&self) -> usize {
+        self.group
     }
 
     pub(crate) fn n_tiles(&self) -> usize {
@@ -318,15 +387,21 @@ impl PackedMatrix {
             .unwrap_or(&[0; HIGH_BYTES])
     }
 
-    /// The `NR` scales (f16, little-endian) of tile `t`, block `b`.
+    /// Offset of the scales of tile `t`, scale group `s`.
     #[inline(always)]
-    pub(crate) fn tile_scales_f16(&self, t: usize, b: usize) -> &[u8; 2 * NR] {
-        let base = self.block_base(t, b)
-            + match self.format {
-                Format::Int8 => TILE_BYTES,
-                Format::Nib4 => NIB_BYTES,
-                Format::Nib5 => NIB_BYTES + HIGH_BYTES,
-            };
+    fn scales_base(&self, t: usize, s: usize) -> usize {
+        match self.format {
+            Format::Int8 => self.group_base(t, s) + self.group * TILE_BYTES,
+            Format::Nib4 => self.block_base(t, s) + NIB_BYTES,
+            Format::Nib5 => self.block_base(t, s) + NIB_BYTES + HIGH_BYTES,
+        }
+    }
+
+    /// The `NR` scales (f16, little-endian) of tile `t`, scale group `s` (the block `s` when
+    /// every block has its own).
+    #[inline(always)]
+    pub(crate) fn tile_scales_f16(&self, t: usize, s: usize) -> &[u8; 2 * NR] {
+        let base = self.scales_base(t, s);
         self.data
             .get(base..base + 2 * NR)
             .and_then(|s| s.try_into().ok())
@@ -343,10 +418,10 @@ impl PackedMatrix {
             .unwrap_or(&[0; 2 * NR])
     }
 
-    /// The `NR` scales of tile `t`, block `b`, as f32.
+    /// The `NR` scales of tile `t`, scale group `s`, as f32.
     #[inline(always)]
-    pub(crate) fn tile_scales(&self, t: usize, b: usize) -> [f32; NR] {
-        let raw = self.tile_scales_f16(t, b);
+    pub(crate) fn tile_scales(&self, t: usize, s: usize) -> [f32; NR] {
+        let raw = self.tile_scales_f16(t, s);
         std::array::from_fn(|c| f16_at(raw, 2 * c))
     }
 
@@ -368,7 +443,8 @@ impl PackedMatrix {
     #[inline(always)]
     pub fn value(&self, c: usize, kk: usize) -> (i32, f32, f32) {
         let (t, col, b, i) = (c / NR, c % NR, kk / QK, kk % QK);
-        let (d, m) = (self.tile_scales(t, b)[col], self.tile_mins(t, b)[col]);
+        let s = b / self.group;
+        let (d, m) = (self.tile_scales(t, s)[col], self.tile_mins(t, s)[col]);
         (self.q(t, b, col, i), d, m)
     }
 

@@ -40,27 +40,33 @@ fn tile<const R: usize>(
     ldo: usize,
     col0: usize,
 ) {
-    let nb = w.nb();
+    let (nb, group) = (w.nb(), w.group());
+    let ng = nb / group;
     let mut acc = [[0f32; NR]; R];
     let mut wq = [0i8; TILE_BYTES];
-    for b in 0..nb {
-        unpack(w, t, b, &mut wq);
-        let ws = w.tile_scales(t, b);
-        let wm = w.tile_mins(t, b);
-        for (i, acc_row) in acc.iter_mut().enumerate() {
-            let row = (r0 + i) * nb + b;
-            let aq = &a.q[row * QK..(row + 1) * QK];
-            let mut dots = [0i32; NR];
-            for (wg, ag) in wq.chunks_exact(NR * 4).zip(aq.chunks_exact(4)) {
-                for (dot, wc) in dots.iter_mut().zip(wg.chunks_exact(4)) {
-                    for j in 0..4 {
-                        *dot += wc[j] as i32 * ag[j] as i32;
+    for s in 0..ng {
+        let mut dots = [[0i32; NR]; R];
+        for b in s * group..(s + 1) * group {
+            unpack(w, t, b, &mut wq);
+            for (i, dots) in dots.iter_mut().enumerate() {
+                let row = (r0 + i) * nb + b;
+                let aq = &a.q[row * QK..(row + 1) * QK];
+                for (wg, ag) in wq.chunks_exact(NR * 4).zip(aq.chunks_exact(4)) {
+                    for (dot, wc) in dots.iter_mut().zip(wg.chunks_exact(4)) {
+                        for j in 0..4 {
+                            *dot += wc[j] as i32 * ag[j] as i32;
+                        }
                     }
                 }
             }
+        }
+        let ws = w.tile_scales(t, s);
+        let wm = w.tile_mins(t, s);
+        for (i, acc_row) in acc.iter_mut().enumerate() {
+            let row = (r0 + i) * ng + s;
             let (da, sa) = (a.d[row], a.scaled_sum(row));
             for c in 0..NR {
-                acc_row[c] += dots[c] as f32 * (ws[c] * da) + wm[c] * sa;
+                acc_row[c] += dots[i][c] as f32 * (ws[c] * da) + wm[c] * sa;
             }
         }
     }

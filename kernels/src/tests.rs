@@ -10,26 +10,28 @@ fn random(len: usize, seed: u64) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
 
-/// Exact result of the int8 arithmetic the kernels implement, in f64.
+/// Exact result of the int8 arithmetic the kernels implement, in f64: per scale group (a
+/// block of 32, or 256 k for wide weights) the integer dot, times both scales.
 fn int_reference(x: &[f32], m: usize, w: &PackedMatrix) -> Vec<f64> {
     let (n, k) = (w.n(), w.k());
-    let a = QuantizedRows::quantize(x, m, k).unwrap();
-    let nb = k.div_ceil(QK);
+    let a = QuantizedRows::quantize(x, m, k, w.group()).unwrap();
+    let span = QK * w.group();
+    let ng = k.div_ceil(span);
     let mut out = vec![0f64; m * n];
     for r in 0..m {
         for c in 0..n {
             let mut acc = 0f64;
-            for b in 0..nb {
+            for s in 0..ng {
                 let (mut dot, mut asum) = (0i64, 0i64);
                 let (mut ws, mut wm) = (0f32, 0f32);
-                for i in 0..QK.min(k - b * QK) {
-                    let (q, d, m) = w.value(c, b * QK + i);
+                for kk in s * span..((s + 1) * span).min(k) {
+                    let (q, d, m) = w.value(c, kk);
                     (ws, wm) = (d, m);
-                    let x = a.q[(r * nb + b) * QK + i] as i64;
+                    let x = a.q[r * ng * span + kk] as i64;
                     dot += q as i64 * x;
                     asum += x;
                 }
-                let da = a.d[r * nb + b] as f64;
+                let da = a.d[r * ng + s] as f64;
                 acc += dot as f64 * ws as f64 * da + wm as f64 * da * asum as f64;
             }
             out[r * n + c] = acc;
@@ -55,6 +57,11 @@ fn check_shape(m: usize, n: usize, k: usize, seed: u64) {
     let wf = random(n * k, seed + 1);
     let w = PackedMatrix::from_f32(&wf, n, k).unwrap();
     check_packed(&x, m, &w, &wf, 0.02);
+    if k.is_multiple_of(QK * WIDE) {
+        let wide = PackedMatrix::from_f32_wide(&wf, n, k).unwrap();
+        assert_eq!(wide.group(), WIDE);
+        check_packed(&x, m, &wide, &wf, 0.02);
+    }
     if k.is_multiple_of(QK) {
         // The nibble formats, against the weights they hold (Q4 rounding is not what is tested).
         for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1] {
@@ -127,6 +134,10 @@ fn prompt_sized_shapes_match_the_references() {
     check_shape(513, 40, 576, 7);
     check_shape(64, 200, 576, 8);
     check_shape(13, 96, 1536, 9);
+    // Wide int8 (one scale per 256 k) over several groups, any number of rows.
+    for (m, n, k) in [(1, 48, 256), (5, 33, 512), (9, 17, 768), (150, 64, 1536)] {
+        check_shape(m, n, k, (m * 13 + n) as u64);
+    }
     // Around the AMX kernel's groups of 16 rows, with a lone last tile.
     for (m, n, k) in [
         (16, 16, 32),
@@ -326,11 +337,12 @@ fn disabling_fast_kernels_selects_the_portable_one() {
     }
 }
 
-/// Throughput of each kernel on the model's shapes (run with `--ignored --nocapture`).
+/// Throughput of each kernel on the model's shapes (run with `--ignored --nocapture`);
+/// `KERNEL_SHAPES=m:n:k,...` picks other shapes.
 #[test]
 #[ignore]
 fn kernel_throughput() {
-    for &(m, n, k) in &[
+    let defaults = [
         (512, 576 + 2 * 192, 576),
         (512, 3072, 576),
         (512, 576, 1536),
@@ -338,7 +350,23 @@ fn kernel_throughput() {
         (32, 3072, 576),
         (1, 3072, 576),
         (1, 49152, 576),
-    ] {
+        // Qwen2.5 1.5B, a 300-token prompt per thread pair: Q/K/V, gate/up, down; a decode step.
+        (300, 1536 + 2 * 256, 1536),
+        (300, 2 * 8960, 1536),
+        (300, 1536, 8960),
+        (1, 2 * 8960, 1536),
+    ];
+    let chosen: Vec<(usize, usize, usize)> = std::env::var("KERNEL_SHAPES")
+        .map(|v| {
+            v.split(',')
+                .filter_map(|s| {
+                    let d: Vec<usize> = s.split(':').filter_map(|x| x.parse().ok()).collect();
+                    (d.len() == 3).then(|| (d[0], d[1], d[2]))
+                })
+                .collect()
+        })
+        .unwrap_or_else(|_| defaults.to_vec());
+    for &(m, n, k) in &chosen {
         let x = random(m * k, 1);
         let wf = random(n * k, 2);
         let (bytes, _) = candle_blocks(&wf, n, k, GgmlDType::Q4_1);
@@ -346,21 +374,31 @@ fn kernel_throughput() {
         let int8 = PackedMatrix::from_f32(&wf, n, k).unwrap();
         let nib = PackedMatrix::from_q4_1(&bytes, n, k).unwrap();
         let nib5 = PackedMatrix::from_q5_0(&bytes5, n, k).unwrap();
+        let wide = PackedMatrix::from_f32_wide(&wf, n, k).unwrap();
         let mut out = vec![0f32; m * n];
-        for (kernel, w) in Kernel::available()
-            .iter()
-            .flat_map(|&kern| [(kern, &int8), (kern, &nib), (kern, &nib5)])
-        {
-            let reps = if m == 1 { 200 } else { 5 };
-            matmul_with(kernel, &x, m, w, &mut out).unwrap();
-            let t = std::time::Instant::now();
-            for _ in 0..reps {
-                matmul_with(kernel, &x, m, w, &mut out).unwrap();
+        for (kernel, w) in Kernel::available().iter().flat_map(|&kern| {
+            let mut v = vec![(kern, &int8), (kern, &nib), (kern, &nib5)];
+            if wide.group() > 1 {
+                v.push((kern, &wide));
             }
-            let s = t.elapsed().as_secs_f64() / reps as f64;
+            v
+        }) {
+            // The fastest of several timed runs (of `inner` calls each): the machine is shared,
+            // and the least disturbed run is the kernel's own speed.
+            let (runs, inner) = if m == 1 { (20, 20) } else { (9, 1) };
+            matmul_with(kernel, &x, m, w, &mut out).unwrap();
+            let mut s = f64::INFINITY;
+            for _ in 0..runs {
+                let t = std::time::Instant::now();
+                for _ in 0..inner {
+                    matmul_with(kernel, &x, m, w, &mut out).unwrap();
+                }
+                s = s.min(t.elapsed().as_secs_f64() / inner as f64);
+            }
             println!(
-                "{kernel:?} {:?} m {m} n {n} k {k}: {:.3} ms, {:.1} GMAC/s, {:.1} GB/s of weights",
+                "{kernel:?} {:?}/{} m {m} n {n} k {k}: {:.3} ms, {:.1} GMAC/s, {:.1} GB/s of weights",
                 w.format(),
+                w.group() * QK,
                 s * 1e3,
                 (m * n * k) as f64 / s / 1e9,
                 w.size_bytes() as f64 / s / 1e9

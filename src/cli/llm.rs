@@ -299,6 +299,7 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
     );
     let (mut load, mut prefill, mut ttft, mut decode) = (vec![], vec![], vec![], vec![]);
     let mut ttft_warm = vec![];
+    let mut splits = vec![];
     for run in 0..args.runs {
         drop(engine);
         let t = Instant::now();
@@ -321,6 +322,7 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
             "bench run"
         );
         prefill.push(r.prefill_tok_s);
+        splits.extend(r.prefill_split);
         ttft.push(r.ttft_ms);
         decode.push(r.decode_tok_s);
     }
@@ -345,6 +347,8 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
         "decode_tok_s": median(decode),
         "ttft_ms_cached_prefix": median(ttft_warm),
         "peak_rss_mb": peak_rss_mb(),
+        // Where the prefill's time went, ms (median per part; our llama/qwen2 pass only).
+        "prefill_split_ms": prefill_split_ms(&splits),
     });
     if args.json {
         println!("{report}");
@@ -384,6 +388,33 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
             "peak RSS MB    {:>8.0}",
             report["peak_rss_mb"].as_f64().unwrap_or(0.0)
         );
+        let split = &report["prefill_split_ms"];
+        if let Some(parts) = split.as_object() {
+            let total: f64 = parts.values().filter_map(|v| v.as_f64()).sum();
+            let shares: Vec<String> = parts
+                .iter()
+                .map(|(name, ms)| {
+                    let ms = ms.as_f64().unwrap_or(0.0);
+                    format!("{name} {ms:.0} ms ({:.0}%)", 100.0 * ms / total.max(1e-9))
+                })
+                .collect();
+            println!("prefill split  {}", shares.join(", "));
+        }
     }
     Ok(())
+}
+
+/// The median time per part of the prefill, in ms (null when the network keeps no split).
+fn prefill_split_ms(splits: &[ama::llm::llama::TimeSplit]) -> serde_json::Value {
+    if splits.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let part = |f: fn(&ama::llm::llama::TimeSplit) -> std::time::Duration| {
+        median(splits.iter().map(|s| f(s).as_secs_f64() * 1000.0).collect())
+    };
+    serde_json::json!({
+        "matmul": part(|s| s.matmul),
+        "attention": part(|s| s.attention),
+        "other": part(|s| s.other),
+    })
 }

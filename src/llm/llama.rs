@@ -12,6 +12,7 @@
 //! - grouped-query attention without copying K/V per query head;
 //! - the output head on the last position only.
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -66,8 +67,43 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
     t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()
 }
 
+/// Where forward passes spent their time, summed until taken ([`Llama::take_time_split`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct TimeSplit {
+    /// The projections (activation quantisation included) and the output head.
+    pub matmul: Duration,
+    pub attention: Duration,
+    /// Embedding, norms, biases, RoPE, the KV cache writes, SwiGLU and residual adds.
+    pub other: Duration,
+}
+
+/// A stopwatch that charges each lap to one part of a [`TimeSplit`].
+struct Laps<'a> {
+    split: &'a mut TimeSplit,
+    last: Instant,
+}
+
+impl Laps<'_> {
+    fn lap(&mut self, part: fn(&mut TimeSplit) -> &mut Duration) {
+        let now = Instant::now();
+        *part(self.split) += now - self.last;
+        self.last = now;
+    }
+    fn matmul(&mut self) {
+        self.lap(|s| &mut s.matmul)
+    }
+    fn attention(&mut self) {
+        self.lap(|s| &mut s.attention)
+    }
+    fn other(&mut self) {
+        self.lap(|s| &mut s.other)
+    }
+}
+
 pub struct Llama {
     cfg: LlamaConfig,
+    /// Time spent by forward passes since the last [`Llama::take_time_split`].
+    split: TimeSplit,
     embed: Arc<QTensor>,
     layers: Vec<Layer>,
     norm: Vec<f32>,
@@ -160,7 +196,13 @@ impl Llama {
             scratch: Scratch::default(),
             cached: Vec::new(),
             capacity: 0,
+            split: TimeSplit::default(),
         })
+    }
+
+    /// The time forward passes spent per part since the last call.
+    pub fn take_time_split(&mut self) -> TimeSplit {
+        std::mem::take(&mut self.split)
     }
 
     pub fn config(&self) -> &LlamaConfig {
@@ -213,6 +255,10 @@ impl Llama {
             )
         }
         self.reserve(pos + s);
+        let mut laps = Laps {
+            split: &mut self.split,
+            last: Instant::now(),
+        };
         let cfg = &self.cfg;
         let (hidden, hd) = (cfg.hidden, cfg.head_dim);
         let kv_dim = cfg.n_kv_head * hd;
@@ -239,7 +285,9 @@ impl Llama {
             let h = sized(&mut sc.h, s * hidden);
             ops::rms_norm(x, &layer.attn_norm, cfg.eps, h);
             let qkv = sized(&mut sc.qkv, s * qkv_dim);
+            laps.other();
             layer.qkv.forward(h, s, qkv)?;
+            laps.matmul();
             if let Some(bias) = &layer.qkv_bias {
                 for row in qkv.chunks_exact_mut(qkv_dim) {
                     row.iter_mut().zip(bias).for_each(|(a, b)| *a += b);
@@ -272,18 +320,25 @@ impl Llama {
             }
             let att = sized(&mut sc.att, s * hidden);
             let used = (pos + s) * kv_dim;
+            laps.other();
             attention::attention(q, &layer.k_cache, &layer.v_cache[..used], shape, att);
+            laps.attention();
             let o = sized(&mut sc.o, s * hidden);
             layer.wo.forward(att, s, o)?;
+            laps.matmul();
             x.iter_mut().zip(o.iter()).for_each(|(a, b)| *a += b);
             let h = sized(&mut sc.h, s * hidden);
             ops::rms_norm(x, &layer.ffn_norm, cfg.eps, h);
             let gu = sized(&mut sc.gu, s * 2 * layer.ffn);
+            laps.other();
             layer.gate_up.forward(h, s, gu)?;
+            laps.matmul();
             let act = sized(&mut sc.act, s * layer.ffn);
             ops::swiglu(gu, layer.ffn, act);
             let o = sized(&mut sc.o, s * hidden);
+            laps.other();
             layer.down.forward(act, s, o)?;
+            laps.matmul();
             x.iter_mut().zip(o.iter()).for_each(|(a, b)| *a += b);
         }
         self.cached.extend_from_slice(tokens);
@@ -291,7 +346,9 @@ impl Llama {
         let h = sized(&mut sc.h, hidden);
         ops::rms_norm(&x[(s - 1) * hidden..], &self.norm, cfg.eps, h);
         let last = sized(&mut sc.last, self.output.n());
+        laps.other();
         self.output.forward(h, 1, last)?;
+        laps.matmul();
         Ok(last.to_vec())
     }
 }

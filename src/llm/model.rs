@@ -130,6 +130,14 @@ impl Model {
             .to_vec1::<f32>()?)
     }
 
+    /// Where forward passes spent their time since the last call (our llama/qwen2 pass only).
+    pub fn take_time_split(&mut self) -> Option<super::llama::TimeSplit> {
+        match &mut self.net {
+            Network::Llama(l) => Some(l.take_time_split()),
+            _ => None,
+        }
+    }
+
     /// Whether a prompt may be run in several chunks (ours handles any offset; candle's gemma3
     /// mask assumes a prompt starts at 0).
     pub fn supports_chunked_prefill(&self) -> bool {

@@ -2,6 +2,7 @@
 use std::time::Instant;
 
 use super::{no_panic, Engine};
+use crate::llm::llama::TimeSplit;
 use crate::llm::LlmError;
 
 /// Timings of one benchmark run (no stop tokens: exactly the requested number of tokens).
@@ -12,6 +13,8 @@ pub struct BenchRun {
     /// Prefill plus sampling the first token.
     pub ttft_ms: f64,
     pub decode_tok_s: f64,
+    /// Where the prefill spent its time (our llama/qwen2 pass only).
+    pub prefill_split: Option<TimeSplit>,
 }
 
 impl Engine {
@@ -31,9 +34,11 @@ impl Engine {
                 0
             };
             self.model.truncate_cache(reuse);
+            self.model.take_time_split();
             let start = Instant::now();
             let mut logits = self.prefill(&prompt[reuse..], &|| false)?;
             let prefill = start.elapsed();
+            let prefill_split = self.model.take_time_split();
             let mut token = crate::llm::sampler::argmax(&logits);
             let ttft = start.elapsed();
             let decode_start = Instant::now();
@@ -51,6 +56,7 @@ impl Engine {
                 } else {
                     0.0
                 },
+                prefill_split,
             })
         })
     }

@@ -29,7 +29,10 @@ pub(super) struct Proj {
 const DENSE_MIN_ROWS: usize = 12;
 
 /// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 (int8), Q5_0 (five-bit), Q4_0
-/// and Q4_1 (nibbles) exactly, other types (the K-quants) requantised to int8 per block of 32.
+/// and Q4_1 (nibbles) exactly, other types (the K-quants) requantised to int8 with one scale
+/// per 256 k, their own super-block ([`PackedMatrix::from_f32_wide`]; per block of 32 when a
+/// row is not a whole number of 256). One scale per 256 lets the kernels sum 256 products in
+/// int32 before scaling, as llama.cpp's K-quant dot products do with their Q8_K activations.
 /// (Q4_K as nibbles would need each block's `d · sc` rounded to f16, and that changed the
 /// greedy text of one of the eight llama.cpp prompts of the Qwen tests.)
 pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
@@ -44,7 +47,7 @@ pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
                 .dequantize(&Device::Cpu)?
                 .flatten_all()?
                 .to_vec1::<f32>()?;
-            PackedMatrix::from_f32(&dense, n, k)
+            PackedMatrix::from_f32_wide(&dense, n, k)
         }
     };
     packed.map_err(|e| candle_core::Error::Msg(format!("packing weights: {e}")))
