@@ -204,37 +204,79 @@ impl PackedMatrix {
     /// their time in `vpdpbusd`, not in rescaling. The scale is rounded to f16 before the
     /// values are, so the stored `d · q` is what was rounded.
     pub fn from_f32_wide(w: &[f32], n: usize, k: usize) -> Result<Self, KernelError> {
-        const SPAN: usize = QK * WIDE;
-        if !k.is_multiple_of(SPAN) {
-            return Self::from_f32(w, n, k);
-        }
         if w.len() != n * k {
             return Err(KernelError::Shape(format!(
                 "{} values for {n} × {k} weights",
                 w.len()
             )));
         }
-        let mut p = Self::zeroed(n, k, WIDE);
-        let mut q = [0i8; SPAN];
+        let group = if k.is_multiple_of(QK * WIDE) { WIDE } else { 1 };
+        let mut p = Self::zeroed(n, k, group);
         for c in 0..n {
-            for (s, span) in w[c * k..(c + 1) * k].chunks_exact(SPAN).enumerate() {
-                let amax = span.iter().fold(0f32, |m, v| m.max(v.abs()));
+            p.set_row(c, &w[c * k..(c + 1) * k]);
+        }
+        Ok(p)
+    }
+
+    /// [`Self::from_f32_wide`] from rows made `chunk` at a time by `rows(first, count)`, so
+    /// a large matrix (an output head of 150k rows) is never whole in f32 at once.
+    pub fn from_f32_wide_chunks<E: From<KernelError>>(
+        n: usize,
+        k: usize,
+        chunk: usize,
+        mut rows: impl FnMut(usize, usize) -> Result<Vec<f32>, E>,
+    ) -> Result<Self, E> {
+        let group = if k.is_multiple_of(QK * WIDE) { WIDE } else { 1 };
+        let mut p = Self::zeroed(n, k, group);
+        let mut c0 = 0;
+        while c0 < n {
+            let count = chunk.max(1).min(n - c0);
+            let w = rows(c0, count)?;
+            if w.len() != count * k {
+                return Err(KernelError::Shape(format!(
+                    "{} values for {count} rows of {k}",
+                    w.len()
+                ))
+                .into());
+            }
+            for (i, row) in w.chunks_exact(k).enumerate() {
+                p.set_row(c0 + i, row);
+            }
+            c0 += count;
+        }
+        Ok(p)
+    }
+
+    /// Quantises row `c` (`k` values) per scale group and stores it.
+    fn set_row(&mut self, c: usize, row: &[f32]) {
+        let span = QK * self.group;
+        let mut values = vec![0f32; span];
+        let mut q = vec![0i8; span];
+        for s in 0..self.nb / self.group {
+            let src = &row[(s * span).min(row.len())..((s + 1) * span).min(row.len())];
+            values[..src.len()].copy_from_slice(src);
+            values[src.len()..].iter_mut().for_each(|v| *v = 0.0);
+            let d = if self.group == 1 {
+                quantize_block(&values, &mut q).0
+            } else {
+                // The scale rounded to f16 first: the stored `d · q` is what was rounded.
+                let amax = values.iter().fold(0f32, |m, v| m.max(v.abs()));
                 let d = half::f16::from_f32(amax / 127.0).to_f32();
                 let id = if d > 0.0 && d.is_finite() {
                     1.0 / d
                 } else {
                     0.0
                 };
-                for (qi, &v) in q.iter_mut().zip(span) {
+                for (qi, &v) in q.iter_mut().zip(&values) {
                     *qi = super::round_small(v * id).clamp(-127.0, 127.0) as i8;
                 }
-                for (j, block) in q.chunks_exact(QK).enumerate() {
-                    let block: &[i8; QK] = block.try_into().unwrap_or(&[0; QK]);
-                    p.set_block(c, s * WIDE + j, block, d);
-                }
+                d
+            };
+            for (j, block) in q.chunks_exact(QK).enumerate() {
+                let block: &[i8; QK] = block.try_into().unwrap_or(&[0; QK]);
+                self.set_block(c, s * self.group + j, block, d);
             }
         }
-        Ok(p)
     }
 
     /// From GGUF Q8_0 blocks (f16 scale, 32 int8), exactly.
@@ -472,6 +514,63 @@ impl PackedMatrix {
     /// Bytes held.
     pub fn size_bytes(&self) -> usize {
         self.data.len()
+    }
+
+    /// What [`Self::from_parts`] needs besides the bytes: `[format, group, n, k, nb]`.
+    pub fn header(&self) -> [u64; 5] {
+        let format = match self.format {
+            Format::Int8 => 0,
+            Format::Nib4 => 1,
+            Format::Nib5 => 2,
+        };
+        [
+            format,
+            self.group as u64,
+            self.n as u64,
+            self.k as u64,
+            self.nb as u64,
+        ]
+    }
+
+    /// The packed bytes, as [`Self::from_parts`] takes them back.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// A matrix from its [`Self::header`] and [`Self::bytes`] (a cache of packed weights),
+    /// checked for consistency.
+    pub fn from_parts(header: [u64; 5], data: Vec<u8>) -> Result<Self, KernelError> {
+        let [format, group, n, k, nb] = header.map(|v| v as usize);
+        let format = match format {
+            0 => Format::Int8,
+            1 => Format::Nib4,
+            2 => Format::Nib5,
+            other => return Err(KernelError::Unsupported(format!("packed format {other}"))),
+        };
+        let group_ok = group == 1 || (group == WIDE && format == Format::Int8);
+        let stride = match format {
+            Format::Int8 => group * TILE_BYTES + 2 * NR,
+            _ => format.block_stride(),
+        };
+        if !group_ok || nb != k.div_ceil(QK * group) * group {
+            return Err(KernelError::Shape(format!(
+                "packed header: {n} × {k}, {nb} blocks in groups of {group}"
+            )));
+        }
+        if data.len() != n.div_ceil(NR) * (nb / group) * stride {
+            return Err(KernelError::Shape(format!(
+                "{} packed bytes for {n} × {k}",
+                data.len()
+            )));
+        }
+        Ok(Self {
+            n,
+            k,
+            nb,
+            group,
+            format,
+            data,
+        })
     }
 }
 

@@ -21,8 +21,10 @@ use candle_core::{DType, Device, Result, Tensor};
 use super::kernels::{self, attention, ops};
 
 mod config;
+pub mod packed_cache;
 mod proj;
 pub use config::{LlamaConfig, RopeStyle, ARCHITECTURES};
+use packed_cache::PackedCache;
 pub use proj::DensePrefill;
 use proj::{Proj, Projections};
 
@@ -122,37 +124,62 @@ fn get(ct: &Content, r: &mut (impl std::io::Read + std::io::Seek), name: &str) -
 }
 
 impl Llama {
+    /// Loads the weights; with `cache` (the model file's path) the repacked matrices are read
+    /// from the cache beside it when valid, and written there after a cold load
+    /// ([`packed_cache`]). Dense prefill copies need the file's tensors: no cache then.
     pub fn from_gguf<R: std::io::Read + std::io::Seek>(
         ct: &Content,
         r: &mut R,
         dense: DensePrefill,
         max_context: usize,
+        cache: Option<&std::path::Path>,
     ) -> Result<Self> {
+        let mut cache = match (dense, cache) {
+            (DensePrefill::Off, Some(model)) => PackedCache::open(model),
+            _ => PackedCache::none(),
+        };
         let mut cfg = LlamaConfig::from_gguf(ct)?;
         cfg.context_length = cfg.context_length.min(max_context).max(1);
         let embed = get(ct, r, "token_embd.weight")?;
-        let output = match get(ct, r, "output.weight") {
-            Ok(w) => Proj::new(&w, DensePrefill::Off)?,
-            // Tied embeddings (SmolLM2): the head is the embedding matrix.
-            Err(_) => Proj::new(&embed, DensePrefill::Off)?,
+        let output = match cache.take("output") {
+            Some(mut m) if m.len() == 1 => Proj::from_packed(m.remove(0)),
+            _ => match get(ct, r, "output.weight") {
+                Ok(w) => Proj::new(&w, DensePrefill::Off)?,
+                // Tied embeddings (SmolLM2): the head is the embedding matrix.
+                Err(_) => Proj::new(&embed, DensePrefill::Off)?,
+            },
         };
         let norm = to_vec(&get(ct, r, "output_norm.weight")?.dequantize(&Device::Cpu)?)?;
         let kv_dim = cfg.n_kv_head * cfg.head_dim;
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
             let p = format!("blk.{i}");
-            let wq = get(ct, r, &format!("{p}.attn_q.weight"))?;
-            let wk = get(ct, r, &format!("{p}.attn_k.weight"))?;
-            let wv = get(ct, r, &format!("{p}.attn_v.weight"))?;
-            let (nq, _) = wq.shape().dims2()?;
-            let (nk, _) = wk.shape().dims2()?;
-            let (nv, _) = wv.shape().dims2()?;
+            let rows = |name: &str| -> Result<usize> {
+                let info = ct.tensor_infos.get(&format!("{p}.{name}.weight"));
+                match info.map(|t| t.shape.dims()) {
+                    Some(&[n, _]) => Ok(n),
+                    _ => candle_core::bail!("{p}.{name}.weight: missing or not a matrix"),
+                }
+            };
+            let (nq, nk, nv) = (rows("attn_q")?, rows("attn_k")?, rows("attn_v")?);
             if nq != cfg.hidden || nk != kv_dim || nv != kv_dim {
                 candle_core::bail!("{p}: unexpected attention shapes {nq}/{nk}/{nv}")
             }
-            let gate = get(ct, r, &format!("{p}.ffn_gate.weight"))?;
-            let up = get(ct, r, &format!("{p}.ffn_up.weight"))?;
-            let (ffn, _) = gate.shape().dims2()?;
+            let ffn = rows("ffn_gate")?;
+            let mut matrices = |name: &str, tensors: &[&str], r: &mut R| -> Result<Projections> {
+                if let Some(m) = cache.take(&format!("{p}.{name}")) {
+                    return Ok(Projections::from_packed(m));
+                }
+                let ws = tensors
+                    .iter()
+                    .map(|t| get(ct, r, &format!("{p}.{t}.weight")))
+                    .collect::<Result<Vec<_>>>()?;
+                Projections::new(ws, dense)
+            };
+            let qkv = matrices("qkv", &["attn_q", "attn_k", "attn_v"], r)?;
+            let wo = matrices("attn_output", &["attn_output"], r)?;
+            let gate_up = matrices("gate_up", &["ffn_gate", "ffn_up"], r)?;
+            let down = matrices("ffn_down", &["ffn_down"], r)?;
             let qkv_bias = match get(ct, r, &format!("{p}.attn_q.bias")) {
                 Ok(bq) => {
                     let mut bias = to_vec(&bq.dequantize(&Device::Cpu)?)?;
@@ -171,18 +198,28 @@ impl Llama {
                 attn_norm: to_vec(
                     &get(ct, r, &format!("{p}.attn_norm.weight"))?.dequantize(&Device::Cpu)?,
                 )?,
-                qkv: Projections::new(vec![wq, wk, wv], dense)?,
+                qkv,
                 qkv_bias,
-                wo: Proj::new(&get(ct, r, &format!("{p}.attn_output.weight"))?, dense)?,
+                wo: wo.single()?,
                 ffn_norm: to_vec(
                     &get(ct, r, &format!("{p}.ffn_norm.weight"))?.dequantize(&Device::Cpu)?,
                 )?,
-                gate_up: Projections::new(vec![gate, up], dense)?,
-                down: Proj::new(&get(ct, r, &format!("{p}.ffn_down.weight"))?, dense)?,
+                gate_up,
+                down: down.single()?,
                 ffn,
                 k_cache: Vec::new(),
                 v_cache: Vec::new(),
             });
+        }
+        if !cache.is_warm() {
+            let mut entries = vec![("output".to_string(), vec![output.matrix()])];
+            for (i, l) in layers.iter().enumerate() {
+                entries.push((format!("blk.{i}.qkv"), l.qkv.matrices()));
+                entries.push((format!("blk.{i}.attn_output"), vec![l.wo.matrix()]));
+                entries.push((format!("blk.{i}.gate_up"), l.gate_up.matrices()));
+                entries.push((format!("blk.{i}.ffn_down"), vec![l.down.matrix()]));
+            }
+            cache.finish(&entries);
         }
         let (cos, sin) = rope_tables(&cfg);
         Ok(Self {

@@ -49,7 +49,8 @@ impl Model {
         let dev = Device::Cpu;
         let net = match arch.as_str() {
             "llama" | "qwen2" => Network::Llama(Box::new(
-                Llama::from_gguf(&content, &mut reader, dense, max_context).map_err(err)?,
+                Llama::from_gguf(&content, &mut reader, dense, max_context, Some(&path))
+                    .map_err(err)?,
             )),
             "gemma3" => Network::Gemma3(Box::new(
                 quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &dev)

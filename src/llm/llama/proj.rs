@@ -42,15 +42,34 @@ pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
         GgmlDType::Q5_0 => PackedMatrix::from_q5_0(&w.data()?, n, k),
         GgmlDType::Q4_0 => PackedMatrix::from_q4_0(&w.data()?, n, k),
         GgmlDType::Q4_1 => PackedMatrix::from_q4_1(&w.data()?, n, k),
-        _ => {
-            let dense = w
-                .dequantize(&Device::Cpu)?
-                .flatten_all()?
-                .to_vec1::<f32>()?;
-            PackedMatrix::from_f32_wide(&dense, n, k)
+        // Dequantised a few thousand rows at a time: the output head (150k rows) in f32 at
+        // once would add 0.9 GB to the load's peak memory.
+        dtype => {
+            let bytes = w.data()?;
+            let row_bytes = k / dtype.block_size() * dtype.type_size();
+            if bytes.len() != n * row_bytes {
+                candle_core::bail!("{} bytes for {n} × {k} {dtype:?} weights", bytes.len())
+            }
+            PackedMatrix::from_f32_wide_chunks(n, k, PACK_ROWS, |c0, count| {
+                let part = &bytes[c0 * row_bytes..(c0 + count) * row_bytes];
+                dequantize_rows(part, dtype, count, k)
+                    .map_err(|e| kernels::KernelError::Unsupported(e.to_string()))
+            })
         }
     };
     packed.map_err(|e| candle_core::Error::Msg(format!("packing weights: {e}")))
+}
+
+/// Rows dequantised at once while packing a K-quant matrix.
+const PACK_ROWS: usize = 4096;
+
+/// `rows × k` weights of type `dtype` (GGUF blocks, `bytes`) as f32.
+fn dequantize_rows(bytes: &[u8], dtype: GgmlDType, rows: usize, k: usize) -> Result<Vec<f32>> {
+    let storage = QStorage::from_data(Cow::Borrowed(bytes), &Device::Cpu, dtype)?;
+    QTensor::new(storage, (rows, k))?
+        .dequantize(&Device::Cpu)?
+        .flatten_all()?
+        .to_vec1::<f32>()
 }
 
 impl Proj {
@@ -64,6 +83,18 @@ impl Proj {
             packed: pack(w)?,
             dense,
         })
+    }
+
+    /// A layer from matrices packed before (the cache beside the model).
+    pub(super) fn from_packed(packed: PackedMatrix) -> Self {
+        Self {
+            packed,
+            dense: None,
+        }
+    }
+
+    pub(super) fn matrix(&self) -> &PackedMatrix {
+        &self.packed
     }
 
     pub(super) fn n(&self) -> usize {
@@ -119,6 +150,9 @@ pub(super) enum Projections {
 
 impl Projections {
     pub(super) fn new(ws: Vec<QTensor>, dense: DensePrefill) -> Result<Self> {
+        if let [w] = ws.as_slice() {
+            return Ok(Self::Fused(Proj::new(w, dense)?));
+        }
         match fuse_rows(&ws)? {
             Some(fused) => Ok(Self::Fused(Proj::new(&fused, dense)?)),
             None => Ok(Self::Separate(
@@ -126,6 +160,34 @@ impl Projections {
                     .map(|w| Proj::new(w, dense))
                     .collect::<Result<_>>()?,
             )),
+        }
+    }
+
+    /// Layers from matrices packed before: one is fused, several are side by side.
+    pub(super) fn from_packed(mut packed: Vec<PackedMatrix>) -> Self {
+        if packed.len() == 1 {
+            if let Some(m) = packed.pop() {
+                return Self::Fused(Proj::from_packed(m));
+            }
+        }
+        Self::Separate(packed.into_iter().map(Proj::from_packed).collect())
+    }
+
+    /// The one layer of a single matrix.
+    pub(super) fn single(self) -> Result<Proj> {
+        match self {
+            Self::Fused(p) => Ok(p),
+            Self::Separate(mut ps) if ps.len() == 1 => Ok(ps.remove(0)),
+            Self::Separate(ps) => {
+                candle_core::bail!("{} matrices where one was expected", ps.len())
+            }
+        }
+    }
+
+    pub(super) fn matrices(&self) -> Vec<&PackedMatrix> {
+        match self {
+            Self::Fused(p) => vec![p.matrix()],
+            Self::Separate(ps) => ps.iter().map(Proj::matrix).collect(),
         }
     }
 
