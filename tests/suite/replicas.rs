@@ -31,7 +31,7 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// nginx in the foreground with its own prefix folder; stopped on drop.
+/// nginx in the foreground, one process, with its own prefix folder; stopped on drop.
 struct Nginx {
     child: Child,
     url: String,
@@ -99,7 +99,9 @@ http {{
             .arg(prefix.path())
             .arg("-c")
             .arg(&conf_path)
-            .args(["-g", "daemon off;"])
+            // One process: killing it leaves no orphaned worker behind (a worker outliving the
+            // test kept its inherited descriptors open).
+            .args(["-g", "daemon off; master_process off;"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
