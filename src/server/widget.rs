@@ -151,6 +151,8 @@ pub async fn serve(headers: HeaderMap) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // The publisher's own performance monitoring may time it.
+    h.insert("timing-allow-origin", HeaderValue::from_static("*"));
     // Pages that isolate themselves (COEP) may still load it.
     h.insert(
         "cross-origin-resource-policy",

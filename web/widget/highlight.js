@@ -61,11 +61,14 @@ function pageText(skip) {
 
 /** Where `quote` is in the page (a Range), or null. */
 function findInPage(quote, skip) {
-  const needle = foldText(quote || '').replace(/[.!?'"]+$/, '');
+  const whole = foldText(quote || '');
+  const needle = whole.replace(/[.!?'"]+$/, '');
   if (needle.length < 12) return null;
   const page = pageText(skip);
   let start = page.text.indexOf(needle);
   let end = start + needle.length;
+  // The sentence's closing punctuation too, when the page has it.
+  if (start >= 0 && page.text.startsWith(whole.slice(needle.length), end)) end += whole.length - needle.length;
   if (start < 0) {
     // Edited in print: its first words, ended by its last words within reach.
     const head = needle.slice(0, 60);

@@ -4,8 +4,9 @@
 
 function mountWidget(script) {
   const started = performance.now();
-  if (!script || script.dataset.amaMounted) return;
-  script.dataset.amaMounted = 'true';
+  // Marked with a property, not an attribute: the host's DOM stays as it was.
+  if (!script || script.amaMounted) return;
+  script.amaMounted = true;
   const base = (() => { try { return new URL(script.src, location.href).origin; } catch (_) { return ''; } })();
   const api = client(base);
 
@@ -167,4 +168,4 @@ function mountWidget(script) {
 }
 
 mountWidget(document.currentScript ||
-  [...document.querySelectorAll('script[src*="widget.js"]')].find((s) => !s.dataset.amaMounted));
+  [...document.querySelectorAll('script[src*="widget.js"]')].find((s) => !s.amaMounted));
