@@ -11,7 +11,7 @@ function previewer(ui) {
   function show(chip, c) {
     current = chip;
     ui.preview.replaceChildren(h('span', { class: 'preview-quote' }, `“${c.quote || ''}”`),
-      c.article_title ? h('span', { class: 'preview-source' }, c.article_title) : null);
+      h('span', { class: 'preview-source' }, c.article_title || ''));
     ui.preview.hidden = false;
     chip.setAttribute('aria-describedby', 'ama-preview');
     const root = ui.root.getBoundingClientRect();

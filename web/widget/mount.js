@@ -35,7 +35,7 @@ function mountWidget(script) {
   ui.about = h('p', { class: 'about', hidden: true });
   ui.log = h('ol', { class: 'log', role: 'log', 'aria-label': 'Conversation', 'aria-live': 'off', 'aria-busy': 'false' });
   ui.clear = h('button', { type: 'button', class: 'link', hidden: true }, 'New conversation');
-  ui.body = h('div', { id: 'ama-body', class: 'body' }, ui.about, ui.form, ui.notice, ui.explore, ui.log,
+  ui.body = h('div', { id: 'ama-body', class: 'body' }, ui.about, ui.notice, ui.form, ui.explore, ui.log,
     h('p', { class: 'fine' }, h('span', null, 'Answers quote the publisher’s articles and may be incomplete.'), ui.clear));
   ui.toggle = h('button', { type: 'button', class: 'tool', 'aria-expanded': 'true', 'aria-controls': 'ama-body' }, 'Hide');
   ui.close = h('button', { type: 'button', class: 'tool', 'aria-label': 'Close Ask me anything' }, 'Close');
@@ -66,8 +66,8 @@ function mountWidget(script) {
   }
 
   function showNotice(text, detail, retry) {
-    ui.notice.replaceChildren(h('p', null, text), detail ? h('p', { class: 'detail' }, detail) : null,
-      retry ? h('button', { type: 'button', class: 'tool', onclick: retry }, 'Try again') : null);
+    ui.notice.replaceChildren(...[h('p', null, text), detail ? h('p', { class: 'detail' }, detail) : null,
+      retry ? h('button', { type: 'button', class: 'tool', onclick: retry }, 'Try again') : null].filter(Boolean));
     ui.notice.hidden = false;
   }
 

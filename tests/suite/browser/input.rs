@@ -26,6 +26,15 @@ pub(super) async fn in_widget(c: &Client, body: &str) -> Value {
 /// Clicks the first element matching `selector` in the widget (`nth` among them) with the
 /// pointer, at its centre, once scrolled into view; panics when it is missing or covered.
 pub(super) async fn click(c: &Client, selector: &str, nth: usize) {
+    pointer(c, selector, nth, true).await
+}
+
+/// Moves the pointer over the element, as [`click`] finds it, without pressing.
+pub(super) async fn hover(c: &Client, selector: &str, nth: usize) {
+    pointer(c, selector, nth, false).await
+}
+
+async fn pointer(c: &Client, selector: &str, nth: usize, press: bool) {
     let sel = serde_json::to_string(selector).unwrap();
     let place = in_widget(
         c,
@@ -49,18 +58,20 @@ pub(super) async fn click(c: &Client, selector: &str, nth: usize) {
         "{selector} [{nth}] is covered or off screen: {place}"
     );
     let (x, y) = (place["x"].as_f64().unwrap(), place["y"].as_f64().unwrap());
-    let mouse = MouseActions::new("mouse".into())
-        .then(PointerAction::MoveTo {
-            duration: Some(Duration::from_millis(20)),
-            x: x.round(),
-            y: y.round(),
-        })
-        .then(PointerAction::Down {
-            button: MOUSE_BUTTON_LEFT,
-        })
-        .then(PointerAction::Up {
-            button: MOUSE_BUTTON_LEFT,
-        });
+    let mut mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveTo {
+        duration: Some(Duration::from_millis(20)),
+        x: x.round(),
+        y: y.round(),
+    });
+    if press {
+        mouse = mouse
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+    }
     c.perform_actions(mouse).await.expect("click");
 }
 

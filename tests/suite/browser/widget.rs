@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::driver::{chromedriver_path, run_scenario, Driver};
 use super::host::{article_page, HostSite};
-use super::input::{click, in_widget, keys, ENTER};
+use super::input::{click, hover, in_widget, keys, ENTER};
 use super::page::{js, save_screenshot, wait_for, ANSWER};
 use super::widget_checks::{
     check_host_unchanged, check_isolation, check_keyboard_only, check_no_third_party, check_phone,
@@ -264,8 +264,18 @@ async fn on_an_allowed_site(c: &Client, setup: &Setup) {
          return li.querySelector('.source-quote').textContent",
     )
     .await;
-    // The first answer's chips come first.
+    // The first answer's chips come first. Hovering one previews its sentence.
     let nth = first["cites"].as_u64().unwrap_or(0) as usize;
+    hover(c, ".answer[data-state=\"done\"] .answer-text .cite", nth).await;
+    let preview = in_widget(
+        c,
+        "const p = root.querySelector('.preview'); return p.hidden ? null : p.querySelector('.preview-quote').textContent",
+    )
+    .await;
+    assert_eq!(
+        preview, quote,
+        "hovering a citation does not preview its sentence"
+    );
     click(c, ".answer[data-state=\"done\"] .answer-text .cite", nth).await;
     let lit = wait_for(
         c,

@@ -299,7 +299,8 @@ pub(super) async fn refused_site(c: &Client, setup: &Setup) {
     assert!(
         said.contains("not available")
             && said.contains(&setup.refused)
-            && said.contains("--allow-origin"),
+            && said.contains("--allow-origin")
+            && !said.contains("null"),
         "{said}"
     );
     let v = in_widget(
