@@ -23,9 +23,9 @@ pub async fn index(
     let host = host(&headers);
     let mut list = String::new();
     for a in answerer.index().articles() {
-        let _ = write!(
+        let _ = writeln!(
             list,
-            "<li><a href=\"/demo/{}\">{}</a>{}</li>\n",
+            "<li><a href=\"/demo/{}\">{}</a>{}</li>",
             escape(&a.id),
             escape(&a.title),
             a.date
