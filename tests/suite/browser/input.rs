@@ -36,19 +36,26 @@ pub(super) async fn hover(c: &Client, selector: &str, nth: usize) {
 
 async fn pointer(c: &Client, selector: &str, nth: usize, press: bool) {
     let sel = serde_json::to_string(selector).unwrap();
-    let place = in_widget(
-        c,
-        &format!(
-            "const el = root && root.querySelectorAll({sel})[{nth}]; \
-             if (!el) return null; \
-             el.scrollIntoView({{block: 'center', behavior: 'instant'}}); \
-             const r = el.getBoundingClientRect(); \
-             const x = r.left + r.width / 2, y = r.top + r.height / 2; \
-             const hit = root.elementFromPoint(x, y); \
-             return {{x, y, hit: !!hit && (hit === el || el.contains(hit)), w: r.width, h: r.height}};"
-        ),
-    )
-    .await;
+    let script = format!(
+        "const el = root && root.querySelectorAll({sel})[{nth}]; \
+         if (!el) return null; \
+         el.scrollIntoView({{block: 'center', behavior: 'instant'}}); \
+         const r = el.getBoundingClientRect(); \
+         const x = r.left + r.width / 2, y = r.top + r.height / 2; \
+         const hit = root.elementFromPoint(x, y); \
+         return {{x, y, hit: !!hit && (hit === el || el.contains(hit)), w: r.width, h: r.height}};"
+    );
+    // Where it is once nothing moves any more (a smooth scroll of the page may be under way).
+    let mut place = in_widget(c, &script).await;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let again = in_widget(c, &script).await;
+        let still = again == place;
+        place = again;
+        if still {
+            break;
+        }
+    }
     assert!(
         !place.is_null(),
         "nothing in the widget matches {selector} [{nth}]"
@@ -84,6 +91,23 @@ pub(super) async fn keys(c: &Client, text: &str) {
             .then(KeyAction::Up { value: ch });
     }
     c.perform_actions(k).await.expect("keys");
+}
+
+/// Clicks into the question box, checks that it has the focus, and types `question` and
+/// Enter.
+pub(super) async fn type_question(c: &Client, question: &str) {
+    click(c, "textarea", 0).await;
+    let focused = in_widget(
+        c,
+        "return root.activeElement === root.querySelector('textarea')",
+    )
+    .await;
+    assert_eq!(
+        focused,
+        Value::Bool(true),
+        "the click did not reach the question box"
+    );
+    keys(c, &format!("{question}{ENTER}")).await;
 }
 
 /// Describes what has the focus inside the widget (`null` when the focus is elsewhere): its

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::driver::{chromedriver_path, run_scenario, Driver};
 use super::host::{article_page, HostSite};
-use super::input::{click, hover, in_widget, keys, ENTER};
+use super::input::{click, hover, in_widget, type_question};
 use super::page::{js, save_screenshot, wait_for, ANSWER};
 use super::widget_checks::{
     check_host_unchanged, check_isolation, check_keyboard_only, check_no_third_party, check_phone,
@@ -185,7 +185,7 @@ async fn on_an_allowed_site(c: &Client, setup: &Setup) {
     wait_for(
         c,
         "thanks for the feedback",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         &format!(
             "{} return root.querySelector('.feedback-status').textContent === 'Thanks!'",
             super::input::ROOT
@@ -193,7 +193,7 @@ async fn on_an_allowed_site(c: &Client, setup: &Setup) {
     )
     .await;
     let started = Instant::now();
-    while report_counts(&setup.data).1 <= before.1 && started.elapsed() < Duration::from_secs(10) {
+    while report_counts(&setup.data).1 <= before.1 && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(
@@ -212,8 +212,7 @@ async fn on_an_allowed_site(c: &Client, setup: &Setup) {
     .find(|q| !chips.iter().any(|c| c.trim().eq_ignore_ascii_case(q)))
     .expect("a question that is not a suggestion");
     js(c, "window.__amaSaid = []; return true").await;
-    click(c, "textarea", 0).await;
-    keys(c, &format!("{question}{ENTER}")).await;
+    type_question(c, question).await;
     let seen = wait_for_states(c, 1, ANSWER).await;
     assert!(
         seen.iter().any(|s| s == "streaming:true"),
@@ -280,7 +279,7 @@ async fn on_an_allowed_site(c: &Client, setup: &Setup) {
     let lit = wait_for(
         c,
         "the cited sentence highlighted in the host page, in view",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         "for (const n of ['ama-cite-flash', 'ama-cite']) { \
            const h = CSS.highlights.get(n); if (!h || !h.size) continue; \
            const r = [...h][h.size - 1]; const b = r.getBoundingClientRect(); \
@@ -318,12 +317,11 @@ async fn on_an_allowed_site(c: &Client, setup: &Setup) {
     // Stop really stops: the answer is cut off and the server never finishes it (an answer
     // the server made would be in its store's questions).
     let stopped_question = "Why did the Kremlin deploy North Korean reinforcements to Kursk?";
-    click(c, "textarea", 0).await;
-    keys(c, &format!("{stopped_question}{ENTER}")).await;
+    type_question(c, stopped_question).await;
     wait_for(
         c,
         "the third answer under way",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         &format!("{} const a = root.querySelectorAll('.answer')[2]; return !!a && ['reading', 'writing', 'streaming'].includes(a.dataset.state)", super::input::ROOT),
     )
     .await;
@@ -331,7 +329,7 @@ async fn on_an_allowed_site(c: &Client, setup: &Setup) {
     wait_for(
         c,
         "the stopped answer",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         &format!("{} const a = root.querySelectorAll('.answer')[2]; return a.dataset.state === 'stopped' || a.dataset.state === 'done' ? a.dataset.state : false", super::input::ROOT),
     )
     .await;
@@ -345,12 +343,7 @@ async fn on_an_allowed_site(c: &Client, setup: &Setup) {
 
     // What the article does not cover: said kindly, with questions it can answer.
     let n = in_widget(c, "return root.querySelectorAll('.answer').length").await;
-    click(c, "textarea", 0).await;
-    keys(
-        c,
-        &format!("What is the best recipe for banana bread?{ENTER}"),
-    )
-    .await;
+    type_question(c, "What is the best recipe for banana bread?").await;
     let i = n.as_u64().unwrap_or(0) as usize;
     wait_for_states(c, i, ANSWER).await;
     let declined = in_widget(

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::input::{click, in_widget, keys, ENTER, ESCAPE, FOCUSED, ROOT, TAB};
+use super::input::{click, in_widget, keys, type_question, ENTER, ESCAPE, FOCUSED, ROOT, TAB};
 use super::page::{js, save_screenshot, wait_for};
 use super::widget::Setup;
 
@@ -144,12 +144,7 @@ pub(super) async fn stop_with_escape(c: &Client) {
         .await
         .as_u64()
         .unwrap_or(0);
-    click(c, "textarea", 0).await;
-    keys(
-        c,
-        &format!("What did Putin aim to prevent about Kursk?{ENTER}"),
-    )
-    .await;
+    type_question(c, "What did Putin aim to prevent about Kursk?").await;
     keys(c, &ESCAPE.to_string()).await;
     let state = wait_for(
         c,
