@@ -364,6 +364,44 @@ async fn on_an_allowed_site(c: &Client, setup: &Setup) {
 
     // The page around it is as the publisher made it.
     check_host_unchanged(c).await;
+
+    // On a page without the sentence (an excerpt: the host drops that paragraph), the chip
+    // opens the quote under its answer instead; Close gives the focus back to the chip.
+    js(
+        c,
+        "const h = CSS.highlights.get('ama-cite') || CSS.highlights.get('ama-cite-flash'); \
+         const r = [...h][0]; r.startContainer.parentElement.closest('p').remove(); \
+         CSS.highlights.clear(); return true",
+    )
+    .await;
+    click(c, ".answer[data-state=\"done\"] .answer-text .cite", nth).await;
+    let card = wait_for(
+        c,
+        "the quote opened under the answer",
+        Duration::from_secs(30),
+        &format!(
+            "{} const q = root.querySelector('.quote-card blockquote'); \
+             return q && {{quote: q.textContent, lit: CSS.highlights.size}}",
+            super::input::ROOT
+        ),
+    )
+    .await;
+    assert_eq!(card["quote"], quote, "{card}");
+    assert_eq!(
+        card["lit"], 0,
+        "nothing to highlight, yet something is: {card}"
+    );
+    click(c, ".quote-card button", 0).await;
+    let back = in_widget(
+        c,
+        "return !root.querySelector('.quote-card') && root.activeElement && root.activeElement.classList.contains('cite')",
+    )
+    .await;
+    assert_eq!(
+        back,
+        json!(true),
+        "Close did not close the quote or return to its chip"
+    );
     js(c, "const w = document.querySelector('ama-widget'); w.scrollIntoView({block: 'start'}); return true").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     save_screenshot(c, "widget-desktop.png").await;
