@@ -10,9 +10,12 @@ function mountWidget(script) {
   const base = (() => { try { return new URL(script.src, location.href).origin; } catch (_) { return ''; } })();
   const api = client(base);
 
+  // Where the tag is; a tag in <head> puts the box at the end of the page.
   const host = document.createElement('ama-widget');
-  if (script.parentNode && script.parentNode !== document.head) script.after(host);
-  else document.body.append(host);
+  const inHead = !script.parentNode || script.parentNode === document.head;
+  if (!inHead) script.after(host);
+  else if (document.body) document.body.append(host);
+  else document.addEventListener('DOMContentLoaded', () => { document.body.append(host); applyScheme(); }, { once: true });
   const shadow = host.attachShadow({ mode: 'open' });
   try {
     const sheet = new CSSStyleSheet();
@@ -49,7 +52,7 @@ function mountWidget(script) {
   shadow.append(ui.root);
 
   const theme = script.dataset.theme;
-  const applyScheme = () => { ui.root.dataset.scheme = theme === 'dark' || theme === 'light' ? theme : (hostIsDark(host) ? 'dark' : 'light'); };
+  function applyScheme() { ui.root.dataset.scheme = theme === 'dark' || theme === 'light' ? theme : (hostIsDark(host) ? 'dark' : 'light'); }
   applyScheme();
   try { window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', applyScheme); } catch (_) { /* old browsers */ }
 
