@@ -28,8 +28,9 @@ pub struct ServeArgs {
     /// for any). Requests for other names get 421: a DNS-rebinding page cannot read the API.
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
-    /// An origin (`https://news.example`) whose pages may post to the API besides the chat
-    /// page's own (repeatable; `*` for any). Posts from other pages get 403.
+    /// An origin (`https://news.example`) whose pages may embed the widget (`/widget.js`) and
+    /// use the API, besides the chat page's own (repeatable; `*` for any): CORS is answered
+    /// for it. Requests from other pages get 403.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
     /// Questions a client may ask per minute (a third of them at once); 0 for no limit.

@@ -79,7 +79,7 @@ fn host_of(authority: &str) -> String {
 }
 
 /// The authority the request names: HTTP/2's `:authority`, else the `Host` header.
-fn authority(request: &Request) -> Option<String> {
+pub(super) fn authority(request: &Request) -> Option<String> {
     if let Some(a) = request.uri().authority() {
         return Some(a.as_str().to_string());
     }

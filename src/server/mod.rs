@@ -4,21 +4,26 @@
 //! The server binds first and loads after: `/healthz` answers at once, `/readyz` and the API
 //! answer 503 (with `Retry-After`) until the index and the model are ready.
 //!
-//! In front of every handler: the Host and Origin policy ([`guard`]), per-client rate limits
+//! In front of every handler: the Host and Origin policy ([`guard`]), cross-origin use by the
+//! embeddable widget on allowed sites ([`cors`]), per-client rate limits
 //! ([`limits`]), a body-read deadline and the body size limit. The accept loop ([`serve`])
 //! caps open connections and gives a client a deadline to send its request head.
 pub mod answering;
 pub mod api;
+pub mod cors;
 pub mod data_lock;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod limits;
+pub mod lookup;
 pub mod openai;
 pub mod openapi;
 pub mod request;
 mod run;
 pub mod static_files;
+pub mod widget;
 
 pub use run::{run, Launch, RunError};
 
@@ -120,6 +125,7 @@ pub const API_ROUTES: &[&str] = &[
     "/api/feedback",
     "/api/articles",
     "/api/articles/{id}",
+    "/api/widget/article",
     "/api/search",
     "/v1/models",
     "/healthz",
@@ -141,6 +147,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/api/articles", get(api::articles))
         .route("/api/articles/{id}", get(api::article))
+        .route("/api/widget/article", get(lookup::widget_article))
+        .route("/widget.js", get(widget::serve))
+        .route("/demo", get(demo::index))
+        .route("/demo/", get(demo::index))
+        .route("/demo/{id}", get(demo::article))
         .route("/api/search", get(api::search))
         .route("/v1/models", get(openai::models))
         .route("/healthz", get(api::healthz))
@@ -156,6 +167,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             read_timeout,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
+        .layer(middleware::from_fn_with_state(state.clone(), cors::check))
         .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(middleware::from_fn(log_request))
         .with_state(state)

@@ -1,6 +1,6 @@
 //! The API's contract: an OpenAPI 3.1 document derived from the handlers' annotations and the
 //! types they read and write (so it cannot drift from them), served at `/openapi.json`.
-use super::{api, error, openai, request};
+use super::{api, error, lookup, openai, request};
 use crate::answer::{AnswerResult, Evidence, Timings, TokenCounts};
 use crate::index::SearchHit;
 use axum::http::header;
@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         api::ask_stream,
         api::articles,
         api::article,
+        lookup::widget_article,
         api::search,
         api::feedback,
         api::healthz,

@@ -8,6 +8,7 @@ use rust_embed::RustEmbed;
 #[derive(RustEmbed)]
 #[folder = "web/"]
 #[exclude = "README.md"]
+#[exclude = "widget/*"]
 struct Assets;
 
 /// The page's content security policy: only its own files, no inline script.
@@ -67,6 +68,7 @@ mod tests {
             "//etc/passwd",
             "/README.md",
             "/..\\Cargo.toml",
+            "/widget/mount.js",
         ] {
             assert_eq!(status(bad).await, StatusCode::NOT_FOUND, "{bad}");
         }

@@ -1,7 +1,8 @@
 //! chromedriver and a headless Chromium session: started on a free port, a scenario run in
 //! its own task (so that a failed assertion still closes the browser), stopped on drop.
-use fantoccini::ClientBuilder;
+use fantoccini::{Client, ClientBuilder};
 use serde_json::json;
+use std::future::Future;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -64,6 +65,24 @@ impl Drop for Driver {
 }
 
 pub(super) async fn run(base: &str, driver: &Driver, degraded: bool) {
+    let base = base.to_string();
+    run_scenario(driver, move |c| async move {
+        if degraded {
+            super::degraded::scenario(&c, &base).await
+        } else {
+            super::chat::scenario(&c, &base).await
+        }
+    })
+    .await
+}
+
+/// A headless Chromium session running `scenario` in its own task, so that a failed
+/// assertion still closes the browser.
+pub(super) async fn run_scenario<F, Fut>(driver: &Driver, scenario: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let profile = tempfile::tempdir().expect("temp profile dir");
     let args = vec![
         "--headless".to_string(),
@@ -90,18 +109,7 @@ pub(super) async fn run(base: &str, driver: &Driver, degraded: bool) {
         .await
         .expect("a chromedriver session");
 
-    // The scenario runs in its own task so that a failed assertion still closes the browser.
-    let task = tokio::spawn({
-        let c = c.clone();
-        let base = base.to_string();
-        async move {
-            if degraded {
-                super::degraded::scenario(&c, &base).await
-            } else {
-                super::chat::scenario(&c, &base).await
-            }
-        }
-    });
+    let task = tokio::spawn(scenario(c.clone()));
     let outcome = task.await;
     let _ = c.close().await;
     if let Err(e) = outcome {

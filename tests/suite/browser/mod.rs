@@ -9,8 +9,15 @@
 //! `CHROME_BIN`). Without chromedriver the test is skipped, unless `CI` is set.
 //!
 //! - `chat`: the main scenario; `degraded`: the page with the model server down;
+//! - `widget`: the embeddable widget on another site's page (`host`: that site, a tiny
+//!   static server on another port; `input`: real clicks and keys into the widget's shadow
+//!   root);
 //! - `driver`: chromedriver and the browser session; `page`: scripts, polls, screenshots.
 mod chat;
 mod degraded;
 mod driver;
+mod host;
+mod input;
 mod page;
+mod widget;
+mod widget_checks;
