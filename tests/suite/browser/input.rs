@@ -96,12 +96,21 @@ pub(super) async fn keys(c: &Client, text: &str) {
 /// Clicks into the question box, checks that it has the focus, and types `question` and
 /// Enter.
 pub(super) async fn type_question(c: &Client, question: &str) {
-    click(c, "textarea", 0).await;
-    let focused = in_widget(
-        c,
-        "return root.activeElement === root.querySelector('textarea')",
-    )
-    .await;
+    // The widget may still be scrolling an answer into view (smooth scroll) when the pointer
+    // arrives: a click that lands beside the box is tried again, a few times at most.
+    let mut focused = Value::Bool(false);
+    for _ in 0..3 {
+        click(c, "textarea", 0).await;
+        focused = in_widget(
+            c,
+            "return root.activeElement === root.querySelector('textarea')",
+        )
+        .await;
+        if focused == Value::Bool(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     assert_eq!(
         focused,
         Value::Bool(true),
