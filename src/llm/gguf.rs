@@ -120,8 +120,8 @@ pub fn dtype_name(dtype: GgmlDType) -> &'static str {
 
 const SOURCE_KEY: &str = "ama.requantized_from";
 
-/// Identity of a source file for the cache: size and modification time.
-fn source_id(path: &Path) -> Option<String> {
+/// Identity of a source file for the caches beside it: size and modification time.
+pub(crate) fn source_id(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     let mtime = meta
         .modified()

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::llm::gguf::source_id;
 use crate::llm::kernels::PackedMatrix;
 
 const MAGIC: &[u8; 8] = b"AMAPACK\0";
@@ -33,17 +34,6 @@ pub fn cache_path(model: &Path) -> PathBuf {
     let mut name = model.file_name().unwrap_or_default().to_os_string();
     name.push(".ama-packed");
     model.with_file_name(name)
-}
-
-/// The source's identity: size and modification time.
-fn source_id(model: &Path) -> Option<String> {
-    let meta = std::fs::metadata(model).ok()?;
-    let mtime = meta
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    Some(format!("{} {}", meta.len(), mtime.as_nanos()))
 }
 
 impl PackedCache {
