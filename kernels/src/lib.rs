@@ -32,8 +32,10 @@ mod avx512;
 pub mod ops;
 mod pack;
 mod portable;
+mod widen;
 
 pub use pack::{Format, PackedMatrix, WIDE};
+pub use widen::WIDEN_MIN_ROWS;
 
 /// Input values per block (one scale each), as in GGUF's Q8_0 and Q4_0.
 pub const QK: usize = 32;
@@ -292,6 +294,9 @@ pub fn matmul_with(
     }
     if m == 0 || n == 0 {
         return Ok(());
+    }
+    if widen::widens(w, m) {
+        return widen::matmul(kernel, x, m, w, out);
     }
     let pool = candle_core::utils::barrier_pool();
     let threads = pool.n_workers() + 1;

@@ -1,6 +1,8 @@
 //! Weights repacked into tiles for the microkernels.
 use super::{quantize_block, KernelError, NR, QK, TILE_BYTES};
 
+mod from_gguf;
+
 /// How a [`PackedMatrix`] stores its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -72,12 +74,6 @@ pub(crate) const HIGH_BYTES: usize = TILE_BYTES / 8;
 /// Bytes per five-bit tile block: the nibbles, the high bits, `NR` f16 scales.
 pub(crate) const NIB5_BLOCK_STRIDE: usize = NIB_BYTES + HIGH_BYTES + 2 * NR;
 
-/// GGUF block layouts we unpack directly.
-const Q8_0_BYTES: usize = 34;
-const Q4_0_BYTES: usize = 18;
-const Q4_1_BYTES: usize = 20;
-const Q5_0_BYTES: usize = 22;
-
 #[inline]
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
     half::f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
@@ -99,6 +95,39 @@ impl PackedMatrix {
                 .concat()
                 .repeat(tiles * nb / group),
         }
+    }
+
+    /// An empty wide int8 matrix, for [`Self::reshape_wide`] to size: the tiles a prompt
+    /// matmul widens from nibbles (`widen`), one pair at a time.
+    pub(crate) fn wide_scratch() -> Self {
+        Self {
+            n: 0,
+            k: 0,
+            nb: 0,
+            group: WIDE,
+            format: Format::Int8,
+            data: Vec::new(),
+        }
+    }
+
+    /// Makes this a wide int8 `n × k` matrix (`k` a multiple of 256) whose bytes are left to
+    /// the caller to write, every one of them; the buffer is reused.
+    pub(crate) fn reshape_wide(&mut self, n: usize, k: usize) {
+        self.n = n;
+        self.k = k;
+        self.nb = k.div_ceil(QK * WIDE) * WIDE;
+        self.group = WIDE;
+        self.format = Format::Int8;
+        let bytes = n.div_ceil(NR) * (self.nb / WIDE) * (WIDE * TILE_BYTES + 2 * NR);
+        self.data.resize(bytes, 128);
+    }
+
+    /// The bytes of tile `t`, scale group `s` of a wide int8 matrix: the values of its
+    /// [`WIDE`] blocks, then the `NR` f16 scales.
+    pub(crate) fn wide_group_mut(&mut self, t: usize, s: usize) -> &mut [u8] {
+        let base = self.group_base(t, s);
+        let end = (base + WIDE * TILE_BYTES + 2 * NR).min(self.data.len());
+        &mut self.data[base.min(end)..end]
     }
 
     /// A matrix of a nibble format, all zero (zero nibbles, scales and minimums).
@@ -277,97 +306,6 @@ impl PackedMatrix {
                 self.set_block(c, s * self.group + j, block, d);
             }
         }
-    }
-
-    /// From GGUF Q8_0 blocks (f16 scale, 32 int8), exactly.
-    pub fn from_q8_0(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
-        Self::check(n, k, bytes.len(), Q8_0_BYTES)?;
-        let mut p = Self::zeroed(n, k, 1);
-        for (i, blk) in bytes.chunks_exact(Q8_0_BYTES).enumerate() {
-            let (c, b) = (i / p.nb, i % p.nb);
-            let mut q = [0i8; QK];
-            for (dst, &src) in q.iter_mut().zip(&blk[2..]) {
-                *dst = src as i8;
-            }
-            p.set_block(c, b, &q, f16_at(blk, 0));
-        }
-        Ok(p)
-    }
-
-    /// From GGUF Q4_0 blocks (f16 scale, 16 bytes of nibbles, value = d · (nibble − 8)),
-    /// exactly: nibbles as they are, minimum `−8d`.
-    pub fn from_q4_0(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
-        Self::check(n, k, bytes.len(), Q4_0_BYTES)?;
-        let mut p = Self::zeroed_nibbles(n, k, Format::Nib4);
-        for (i, blk) in bytes.chunks_exact(Q4_0_BYTES).enumerate() {
-            let d = f16_at(blk, 0);
-            p.set_nib_block(i / p.nb, i % p.nb, &nibbles(&blk[2..]), d, -8.0 * d);
-        }
-        Ok(p)
-    }
-
-    /// From GGUF Q5_0 blocks (f16 scale d, 32 high bits, 16 bytes of low nibbles, value =
-    /// d · (5-bit value − 16)), exactly, as [`Format::Nib5`] (decode reads 0.6875 bytes per
-    /// weight instead of int8's 1.0625).
-    pub fn from_q5_0(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
-        Self::check(n, k, bytes.len(), Q5_0_BYTES)?;
-        let mut p = Self::zeroed_nibbles(n, k, Format::Nib5);
-        for (i, blk) in bytes.chunks_exact(Q5_0_BYTES).enumerate() {
-            p.copy_q5_0_block(i / p.nb, i % p.nb, blk);
-        }
-        Ok(p)
-    }
-
-    /// Column `c`, block `b` from one GGUF Q5_0 block, by whole bytes: exactly (the loader's
-    /// hot loop: whole bytes, not value by value). In the tile layout, k `i` and `i + 16` share byte `(i / 4) · 64 + c · 4 +
-    /// i % 4` (low and high nibble), which is GGUF's byte `qs[i]` as it is; the high bits of k
-    /// `4v..4v + 4` (and `+ 16`) are 4 consecutive bits of mask `2v` (and `2v + 1`) from bit
-    /// `c · 4`.
-    fn copy_q5_0_block(&mut self, c: usize, b: usize, blk: &[u8]) {
-        let (t, col) = (c / NR, c % NR);
-        let base = self.block_base(t, b);
-        let Some(dst) = self.data.get_mut(base..base + NIB5_BLOCK_STRIDE) else {
-            return;
-        };
-        let (Some(d), Some(qh), Some(qs)) = (blk.get(0..2), blk.get(2..6), blk.get(6..22)) else {
-            return;
-        };
-        let qh = u32::from_le_bytes([qh[0], qh[1], qh[2], qh[3]]);
-        for v in 0..4 {
-            let at = v * NR * 4 + col * 4;
-            dst[at..at + 4].copy_from_slice(&qs[4 * v..4 * v + 4]);
-            let shift = (col % 2) * 4;
-            let low = ((qh >> (4 * v)) & 0xf) as u8;
-            let high = ((qh >> (16 + 4 * v)) & 0xf) as u8;
-            dst[NIB_BYTES + 2 * v * 8 + col / 2] |= low << shift;
-            dst[NIB_BYTES + (2 * v + 1) * 8 + col / 2] |= high << shift;
-        }
-        let at = NIB_BYTES + HIGH_BYTES + 2 * col;
-        dst[at..at + 2].copy_from_slice(d);
-    }
-
-    /// From GGUF Q5_0 blocks as [`Format::Int8`], exactly: the values −16…15 fit int8 with
-    /// the same scale (the layout `bench kernels` compares [`Self::from_q5_0`] against).
-    pub fn from_q5_0_as_int8(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
-        Self::check(n, k, bytes.len(), Q5_0_BYTES)?;
-        let mut p = Self::zeroed(n, k, 1);
-        for (i, blk) in bytes.chunks_exact(Q5_0_BYTES).enumerate() {
-            let q: [i8; QK] = q5_values(blk).map(|v| v as i8 - 16);
-            p.set_block(i / p.nb, i % p.nb, &q, f16_at(blk, 0));
-        }
-        Ok(p)
-    }
-
-    /// From GGUF Q4_1 blocks (f16 scale d, f16 minimum m, 16 bytes of nibbles, value =
-    /// d · nibble + m), exactly.
-    pub fn from_q4_1(bytes: &[u8], n: usize, k: usize) -> Result<Self, KernelError> {
-        Self::check(n, k, bytes.len(), Q4_1_BYTES)?;
-        let mut p = Self::zeroed_nibbles(n, k, Format::Nib4);
-        for (i, blk) in bytes.chunks_exact(Q4_1_BYTES).enumerate() {
-            let (d, m) = (f16_at(blk, 0), f16_at(blk, 2));
-            p.set_nib_block(i / p.nb, i % p.nb, &nibbles(&blk[4..]), d, m);
-        }
-        Ok(p)
     }
 
     /// How the values are stored.
@@ -572,27 +510,4 @@ impl PackedMatrix {
             data,
         })
     }
-}
-
-/// The 32 five-bit values (0..=31) of a GGUF Q5_0 block: k `j` takes the low nibble of byte
-/// `j` and bit `j` of the high bits, k `j + 16` the high nibble and bit `j + 16`.
-fn q5_values(blk: &[u8]) -> [u8; QK] {
-    let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
-    let qs = &blk[6..];
-    let mut q = [0u8; QK];
-    for j in 0..QK / 2 {
-        q[j] = (qs[j] & 0x0f) | ((((qh >> j) & 1) as u8) << 4);
-        q[j + QK / 2] = (qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
-    }
-    q
-}
-
-/// The 32 nibbles of a GGUF Q4 block's 16 bytes: low nibbles are k 0..16, high ones 16..32.
-fn nibbles(qs: &[u8]) -> [u8; QK] {
-    let mut q = [0u8; QK];
-    for (j, &byte) in qs.iter().take(QK / 2).enumerate() {
-        q[j] = byte & 0x0f;
-        q[j + QK / 2] = byte >> 4;
-    }
-    q
 }

@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 
-fn random(len: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn random(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
@@ -91,9 +91,14 @@ fn packed_q4(dtype: GgmlDType, bytes: &[u8], n: usize, k: usize) -> PackedMatrix
 
 /// Every kernel against the exact integer arithmetic and, loosely, against the f32 product
 /// with the weights `wf` (what `w` holds, up to its rounding).
-fn check_packed(x: &[f32], m: usize, w: &PackedMatrix, wf: &[f32], tol: f64) {
+pub(crate) fn check_packed(x: &[f32], m: usize, w: &PackedMatrix, wf: &[f32], tol: f64) {
     let (n, k) = (w.n(), w.k());
-    let exact = int_reference(x, m, w);
+    // A prompt on nibble weights runs on them widened to wide int8: that is the arithmetic.
+    let exact = if widen::widens(w, m) {
+        int_reference(x, m, &widen::tests::widened(w, Kernel::Portable))
+    } else {
+        int_reference(x, m, w)
+    };
     let dense = f32_reference(x, m, wf, n, k);
     // Quantisation error of a dot of k terms of size ≤ 1: well under 1% of √k.
     let loose = tol * (k as f64).sqrt();
@@ -252,7 +257,12 @@ fn zero_and_large_activations() {
     }
 }
 
-fn candle_blocks(wf: &[f32], n: usize, k: usize, dtype: GgmlDType) -> (Vec<u8>, Vec<f32>) {
+pub(crate) fn candle_blocks(
+    wf: &[f32],
+    n: usize,
+    k: usize,
+    dtype: GgmlDType,
+) -> (Vec<u8>, Vec<f32>) {
     let t = Tensor::from_vec(wf.to_vec(), (n, k), &Device::Cpu).unwrap();
     let q = QTensor::quantize(&t, dtype).unwrap();
     let deq = q

@@ -29,15 +29,17 @@ pub(super) struct Proj {
 const DENSE_MIN_ROWS: usize = 12;
 
 /// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 (int8), Q5_0 (five-bit), Q4_0
-/// and Q4_1 (nibbles) exactly, other types (the K-quants) requantised to int8 with one scale
-/// per 256 k, their own super-block ([`PackedMatrix::from_f32_wide`]; per block of 32 when a
-/// row is not a whole number of 256). One scale per 256 lets the kernels sum 256 products in
-/// int32 before scaling, as llama.cpp's K-quant dot products do with their Q8_K activations.
-/// (Q4_K as nibbles would need each block's `d · sc` rounded to f16, and that changed the
-/// greedy text of one of the eight llama.cpp prompts of the Qwen tests.)
+/// and Q4_1 (nibbles) exactly; Q4_K as nibbles with each block of 32's scale and minimum in
+/// f16 ([`PackedMatrix::from_q4_k`]: a decode step reads 0.625 bytes a weight, and prompts
+/// widen them to wide int8 as they go); other types (Q6_K, and Q4_K rows that are not a whole
+/// number of 256) requantised to int8 with one scale per 256 k, their own super-block
+/// ([`PackedMatrix::from_f32_wide`]; per block of 32 when a row is not a whole number of
+/// 256). One scale per 256 lets the kernels sum 256 products in int32 before scaling, as
+/// llama.cpp's K-quant dot products do with their Q8_K activations.
 pub(crate) fn pack(w: &QTensor) -> Result<PackedMatrix> {
     let (n, k) = w.shape().dims2()?;
     let packed = match w.dtype() {
+        GgmlDType::Q4K if k.is_multiple_of(256) => PackedMatrix::from_q4_k(&w.data()?, n, k),
         GgmlDType::Q8_0 => PackedMatrix::from_q8_0(&w.data()?, n, k),
         GgmlDType::Q5_0 => PackedMatrix::from_q5_0(&w.data()?, n, k),
         GgmlDType::Q4_0 => PackedMatrix::from_q4_0(&w.data()?, n, k),
