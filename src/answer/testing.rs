@@ -84,6 +84,7 @@ fn done() -> GenEvent {
         total_ms: 2.0,
         prefill_tok_s: 1.0,
         decode_tok_s: 1.0,
+        decode_passes: 0,
     })
 }
 

@@ -14,6 +14,7 @@ use super::{ChatMessage, GenSummary, GenerateParams, LlmError};
 
 mod bench;
 mod generate;
+mod lookup;
 mod options;
 pub use bench::BenchRun;
 pub use options::{EngineOptions, WeightsMode};

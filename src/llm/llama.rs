@@ -279,10 +279,16 @@ impl Llama {
     /// Runs `tokens` at positions `cached_tokens().len()..`, appends them to the cache and
     /// returns the logits of the last one.
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        self.forward_rows(tokens, 1)
+    }
+
+    /// [`Self::forward`], returning the logits of the last `rows` tokens (`rows × vocab`, in
+    /// order): a drafted continuation checked in one pass.
+    pub fn forward_rows(&mut self, tokens: &[u32], rows: usize) -> Result<Vec<f32>> {
         let pos = self.cached.len();
         let s = tokens.len();
-        if s == 0 {
-            candle_core::bail!("no tokens to run")
+        if s == 0 || rows == 0 || rows > s {
+            candle_core::bail!("{rows} rows of logits from {s} tokens")
         }
         if pos + s > self.cfg.context_length {
             candle_core::bail!(
@@ -379,12 +385,12 @@ impl Llama {
             x.iter_mut().zip(o.iter()).for_each(|(a, b)| *a += b);
         }
         self.cached.extend_from_slice(tokens);
-        // Only the last position's logits are needed: norm and head on one row.
-        let h = sized(&mut sc.h, hidden);
-        ops::rms_norm(&x[(s - 1) * hidden..], &self.norm, cfg.eps, h);
-        let last = sized(&mut sc.last, self.output.n());
+        // Only the last positions' logits are needed: norm and head on those rows.
+        let h = sized(&mut sc.h, rows * hidden);
+        ops::rms_norm(&x[(s - rows) * hidden..], &self.norm, cfg.eps, h);
+        let last = sized(&mut sc.last, rows * self.output.n());
         laps.other();
-        self.output.forward(h, 1, last)?;
+        self.output.forward(h, rows, last)?;
         laps.matmul();
         Ok(last.to_vec())
     }

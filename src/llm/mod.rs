@@ -131,6 +131,9 @@ pub struct GenSummary {
     /// Prompt tokens computed (not reused from the prefix cache) per second of prefill.
     pub prefill_tok_s: f64,
     pub decode_tok_s: f64,
+    /// Forward passes after the prefill: fewer than the tokens after the first when drafts
+    /// looked up in the prompt were accepted.
+    pub decode_passes: usize,
 }
 
 /// What a generation stream yields: text deltas, then exactly one `Done` or `Error`.

@@ -131,6 +131,22 @@ impl Model {
             .to_vec1::<f32>()?)
     }
 
+    /// Whether [`Self::forward_rows`] can check a drafted continuation in one pass (ours).
+    pub fn checks_drafts(&self) -> bool {
+        matches!(self.net, Network::Llama(_))
+    }
+
+    /// Runs `tokens` after the cached positions; returns the logits of the last `rows` of
+    /// them (`rows × vocab`). Our llama/qwen2 pass only ([`Self::checks_drafts`]).
+    pub fn forward_rows(&mut self, tokens: &[u32], rows: usize) -> Result<Vec<f32>, LlmError> {
+        match &mut self.net {
+            Network::Llama(l) => Ok(l.forward_rows(tokens, rows)?),
+            _ => Err(LlmError::Inference(
+                "this model checks one token at a time".to_string(),
+            )),
+        }
+    }
+
     /// Where forward passes spent their time since the last call (our llama/qwen2 pass only).
     pub fn take_time_split(&mut self) -> Option<super::llama::TimeSplit> {
         match &mut self.net {

@@ -24,6 +24,12 @@ impl Sampler {
         }
     }
 
+    /// Whether the choice depends on the logits alone (no random draw): then a drafted
+    /// continuation can be checked against it ([`crate::llm::engine`]'s prompt lookup).
+    pub fn is_greedy(&self) -> bool {
+        self.temperature <= 0.0 || !self.temperature.is_finite()
+    }
+
     /// Picks a token id. `previous` are the tokens the repetition penalty applies to.
     pub fn sample(&mut self, logits: &mut [f32], previous: &[u32]) -> u32 {
         if self.repeat_penalty.is_finite()

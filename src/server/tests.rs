@@ -48,6 +48,7 @@ impl LanguageModel for Scripted {
                 total_ms: 2.0,
                 prefill_tok_s: 1.0,
                 decode_tok_s: 1.0,
+                decode_passes: 0,
             }));
         });
         Ok(GenStream::new(rx))

@@ -191,3 +191,61 @@ fn follows_llama_cpp(engine: &mut Engine, fixture: &str, label: &str) {
     }
     eprintln!("{label}: largest difference {worst_raw:.3}, relative {worst_rel:.3}");
 }
+
+/// Greedy decoding checks drafts looked up in the prompt: an answer copied from the text comes
+/// in fewer passes than tokens, and it is the answer chosen one token at a time.
+#[test]
+fn drafts_from_the_prompt_give_the_one_step_greedy_answer() {
+    let _heavy = harness::exclusive();
+    let Some(mut engine) = engine() else {
+        return;
+    };
+    let question = ama::llm::ChatMessage::user(
+        "Answer the question using only the text. Reply with the shortest phrase from the text \
+         that answers it.\n\nText: The old railway bridge over the river near Zaporizhzhia was \
+         rebuilt in 2019 by the regional water and transport authority of the southern \
+         district.\n\nQuestion: Who rebuilt the old railway bridge?",
+    );
+    let prompt = engine
+        .prompt_ids(std::slice::from_ref(&question))
+        .expect("prompt");
+    // One token at a time: each step runs one position after the cached prefix.
+    engine.clear_cache();
+    let mut context = prompt.clone();
+    let mut one_step = Vec::new();
+    for _ in 0..24 {
+        let logits = engine.prompt_logits(&context).expect("logits");
+        let best = (0..logits.len())
+            .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+            .expect("a vocabulary") as u32;
+        if best == IM_END {
+            break;
+        }
+        one_step.push(best);
+        context.push(best);
+    }
+    engine.clear_cache();
+    let params = GenerateParams {
+        max_tokens: 24,
+        ..GenerateParams::default()
+    };
+    let summary = engine
+        .generate_from_ids(prompt, &params, Instant::now(), &mut |_| {}, &|| false)
+        .expect("generate");
+    let text = engine.tokenizer().decode(&one_step).unwrap_or_default();
+    assert_eq!(
+        engine.last_completion_ids(),
+        one_step.as_slice(),
+        "{text:?}"
+    );
+    assert!(
+        one_step.len() >= 4,
+        "a copied phrase of several tokens: {text:?}"
+    );
+    assert!(
+        summary.decode_passes < summary.completion_tokens - 1,
+        "{} passes for {} tokens after the first ({text:?})",
+        summary.decode_passes,
+        summary.completion_tokens - 1
+    );
+}

@@ -1,9 +1,10 @@
 //! The generation loop: the prompt fitted to the context and prefilled past the cached
 //! prefix, tokens sampled until a stop token, a stop string or the limit, and text deltas
 //! streamed, holding back what may yet become a stop string.
+use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::Engine;
+use super::{lookup, Engine};
 use crate::llm::sampler::Sampler;
 use crate::llm::tokenizer::IncrementalDecoder;
 use crate::llm::{FinishReason, GenSummary, GenerateParams, LlmError};
@@ -56,6 +57,11 @@ impl Engine {
             decoder.set_emitted(upto.len().max(decoder.emitted()));
         };
         let mut stopped_by_string = false;
+        // Greedy decoding checks drafts looked up in the prompt (`lookup`): each drafted token
+        // already fed to the model, with the logits after it.
+        let drafting = sampler.is_greedy() && self.model.checks_drafts();
+        let mut fed: VecDeque<(u32, Vec<f32>)> = VecDeque::new();
+        let mut passes = 0;
         if logits.is_empty() {
             finish = FinishReason::Cancelled;
         } else {
@@ -69,6 +75,12 @@ impl Engine {
                     break;
                 }
                 let token = sampler.sample(&mut logits, &generated);
+                if fed.front().is_some_and(|(drafted, _)| *drafted != token) {
+                    // The model chose otherwise: the cache forgets the drafted tokens.
+                    let keep = self.model.cached_len().saturating_sub(fed.len());
+                    self.model.truncate_cache(keep);
+                    fed.clear();
+                }
                 ttft.get_or_insert_with(Instant::now);
                 if self.stop_ids.contains(&token) {
                     finish = FinishReason::Stop;
@@ -88,7 +100,30 @@ impl Engine {
                     finish = FinishReason::Length;
                     break;
                 }
-                logits = self.model.forward(&[token])?;
+                if let Some((_, next)) = fed.pop_front() {
+                    // The drafted token was this one: its logits are computed.
+                    logits = next;
+                    continue;
+                }
+                let room = ctx.saturating_sub(self.model.cached_len() + 2);
+                let left = params.max_tokens.saturating_sub(generated.len() + 1);
+                let draft = if drafting {
+                    lookup::draft(&prompt, &generated, lookup::MAX_DRAFT.min(room).min(left))
+                } else {
+                    Vec::new()
+                };
+                passes += 1;
+                if draft.is_empty() {
+                    logits = self.model.forward(&[token])?;
+                    continue;
+                }
+                let input: Vec<u32> = std::iter::once(token)
+                    .chain(draft.iter().copied())
+                    .collect();
+                let rows = self.model.forward_rows(&input, input.len())?;
+                let mut rows = rows.chunks_exact(rows.len() / input.len());
+                logits = rows.next().map(<[f32]>::to_vec).unwrap_or_default();
+                fed.extend(draft.into_iter().zip(rows.map(<[f32]>::to_vec)));
             }
         }
         if !stopped_by_string && finish != FinishReason::Cancelled {
@@ -123,6 +158,7 @@ impl Engine {
             } else {
                 0.0
             },
+            decode_passes: passes,
         })
     }
 }

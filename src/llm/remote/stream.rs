@@ -58,6 +58,7 @@ pub(super) async fn generate(
         total_ms: 0.0,
         prefill_tok_s: 0.0,
         decode_tok_s: 0.0,
+        decode_passes: 0,
     };
     let mut text_len = 0usize;
     let mut deltas = 0usize;
