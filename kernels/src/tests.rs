@@ -426,6 +426,8 @@ fn detection_covers_every_enabled_target_feature() {
         (Kernel::Avx512Vnni, include_str!("avx512.rs")),
         (Kernel::Avx512Vnni, include_str!("attention/mod.rs")),
         (Kernel::Amx, include_str!("amx.rs")),
+        (Kernel::Avx2, include_str!("widen/avx2.rs")),
+        (Kernel::Avx512Vnni, include_str!("widen.rs")),
     ];
     let mut seen = 0;
     for (kernel, source) in sources {

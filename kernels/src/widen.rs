@@ -245,6 +245,16 @@ mod avx512 {
         for c in 0..4 {
             ids[c] = _mm512_permutexvar_ps(spread[c], id);
         }
+        if super::vbmi::available() {
+            for j in 0..WIDE {
+                let (block, at) = (w.tile_nibbles(t, blocks.start + j), j * TILE_BYTES);
+                // SAFETY: `vbmi::available()` checked AVX-512 F, BW and VBMI.
+                unsafe { super::vbmi::widen_block(block, d[j], m[j], id, &mut out[at..]) };
+            }
+            // SAFETY: `WIDE · TILE_BYTES + 32 ≤ out.len()` (checked above).
+            unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(WIDE * TILE_BYTES).cast(), half) };
+            return;
+        }
         let (lowest, flip) = (_mm512_set1_epi32(-127), _mm_set1_epi8(-128));
         for j in 0..WIDE {
             let (mut ds, mut ms) = ([_mm512_setzero_ps(); 4], [_mm512_setzero_ps(); 4]);
@@ -294,3 +304,5 @@ mod avx512 {
 mod avx2;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(target_arch = "x86_64")]
+mod vbmi;
