@@ -27,6 +27,7 @@ mod flow_tests;
 mod in_flight;
 pub mod judge;
 pub mod prompt;
+mod prepared_cache;
 pub mod query;
 pub mod question_kind;
 pub mod question_names;

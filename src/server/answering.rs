@@ -28,19 +28,32 @@ pub struct Answering {
 }
 
 impl Answering {
-    /// Starts the flow for `request`, to be answered by `deadline`.
+    /// Starts the flow for `request`, to be answered by `deadline`, for a reader who watches
+    /// the answer being written (a stream).
     pub fn start(
         state: &AppState,
         request: AnswerRequest,
         deadline: Instant,
     ) -> Result<Answering, ApiError> {
+        Self::start_waiting(state, request, deadline, None)
+    }
+
+    /// [`Self::start`]; a question being answered for someone else is followed until
+    /// `follow_wait` from now, then quoted ([`crate::answer::Answerer::answer_waiting`]).
+    fn start_waiting(
+        state: &AppState,
+        request: AnswerRequest,
+        deadline: Instant,
+        follow_wait: Option<Duration>,
+    ) -> Result<Answering, ApiError> {
         let answerer = state.answerer()?;
         let (tx, events) = mpsc::channel(64);
         let flow_deadline = deadline.into_std();
+        let follow_until = follow_wait.map(|wait| std::time::Instant::now() + wait);
         tokio::task::spawn_blocking(move || {
-            let result = answerer.answer(&request, Some(flow_deadline), &mut |event| {
-                tx.blocking_send(Update::Event(event)).is_ok()
-            });
+            let mut send = |event| tx.blocking_send(Update::Event(event)).is_ok();
+            let result =
+                answerer.answer_waiting(&request, Some(flow_deadline), follow_until, &mut send);
             let last = match result {
                 Ok(result) => Update::Done(Box::new(result)),
                 Err(e) => Update::Failed(e.into()),
@@ -96,11 +109,15 @@ impl Answering {
     }
 }
 
-/// The whole answer, without streaming.
+/// The whole answer, without streaming: the same question being answered for someone else is
+/// waited for up to the server's `follow_wait`, then quoted.
 pub async fn answer(
     state: &AppState,
     request: AnswerRequest,
     deadline: Instant,
 ) -> Result<AnswerResult, ApiError> {
-    Answering::start(state, request, deadline)?.result().await
+    let wait = Some(state.options.follow_wait);
+    Answering::start_waiting(state, request, deadline, wait)?
+        .result()
+        .await
 }
