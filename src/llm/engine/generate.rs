@@ -88,7 +88,9 @@ impl Engine {
                     finish = FinishReason::Length;
                     break;
                 }
+                let turn = crate::llm::turns::model_turn();
                 logits = self.model.forward(&[token])?;
+                drop(turn);
             }
         }
         if !stopped_by_string && finish != FinishReason::Cancelled {
