@@ -9,7 +9,8 @@
 //! model's priority at nice 5, beside the model) is measured in 2026-12-06-traffic-spike.md.
 use std::sync::{Condvar, Mutex};
 
-/// At most `permits` retrievals at once, each on a thread below the model's priority.
+/// At most `permits` retrievals at once, each waiting for its turn on the cores when they are
+/// shared with the model.
 #[derive(Debug)]
 pub struct RetrievalBudget {
     free: Mutex<usize>,
