@@ -1,6 +1,7 @@
 //! What every caller answers with: cached or stored answer? → the grounded flow
-//! ([`grounded_answer`](super::grounded_answer)) → related questions → cache and log. The CLI, the server's three
-//! answer endpoints, `eval` and the benchmarks all go through [`Answerer::answer`].
+//! ([`grounded_answer`](super::grounded_answer)) → related questions → cache and log. The
+//! CLI, the server's three answer endpoints, `eval` and the benchmarks all go through
+//! [`Answerer::answer`].
 use super::cache::AnswerCache;
 use super::flow::{announced, answer_prepared, busy_answer, quoted_answer, OnEvent};
 use super::in_flight::{follow, Followed, InFlight, Leader, Role};
@@ -96,9 +97,10 @@ impl Answerer {
 
     /// The whole flow: a cached or stored answer when there is one; the answer another
     /// request is making to the same question right now, followed ([`super::in_flight`]);
-    /// otherwise [`super::grounded_answer`] (its events reported to `on_event` as they come), then
-    /// related questions; the result is cached (unless degraded) and logged. `deadline`: when the
-    /// model must have finished, or the answer quotes its evidence (`None`: no limit).
+    /// otherwise [`super::grounded_answer`] (its events reported to `on_event` as they come),
+    /// then related questions; the result is cached (unless degraded) and logged. `deadline`:
+    /// when the model must have finished, or the answer quotes its evidence (`None`: no
+    /// limit).
     pub fn answer(
         &self,
         request: &AnswerRequest,
@@ -149,8 +151,8 @@ impl Answerer {
         self.answer_alone(request, deadline, on_event, Some(leader))
     }
 
-    /// [`super::grounded_answer`], then related questions, cache and log; its events and result go
-    /// to `leader`'s followers too.
+    /// [`super::grounded_answer`], then related questions, cache and log; its events and
+    /// result go to `leader`'s followers too.
     fn answer_alone(
         &self,
         request: &AnswerRequest,

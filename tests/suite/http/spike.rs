@@ -1,6 +1,7 @@
 //! Many readers on one question: a plain request for a question another reader's stream is
 //! being answered gets the quoted evidence instead of waiting for the whole answer; the stream
-//! gets the written answer, and later readers get it from the cache.
+//! gets the written answer, and later readers get it from the cache. And `bench serve`, which
+//! measures it.
 use super::client::{client, post_json, sse};
 use crate::common::server::Server;
 use serde_json::{json, Value};
@@ -75,4 +76,44 @@ fn readers_of_a_question_being_answered_get_its_evidence_and_then_its_answer() {
         .unwrap();
     assert!(again["cached"] == true && again["busy"] == false, "{again}");
     assert_eq!(again["answer"], done["answer"]);
+}
+
+/// `bench serve` runs its one-client baseline and then the load, each on a fresh server, and
+/// reports for both the new answers the model wrote and, per kind of request, when the first
+/// useful byte came: for a stream, its first event with evidence or text, before its end.
+#[test]
+fn bench_serve_reports_the_baseline_the_load_and_the_first_useful_bytes() {
+    let _heavy = crate::common::heavy();
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ama"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["bench", "serve", "--clients", "4", "--seconds", "4"])
+        .args(["--baseline-seconds", "3", "--json", "--data"])
+        .arg(data.path())
+        .arg("--suggestions-cache")
+        .arg(crate::common::suggestions_cache())
+        .args(["--", "--model", "smollm2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    for (phase, clients) in [("one client", 1), ("load", 4)] {
+        let r = &report[phase];
+        assert_eq!(r["clients"], clients, "{r}");
+        assert_eq!(r["errors"], 0, "{r}");
+        assert!(r["model_answers"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["server"]["end"]["open_fds"].as_u64().unwrap() > 0, "{r}");
+        let streams = &r["kinds"]["stream, new conversation (model)"];
+        assert!(streams["ok"].as_u64().unwrap() > 0, "{r}");
+        let (first, whole) = (
+            streams["first_useful_p50_ms"].as_f64().unwrap(),
+            streams["p50_ms"].as_f64().unwrap(),
+        );
+        assert!(first > 0.0 && first <= whole, "{streams}");
+    }
 }
