@@ -224,6 +224,24 @@ impl Answerer {
         Ok(prepared)
     }
 
+    /// Whether `request` is a question asked on its own before in this process (its
+    /// retrieval kept) whose answer is not cached: then a plain request need not wait for
+    /// the model's answer to it ([`Self::quoted_now`]).
+    pub fn asked_before(&self, request: &AnswerRequest) -> bool {
+        request.history.is_empty()
+            && self.prepared.contains(&AnswerCache::key(request))
+            && self.cache.get(request).is_none()
+    }
+
+    /// The quoted evidence of `request` at once, marked `busy` (the decline if it is one),
+    /// with related questions, for a reader who will not wait while its answer is written.
+    /// Not logged: the answer being written is, once done.
+    pub fn quoted_now(&self, request: &AnswerRequest) -> Result<AnswerResult, AnswerError> {
+        let mut result = busy_answer(&self.retriever, self.prepare(request)?);
+        result.related = self.related_for(&result, &asked_questions(request));
+        Ok(result)
+    }
+
     /// A result made here without the model (not cached): related questions, log, events.
     fn finish_alone(
         &self,

@@ -291,6 +291,34 @@ fn a_follower_that_cannot_wait_gets_the_evidence_and_the_answer_goes_on_for_the_
     assert!(answerer_is_idle(&answerer));
 }
 
+#[test]
+fn a_question_asked_before_while_the_model_was_busy_can_be_quoted_at_once() {
+    let (_dir, model, answerer) = answerer(Script::Busy);
+    let request = AnswerRequest::new(QUESTION);
+    assert!(!answerer.asked_before(&request));
+    let busy = answerer.ask(&request).unwrap();
+    assert!(busy.busy, "{busy:?}");
+    // Asked before, not answered by the model yet: its evidence is kept, quoted at once.
+    assert!(answerer.asked_before(&request));
+    let quoted = answerer.quoted_now(&request).unwrap();
+    assert!(
+        quoted.busy && quoted.citations[0].quote.contains("Syrsky"),
+        "{quoted:?}"
+    );
+    assert_eq!(quoted.timings.retrieval_ms, 0.0);
+    // Once the model has written it, the cache answers: nothing to quote.
+    model.set(syrsky());
+    assert!(!answerer.ask(&request).unwrap().busy);
+    assert!(!answerer.asked_before(&request));
+    // A follow-up in a conversation is one reader's: its retrieval is not kept.
+    let follow_up = AnswerRequest {
+        history: vec![crate::llm::ChatMessage::user("Who is Zaluzhny?")],
+        ..AnswerRequest::new(QUESTION)
+    };
+    answerer.ask(&follow_up).unwrap();
+    assert!(!answerer.asked_before(&follow_up));
+}
+
 fn answerer_is_idle(answerer: &Answerer) -> bool {
     answerer.in_flight_answers() == 0
 }

@@ -35,6 +35,11 @@ impl PreparedCache {
         Some(kept)
     }
 
+    /// Whether a retrieval is kept for `key` (without touching its place).
+    pub fn contains(&self, key: &str) -> bool {
+        self.entries().is_some_and(|e| e.contains(key))
+    }
+
     pub fn put(&self, key: String, prepared: &Prepared) {
         if let Some(mut entries) = self.entries() {
             entries.put(key, prepared.clone());
