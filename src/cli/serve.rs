@@ -24,8 +24,9 @@ pub struct ServeArgs {
     /// Answers kept in the in-memory cache (0 disables it).
     #[arg(long, default_value_t = 256)]
     pub cache: usize,
-    /// Milliseconds a plain JSON request waits for the answer another request is writing to
-    /// the same question before it gets the quoted evidence (streams follow it to the end).
+    /// Milliseconds a plain JSON request for a question being answered, or asked before and
+    /// not answered by the model yet, waits for its answer before it gets the quoted evidence
+    /// (streams follow the answer to its end; a new question waits for its answer).
     #[arg(long, default_value_t = 500)]
     pub follow_wait_ms: u64,
     /// A host name the server answers to besides IP addresses and localhost (repeatable; `*`

@@ -57,9 +57,9 @@ pub struct ServerOptions {
     pub model_rate: Option<limits::RateQuota>,
     /// Per-client limit on feedback (`None`: no limit).
     pub feedback_rate: Option<limits::RateQuota>,
-    /// How long a plain JSON request for a question someone else's request is answering right
-    /// now waits for that answer before it gets the quoted evidence instead (streams follow
-    /// the answer as it is written).
+    /// How long a plain JSON request for a question being answered, or asked before and not
+    /// answered by the model yet, waits for its answer before it gets the quoted evidence
+    /// instead (streams follow the answer as it is written).
     pub follow_wait: Duration,
 }
 
