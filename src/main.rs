@@ -46,7 +46,7 @@ enum BenchCommand {
     /// Model load time, prefill and decode speed, time to first token, peak memory.
     Llm(cli::llm::BenchLlmArgs),
     /// Load test of the HTTP server: concurrent clients over loopback, 503s, errors, latency.
-    Serve(cli::serve::BenchServeArgs),
+    Serve(cli::bench_serve::BenchServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -64,7 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Generate(args) => cli::llm::generate(args),
         Command::Bench(BenchCommand::Retrieval(args)) => cli::retrieval::bench(args),
         Command::Bench(BenchCommand::Llm(args)) => cli::llm::bench_llm(args),
-        Command::Bench(BenchCommand::Serve(args)) => cli::serve::bench_serve(args),
+        Command::Bench(BenchCommand::Serve(args)) => cli::bench_serve::bench_serve(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

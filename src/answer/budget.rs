@@ -1,18 +1,16 @@
 //! The cores shared on purpose. The model writes an answer on all the cores, and its threads
 //! wait for each other at every product; under a spike, many readers' retrievals and question
 //! embeddings would take turns on those cores and slow every answer several times over. With
-//! a budget, retrieval runs a few at a time (one core's worth) and below the model's priority
-//! (nice 5, on Linux), so the model keeps most of its speed and retrieval takes what is left.
+//! a budget, a few retrievals at a time wait for their turn on the cores, which they take
+//! between the model's forward passes ([`crate::llm::turns`]): neither runs beside the other.
 //!
-//! Measured with `ama bench serve --clients 50 --seconds 30` (docs/benchmarks/
-//! 2026-12-06-traffic-spike.md): 15 model answers in 32 s without it, 55 with it at nice 5
-//! (retrieval p50 0.8 s), 70 at nice 10 (retrieval p50 1.2 s).
+//! Measured with `ama bench serve --clients 50 --seconds 60` (docs/benchmarks/
+//! 2026-12-06-traffic-spike-60s.md); the earlier budget (one retrieval at a time, below the
+//! model's priority at nice 5, beside the model) is measured in 2026-12-06-traffic-spike.md.
 use std::sync::{Condvar, Mutex};
 
-/// Nice value of a thread doing retrieval under the budget.
-const RETRIEVAL_NICE: i32 = 5;
-
-/// At most `permits` retrievals at once, each on a thread below the model's priority.
+/// At most `permits` retrievals at once, each waiting for its turn on the cores when they are
+/// shared with the model.
 #[derive(Debug)]
 pub struct RetrievalBudget {
     free: Mutex<usize>,
@@ -20,13 +18,11 @@ pub struct RetrievalBudget {
 }
 
 impl RetrievalBudget {
-    /// One retrieval at a time for each core the model can spare (at least one).
+    /// Retrievals take turns with the model's forward passes; enough of them wait for a
+    /// turn to use every one the model leaves between two of its passes.
     pub fn shared_with_the_model() -> RetrievalBudget {
-        // The kernels' pool must start now, from a thread at normal priority: a thread
-        // spawned by a lowered one would inherit its nice value, and the model uses the pool.
-        let _ = candle_core::utils::barrier_pool();
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        RetrievalBudget::new(cores.saturating_sub(1).max(1))
+        crate::llm::turns::share();
+        RetrievalBudget::new(2 * crate::llm::turns::RETRIEVALS_PER_STEP)
     }
 
     pub fn new(permits: usize) -> RetrievalBudget {
@@ -36,50 +32,32 @@ impl RetrievalBudget {
         }
     }
 
-    /// Waits for a turn; the calling thread runs below the model's priority from now on.
+    /// Waits for a permit, then for a turn on the cores (when they are shared).
     pub fn acquire(&self) -> Permit<'_> {
-        lower_this_thread();
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
         while *free == 0 {
             free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
         }
         *free -= 1;
-        Permit { budget: self }
+        drop(free);
+        Permit {
+            budget: self,
+            _turn: crate::llm::turns::retrieval_turn(),
+        }
     }
 }
 
 /// A turn of retrieval, given back when dropped.
 pub struct Permit<'a> {
     budget: &'a RetrievalBudget,
+    /// Its turn on the cores, between the model's forward passes.
+    _turn: Option<crate::llm::turns::Turn<'static>>,
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         *self.budget.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.budget.freed.notify_one();
-    }
-}
-
-/// Lowers the calling thread's priority to [`RETRIEVAL_NICE`], once per thread (threads of
-/// Linux have their own nice values; elsewhere nothing changes).
-fn lower_this_thread() {
-    #[cfg(target_os = "linux")]
-    {
-        thread_local! {
-            static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-        }
-        if LOWERED.with(|l| l.replace(true)) {
-            return;
-        }
-        // SAFETY: two system calls about this thread alone; a failure leaves it as it was.
-        let done = unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-            libc::setpriority(libc::PRIO_PROCESS, tid, now.max(RETRIEVAL_NICE))
-        };
-        if done != 0 {
-            tracing::debug!("could not lower a retrieval thread's priority");
-        }
     }
 }
 
@@ -112,22 +90,5 @@ mod tests {
         }
         assert_eq!(most.load(Ordering::SeqCst), 2);
         assert_eq!(*budget.free.lock().unwrap(), 2);
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_retrieval_thread_runs_below_normal_priority() {
-        let budget = RetrievalBudget::new(1);
-        let nice = std::thread::spawn(move || {
-            let _turn = budget.acquire();
-            // SAFETY: reads this thread's own nice value.
-            unsafe {
-                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-                libc::getpriority(libc::PRIO_PROCESS, tid)
-            }
-        })
-        .join()
-        .unwrap();
-        assert!(nice >= RETRIEVAL_NICE, "nice {nice}");
     }
 }

@@ -30,6 +30,17 @@ pub fn grounded_answer(
     on_event: &mut OnEvent<'_>,
 ) -> Result<AnswerResult, AnswerError> {
     let prepared = retriever.prepare(request)?;
+    answer_prepared(retriever, model, prepared, deadline, on_event)
+}
+
+/// [`grounded_answer`] from its retrieval, already done (or kept from an earlier ask).
+pub fn answer_prepared(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    prepared: Prepared,
+    deadline: Option<Instant>,
+    on_event: &mut OnEvent<'_>,
+) -> Result<AnswerResult, AnswerError> {
     if prepared.decline.is_some() {
         let result = compose(retriever.config(), prepared, Draft::default());
         return announced(result, on_event);
@@ -37,11 +48,7 @@ pub fn grounded_answer(
     let stream = match model.generate(prepared.messages.clone(), retriever.generate_params()) {
         Ok(stream) => stream,
         // Its queue is full: the reader gets the evidence now rather than an error.
-        Err(LlmError::Busy) => {
-            let mut result = degraded(retriever.config(), prepared, Draft::default());
-            result.busy = true;
-            return announced(result, on_event);
-        }
+        Err(LlmError::Busy) => return announced(busy_answer(retriever, prepared), on_event),
         Err(e) => {
             let result = quoted_instead(retriever, prepared, Draft::default(), &e.to_string());
             return announced(result, on_event);
@@ -78,6 +85,18 @@ pub fn quoted_answer(
 ) -> Result<AnswerResult, AnswerError> {
     let prepared = retriever.prepare(request)?;
     Ok(compose(retriever.config(), prepared, Draft::default()))
+}
+
+/// The answer when the model cannot write it now (its queue full, or the answer this request
+/// follows not ready in time): the evidence quoted at once, `busy` and `degraded`, or the
+/// decline.
+pub fn busy_answer(retriever: &Retriever, prepared: Prepared) -> AnswerResult {
+    if prepared.decline.is_some() {
+        return compose(retriever.config(), prepared, Draft::default());
+    }
+    let mut result = degraded(retriever.config(), prepared, Draft::default());
+    result.busy = true;
+    result
 }
 
 /// The evidence of a finished result, then its whole answer as one delta.

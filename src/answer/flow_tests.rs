@@ -253,6 +253,72 @@ fn a_follower_stays_when_the_first_reader_leaves() {
     assert!(!model.cancelled.load(Ordering::SeqCst));
 }
 
+#[test]
+fn a_follower_that_cannot_wait_gets_the_evidence_and_the_answer_goes_on_for_the_cache() {
+    let slow = Script::Write(
+        vec!["General ", "Syrsky ", "[1]."],
+        Duration::from_millis(150),
+    );
+    let (_dir, model, answerer) = answerer(slow);
+    let answerer = Arc::new(answerer);
+    let leader = {
+        let answerer = answerer.clone();
+        std::thread::spawn(move || answer_with_events(&answerer, QUESTION, None))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    // A plain request for the same question, which waits for it until 50 ms from now.
+    let until = Some(Instant::now() + Duration::from_millis(50));
+    let quoted = answerer
+        .answer_waiting(&AnswerRequest::new(QUESTION), None, until, &mut |_| true)
+        .unwrap();
+    assert!(
+        quoted.busy && quoted.degraded && quoted.quoted_evidence && !quoted.cached,
+        "{quoted:?}"
+    );
+    assert!(quoted.citations[0].quote.contains("Syrsky"), "{quoted:?}");
+    // Its evidence is the leader's retrieval, kept: none of its own.
+    assert_eq!(quoted.timings.retrieval_ms, 0.0);
+    // The leader's reader gets the written answer, and so does the next asker, from the cache.
+    let (written, _) = leader.join().unwrap();
+    let written = written.unwrap();
+    assert!(
+        !written.degraded && written.answer.contains("Syrsky"),
+        "{written:?}"
+    );
+    let again = answerer.ask(&AnswerRequest::new(QUESTION)).unwrap();
+    assert!(again.cached && !again.busy, "{again:?}");
+    assert_eq!(model.calls(), 1, "the model wrote the answer once");
+    assert!(answerer_is_idle(&answerer));
+}
+
+#[test]
+fn a_question_asked_before_while_the_model_was_busy_can_be_quoted_at_once() {
+    let (_dir, model, answerer) = answerer(Script::Busy);
+    let request = AnswerRequest::new(QUESTION);
+    assert!(!answerer.asked_before(&request));
+    let busy = answerer.ask(&request).unwrap();
+    assert!(busy.busy, "{busy:?}");
+    // Asked before, not answered by the model yet: its evidence is kept, quoted at once.
+    assert!(answerer.asked_before(&request));
+    let quoted = answerer.quoted_now(&request).unwrap();
+    assert!(
+        quoted.busy && quoted.citations[0].quote.contains("Syrsky"),
+        "{quoted:?}"
+    );
+    assert_eq!(quoted.timings.retrieval_ms, 0.0);
+    // Once the model has written it, the cache answers: nothing to quote.
+    model.set(syrsky());
+    assert!(!answerer.ask(&request).unwrap().busy);
+    assert!(!answerer.asked_before(&request));
+    // A follow-up in a conversation is one reader's: its retrieval is not kept.
+    let follow_up = AnswerRequest {
+        history: vec![crate::llm::ChatMessage::user("Who is Zaluzhny?")],
+        ..AnswerRequest::new(QUESTION)
+    };
+    answerer.ask(&follow_up).unwrap();
+    assert!(!answerer.asked_before(&follow_up));
+}
+
 fn answerer_is_idle(answerer: &Answerer) -> bool {
     answerer.in_flight_answers() == 0
 }

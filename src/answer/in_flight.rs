@@ -1,10 +1,13 @@
 //! Questions in flight, answered once. A reader asking a question that another reader's
 //! request is answering right now (the same key as the answer cache: normalised words,
 //! article, conversation) follows that answer: it receives the events already sent and
-//! those still to come, then the same result, and the model writes it only once.
+//! those still to come, then the same result, and the model writes it only once. A follower
+//! that cannot wait for the whole answer (a plain JSON request) follows it until a bound, then
+//! answers without it.
 use super::result::{AnswerEvent, AnswerResult};
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 /// The answers being made, by key.
 #[derive(Default)]
@@ -113,18 +116,38 @@ pub enum Followed {
     Alone,
     /// `on_event` said its reader has gone.
     Left,
+    /// The bound passed before the result came (the answer goes on for the others).
+    Waited,
 }
 
-/// Follows `shared`: replays its events to `on_event` as they come, then gives its result.
-pub fn follow(shared: &Shared, on_event: &mut dyn FnMut(AnswerEvent) -> bool) -> Followed {
+/// Follows `shared`: replays its events to `on_event` as they come, then gives its result;
+/// gives up at `until` (`None`: waits for the result however long it takes).
+pub fn follow(
+    shared: &Shared,
+    until: Option<Instant>,
+    on_event: &mut dyn FnMut(AnswerEvent) -> bool,
+) -> Followed {
     let mut seen = 0;
-    let followed = loop {
+    let followed = 'follow: loop {
         let mut state = lock(&shared.state);
         while seen == state.events.len() && state.outcome.is_none() {
-            state = shared
-                .changed
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
+            state = match until {
+                None => shared
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner()),
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break 'follow Followed::Waited;
+                    }
+                    shared
+                        .changed
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
         }
         let new: Vec<AnswerEvent> = state.events[seen..].to_vec();
         seen = state.events.len();

@@ -4,6 +4,7 @@
 use super::budget::RetrievalBudget;
 use super::config::AnswerConfig;
 use super::prompt;
+use super::query_vectors::QueryVectors;
 use super::result::AnswerRequest;
 use super::{evidence, query, AnswerError, Evidence};
 use crate::embed::Embedder;
@@ -51,6 +52,8 @@ pub struct Retriever {
     index: Arc<SearchIndex>,
     config: AnswerConfig,
     embedder: Option<Arc<Embedder>>,
+    /// Embeddings of recent queries.
+    vectors: QueryVectors,
     budget: Option<Arc<RetrievalBudget>>,
 }
 
@@ -61,6 +64,7 @@ impl Retriever {
             index,
             config,
             embedder: None,
+            vectors: QueryVectors::default(),
             budget: None,
         }
     }
@@ -103,7 +107,7 @@ impl Retriever {
         let (Some(embedder), Some(vectors)) = (&self.embedder, self.index.vectors()) else {
             return Ok(None);
         };
-        let q = embedder.embed_one(query)?;
+        let q = self.vectors.embed(embedder, query)?;
         Ok(Some(vectors.similarities(&q)))
     }
 

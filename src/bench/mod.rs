@@ -2,6 +2,8 @@
 pub mod conversation;
 pub mod eval;
 pub mod metrics;
+pub mod process;
+mod reply;
 pub mod retrieval;
 pub mod serve;
 pub mod served;

@@ -1,9 +1,12 @@
 //! A bounded load test of a running server over loopback: many concurrent clients for a
 //! fixed time, a realistic mix of requests, and what came back. Reports requests served,
-//! 503s (the bounded queue refusing work, by design), errors (anything else; must be 0) and
-//! latency percentiles per kind of request.
+//! 503s (the bounded queue refusing work, by design), errors (anything else; must be 0), new
+//! answers the model wrote per second, and per kind of request the percentiles of the whole
+//! reply and of its first useful byte.
+use super::reply::{get, json, stream, Outcome, Reply};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -31,8 +34,17 @@ pub struct KindReport {
     pub p90_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Time to the first useful byte of the served ones: a JSON body's first byte, a stream's
+    /// first event carrying evidence or text (the reader has something to read).
+    pub first_useful_p50_ms: f64,
+    pub first_useful_p90_ms: f64,
+    pub first_useful_p99_ms: f64,
+    /// Answers the model wrote for these requests (not cached, prepared, quoted or declined).
+    pub model_written: usize,
     #[serde(skip)]
     latencies: Vec<f64>,
+    #[serde(skip)]
+    first_useful: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +58,9 @@ pub struct LoadReport {
     pub busy_503: usize,
     pub errors: usize,
     pub requests_per_s: f64,
+    /// New answers the model wrote, of every kind, and per second of the run.
+    pub model_answers: usize,
+    pub model_answers_per_s: f64,
     pub kinds: BTreeMap<&'static str, KindReport>,
     /// The first few errors, to read.
     pub error_samples: Vec<String>,
@@ -55,7 +70,10 @@ pub struct LoadReport {
 enum Kind {
     /// `/api/ask/stream` with a conversation: never cached, always the model.
     StreamNew,
-    /// `/api/ask` of a known question: the cache after the first time.
+    /// `/api/ask` of a known question nobody in this run asked before.
+    AskFirst,
+    /// `/api/ask` of a question someone in this run asked before: the cache, or the answer
+    /// being written, or its quoted evidence.
     AskRepeat,
     /// `/v1/chat/completions` of a suggested question: answered ahead of time.
     ChatSuggested,
@@ -67,6 +85,7 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::StreamNew => "stream, new conversation (model)",
+            Kind::AskFirst => "ask, first time asked",
             Kind::AskRepeat => "ask, repeated question",
             Kind::ChatSuggested => "v1 chat, suggested question",
             Kind::Article => "GET article",
@@ -84,16 +103,6 @@ impl Kind {
             _ => Kind::Search,
         }
     }
-}
-
-enum Outcome {
-    Ok,
-    /// Served with `"degraded": true`.
-    Degraded,
-    /// Served at once with the quoted evidence because the model was busy (`"busy": true`).
-    BusyEvidence,
-    Busy,
-    Error(String),
 }
 
 /// Runs the load against `base` (e.g. `http://127.0.0.1:8080`).
@@ -130,6 +139,8 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
     }
     let started = Instant::now();
     let end = started + options.duration;
+    // The questions asked so far with /api/ask: a later ask of one is a repeat.
+    let asked: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut tasks = Vec::new();
     for c in 0..options.clients {
         let client = client.clone();
@@ -137,6 +148,7 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
         let ids = ids.clone();
         let questions = options.questions.clone();
         let suggested = suggested.clone();
+        let asked = asked.clone();
         let seed = options.seed.wrapping_add(c as u64);
         tasks.push(tokio::spawn(async move {
             use rand::{Rng, SeedableRng};
@@ -145,11 +157,16 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
             let mut n = 0usize;
             while Instant::now() < end {
                 n += 1;
-                let kind = Kind::pick(rng.random::<f64>());
+                let mut kind = Kind::pick(rng.random::<f64>());
                 let pick = |v: &Vec<String>, r: usize| v.get(r % v.len().max(1)).cloned();
                 let r = rng.random::<u32>() as usize;
                 let t = Instant::now();
-                let outcome = match kind {
+                let no = |what: &str| Reply {
+                    outcome: Outcome::Error(format!("no {what}")),
+                    first_useful_ms: None,
+                    model_written: false,
+                };
+                let reply = match kind {
                     Kind::StreamNew => match pick(&questions, r) {
                         Some(q) => {
                             let body = serde_json::json!({
@@ -158,14 +175,21 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
                             });
                             stream(&client, &format!("{base}/api/ask/stream"), &body).await
                         }
-                        None => Outcome::Error("no questions".into()),
+                        None => no("questions"),
                     },
-                    Kind::AskRepeat => match pick(&questions, r) {
+                    Kind::AskFirst | Kind::AskRepeat => match pick(&questions, r) {
                         Some(q) => {
+                            let first = asked
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(q.clone());
+                            if first {
+                                kind = Kind::AskFirst;
+                            }
                             json(&client, &format!("{base}/api/ask"), &serde_json::json!({"question": q}))
                                 .await
                         }
-                        None => Outcome::Error("no questions".into()),
+                        None => no("questions"),
                     },
                     Kind::ChatSuggested => match pick(&suggested, r).or_else(|| pick(&questions, r)) {
                         Some(q) => {
@@ -175,20 +199,21 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
                             });
                             json(&client, &format!("{base}/v1/chat/completions"), &body).await
                         }
-                        None => Outcome::Error("no questions".into()),
+                        None => no("questions"),
                     },
                     Kind::Article => match pick(&ids, r) {
                         Some(id) => get(&client, &format!("{base}/api/articles/{id}")).await,
-                        None => Outcome::Error("no articles".into()),
+                        None => no("articles"),
                     },
                     Kind::Search => {
                         let q = pick(&questions, r).unwrap_or_else(|| "war".into());
                         get(&client, &format!("{base}/api/search?q={}", urlencode(&q))).await
                     }
                 };
-                results.push((kind, crate::millis(t.elapsed()), outcome));
+                let refused = matches!(reply.outcome, Outcome::Busy);
+                results.push((kind, crate::millis(t.elapsed()), reply));
                 // A client that was refused waits as Retry-After asks (shortened, bounded).
-                if matches!(results.last(), Some((_, _, Outcome::Busy))) {
+                if refused {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
@@ -204,31 +229,36 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
             samples.push("a client task panicked".to_string());
             continue;
         };
-        for (kind, ms, outcome) in results {
+        for (kind, ms, reply) in results {
             let k = kinds.entry(kind).or_default();
             k.requests += 1;
-            match outcome {
-                Outcome::Ok => {
-                    k.ok += 1;
-                    k.latencies.push(ms);
-                }
+            let served = match reply.outcome {
+                Outcome::Ok => true,
                 Outcome::Degraded => {
-                    k.ok += 1;
                     k.degraded += 1;
-                    k.latencies.push(ms);
+                    true
                 }
                 Outcome::BusyEvidence => {
-                    k.ok += 1;
                     k.busy_evidence += 1;
-                    k.latencies.push(ms);
+                    true
                 }
-                Outcome::Busy => k.busy_503 += 1,
+                Outcome::Busy => {
+                    k.busy_503 += 1;
+                    false
+                }
                 Outcome::Error(e) => {
                     k.errors += 1;
                     if samples.len() < 5 {
                         samples.push(format!("{}: {e}", kind.name()));
                     }
+                    false
                 }
+            };
+            if served {
+                k.ok += 1;
+                k.latencies.push(ms);
+                k.first_useful.extend(reply.first_useful_ms);
+                k.model_written += usize::from(reply.model_written);
             }
         }
     }
@@ -243,6 +273,8 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
         busy_503: 0,
         errors: panicked,
         requests_per_s: 0.0,
+        model_answers: 0,
+        model_answers_per_s: 0.0,
         kinds: BTreeMap::new(),
         error_samples: samples,
     };
@@ -251,15 +283,20 @@ pub async fn run(base: &str, options: &LoadOptions) -> Result<LoadReport, reqwes
         k.p90_ms = super::percentile(&k.latencies, 90.0);
         k.p99_ms = super::percentile(&k.latencies, 99.0);
         k.max_ms = k.latencies.iter().cloned().fold(0.0, f64::max);
+        k.first_useful_p50_ms = super::percentile(&k.first_useful, 50.0);
+        k.first_useful_p90_ms = super::percentile(&k.first_useful, 90.0);
+        k.first_useful_p99_ms = super::percentile(&k.first_useful, 99.0);
         report.requests += k.requests;
         report.ok += k.ok;
         report.degraded += k.degraded;
         report.busy_evidence += k.busy_evidence;
         report.busy_503 += k.busy_503;
         report.errors += k.errors;
+        report.model_answers += k.model_written;
         report.kinds.insert(kind.name(), k);
     }
     report.requests_per_s = report.ok as f64 / seconds.max(1e-9);
+    report.model_answers_per_s = report.model_answers as f64 / seconds.max(1e-9);
     Ok(report)
 }
 
@@ -272,68 +309,6 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-fn classify(status: reqwest::StatusCode, body: &str) -> Option<Outcome> {
-    match status.as_u16() {
-        200 | 204 => None,
-        503 => Some(Outcome::Busy),
-        s => Some(Outcome::Error(format!("HTTP {s}: {}", short(body)))),
-    }
-}
-
-/// Sends a request; the body when it was served, else how it failed.
-async fn send(request: reqwest::RequestBuilder) -> Result<String, Outcome> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| Outcome::Error(e.to_string()))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    match classify(status, &text) {
-        Some(outcome) => Err(outcome),
-        None => Ok(text),
-    }
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(200).collect()
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> Outcome {
-    match send(client.get(url)).await {
-        Ok(_) => Outcome::Ok,
-        Err(o) => o,
-    }
-}
-
-async fn json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Outcome {
-    match send(client.post(url).json(body)).await {
-        Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(v) if v.get("error").is_none() && v["busy"] == true => Outcome::BusyEvidence,
-            Ok(v) if v.get("error").is_none() && v["degraded"] == true => Outcome::Degraded,
-            Ok(v) if v.get("error").is_none() => Outcome::Ok,
-            _ => Outcome::Error(format!("bad body: {}", short(&text))),
-        },
-        Err(o) => o,
-    }
-}
-
-/// A stream counts as served when it ends with its `done` event.
-async fn stream(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Outcome {
-    match send(client.post(url).json(body)).await {
-        Ok(text) if text.contains("event: done") && !text.contains("event: error") => {
-            if text.contains("\"busy\":true") {
-                Outcome::BusyEvidence
-            } else if text.contains("\"degraded\":true") {
-                Outcome::Degraded
-            } else {
-                Outcome::Ok
-            }
-        }
-        Ok(text) => Outcome::Error(format!("stream without done: {}", short(&text))),
-        Err(o) => o,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,69 +317,11 @@ mod tests {
     fn the_mix_covers_every_kind() {
         let kinds: std::collections::BTreeSet<Kind> =
             (0..100).map(|i| Kind::pick(i as f64 / 100.0)).collect();
-        assert_eq!(kinds.len(), 5);
+        assert_eq!(
+            kinds.len(),
+            5,
+            "the first ask of a question is told apart as it is sent"
+        );
         assert_eq!(urlencode("a b?"), "a%20b%3F");
     }
-}
-
-/// A served process's memory and open descriptors, read from `/proc` (Linux); `None`
-/// elsewhere or once the process is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct ProcessSample {
-    pub rss_mb: f64,
-    pub open_fds: usize,
-}
-
-pub fn sample_process(pid: u32) -> Option<ProcessSample> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    let open_fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
-    Some(ProcessSample {
-        rss_mb: rss_kb / 1024.0,
-        open_fds,
-    })
-}
-
-/// Samples of a process over a run: at the start, halfway, the end, and the largest in
-/// between. Warm-up growth (threads, arenas, caches filling) shows in the first half; a leak
-/// keeps growing in the second.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct ProcessTrend {
-    pub start: ProcessSample,
-    pub halfway: ProcessSample,
-    pub end: ProcessSample,
-    pub peak_rss_mb: f64,
-    pub peak_open_fds: usize,
-    pub samples: usize,
-}
-
-impl ProcessTrend {
-    pub fn from_samples(samples: &[ProcessSample]) -> Option<ProcessTrend> {
-        Some(ProcessTrend {
-            start: *samples.first()?,
-            halfway: samples[samples.len() / 2],
-            end: *samples.last()?,
-            peak_rss_mb: samples.iter().map(|s| s.rss_mb).fold(0.0, f64::max),
-            peak_open_fds: samples.iter().map(|s| s.open_fds).max()?,
-            samples: samples.len(),
-        })
-    }
-}
-
-#[cfg(test)]
-#[test]
-fn this_process_can_be_sampled_where_proc_exists() {
-    if std::path::Path::new("/proc/self/status").exists() {
-        let s = sample_process(std::process::id()).unwrap();
-        assert!(s.rss_mb > 0.0 && s.open_fds >= 3, "{s:?}");
-        let t = ProcessTrend::from_samples(&[s, s]).unwrap();
-        assert_eq!(t.samples, 2);
-    }
-    assert!(ProcessTrend::from_samples(&[]).is_none());
 }

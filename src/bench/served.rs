@@ -1,7 +1,8 @@
 //! The load test's own server: `ama serve` started as a child process on a free loopback port
 //! (stopped however the bench ends), waited for until ready, and its memory and descriptors
 //! sampled while the load runs.
-use super::serve::{run, sample_process, LoadOptions, LoadReport, ProcessTrend};
+use super::process::{sample_process, ProcessTrend};
+use super::serve::{run, LoadOptions, LoadReport};
 use std::ffi::OsString;
 use std::io::BufRead;
 use std::path::Path;

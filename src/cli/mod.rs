@@ -1,5 +1,6 @@
 //! Subcommand implementations. Each one parses its flags and calls library functions.
 pub mod ask;
+pub mod bench_serve;
 pub mod eval;
 pub mod llm;
 pub mod progress;

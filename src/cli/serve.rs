@@ -24,6 +24,11 @@ pub struct ServeArgs {
     /// Answers kept in the in-memory cache (0 disables it).
     #[arg(long, default_value_t = 256)]
     pub cache: usize,
+    /// Milliseconds a plain JSON request for a question being answered, or asked before and
+    /// not answered by the model yet, waits for its answer before it gets the quoted evidence
+    /// (streams follow the answer to its end; a new question waits for its answer).
+    #[arg(long, default_value_t = 500)]
+    pub follow_wait_ms: u64,
     /// A host name the server answers to besides IP addresses and localhost (repeatable; `*`
     /// for any). Requests for other names get 421: a DNS-rebinding page cannot read the API.
     #[arg(long = "allow-host", value_name = "NAME")]
@@ -108,6 +113,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.feedback_rate_limit,
             args.feedback_rate_limit.div_ceil(3),
         ),
+        follow_wait: Duration::from_millis(args.follow_wait_ms),
         ..ServerOptions::default()
     };
     let launch = Launch {
@@ -122,144 +128,5 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let _ = std::io::stdout().flush();
     })
     .await?;
-    Ok(())
-}
-
-#[derive(Debug, Args)]
-pub struct BenchServeArgs {
-    /// A running server to load; without it, `ama serve` is started on a free loopback port
-    /// over --corpus/--data and stopped afterwards.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Concurrent clients.
-    #[arg(long, default_value_t = 50)]
-    pub clients: usize,
-    /// Seconds of load.
-    #[arg(long, default_value_t = 30)]
-    pub seconds: u64,
-    /// Questions (JSONL with a "question" field; the answerable ones are used).
-    #[arg(long, default_value = "tests/seed_questions.jsonl")]
-    pub questions: std::path::PathBuf,
-    /// Generations that may wait in the started server's queue.
-    #[arg(long, default_value_t = 4)]
-    pub queue: usize,
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub corpus: CorpusArgs,
-}
-
-pub fn bench_serve(args: BenchServeArgs) -> anyhow::Result<()> {
-    use ama::bench::served::{load_and_sample, wait_ready, StartedServer};
-    let text = std::fs::read_to_string(&args.questions)
-        .with_context(|| format!("reading {}", args.questions.display()))?;
-    let questions: Vec<String> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["answerable"].as_bool().unwrap_or(true))
-        .filter_map(|v| v["question"].as_str().map(str::to_string))
-        .collect();
-    anyhow::ensure!(
-        !questions.is_empty(),
-        "no questions in {}",
-        args.questions.display()
-    );
-    let started = match &args.url {
-        Some(_) => None,
-        None => {
-            // One client address for every simulated reader: no per-client limit.
-            let mut serve_args: Vec<std::ffi::OsString> = ["--rate-limit", "0", "--queue"]
-                .iter()
-                .map(Into::into)
-                .collect();
-            serve_args.push(args.queue.to_string().into());
-            serve_args.push("--corpus".into());
-            serve_args.push(args.corpus.corpus.clone().into());
-            serve_args.push("--data".into());
-            serve_args.push(args.corpus.data.clone().into());
-            if let Some(dir) = &args.corpus.suggestions_cache {
-                serve_args.push("--suggestions-cache".into());
-                serve_args.push(dir.clone().into());
-            }
-            Some(StartedServer::start(
-                &std::env::current_exe()?,
-                &serve_args,
-            )?)
-        }
-    };
-    let url = match (&args.url, &started) {
-        (Some(u), _) => u.trim_end_matches('/').to_string(),
-        (None, Some(s)) => s.url.clone(),
-        (None, None) => anyhow::bail!("no server to load"),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let options = ama::bench::serve::LoadOptions {
-        clients: args.clients.max(1),
-        duration: Duration::from_secs(args.seconds.max(1)),
-        questions,
-        seed: args.seed,
-    };
-    let pid = started.as_ref().map(StartedServer::pid);
-    let (report, trend) = runtime.block_on(async {
-        wait_ready(&url).await?;
-        load_and_sample(&url, &options, pid).await
-    })?;
-
-    if args.json {
-        let mut value = serde_json::to_value(&report)?;
-        if let (Some(t), Some(map)) = (trend, value.as_object_mut()) {
-            map.insert("server".into(), serde_json::to_value(t)?);
-        }
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(());
-    }
-    if let Some(t) = trend {
-        println!(
-            "server: RSS {:.0} → {:.0} (halfway) → {:.0} MB (peak {:.0}), open descriptors {} → {} → {} (peak {}), {} samples",
-            t.start.rss_mb, t.halfway.rss_mb, t.end.rss_mb, t.peak_rss_mb, t.start.open_fds, t.halfway.open_fds, t.end.open_fds, t.peak_open_fds, t.samples
-        );
-    }
-    println!(
-        "{} clients for {:.1} s against {url}: {} requests, {} served ({:.1}/s; {} degraded, {} quoting the evidence while the model was busy), {} refused with 503, {} errors",
-        report.clients, report.seconds, report.requests, report.ok, report.requests_per_s, report.degraded, report.busy_evidence, report.busy_503, report.errors
-    );
-    println!(
-        "{:<36} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
-        "kind",
-        "requests",
-        "served",
-        "degraded",
-        "busy",
-        "503",
-        "errors",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms"
-    );
-    for (name, k) in &report.kinds {
-        println!(
-            "{:<36} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
-            name,
-            k.requests,
-            k.ok,
-            k.degraded,
-            k.busy_evidence,
-            k.busy_503,
-            k.errors,
-            k.p50_ms,
-            k.p90_ms,
-            k.p99_ms,
-            k.max_ms
-        );
-    }
-    for e in &report.error_samples {
-        println!("error: {e}");
-    }
-    anyhow::ensure!(report.errors == 0, "{} requests failed", report.errors);
     Ok(())
 }

@@ -202,6 +202,7 @@ impl Engine {
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Vec<f32>, LlmError> {
         if !self.model.supports_chunked_prefill() {
+            let _turn = super::turns::model_turn();
             return self.model.forward(tokens);
         }
         let mut logits = Vec::new();
@@ -209,6 +210,7 @@ impl Engine {
             if cancelled() {
                 return Ok(Vec::new());
             }
+            let _turn = super::turns::model_turn();
             logits = self.model.forward(chunk)?;
         }
         Ok(logits)

@@ -11,7 +11,8 @@
 //!   where the CPU has them) and the attention and element-wise steps;
 //!   `AMA_NO_FAST_KERNELS=1` forces the portable code, `AMA_NO_AMX=1` leaves AMX out.
 //! - [`sampler`], [`engine`]: one generation, synchronously; [`worker`]: a dedicated thread
-//!   that owns the engine and serves a bounded queue, behind the [`LanguageModel`] trait.
+//!   that owns the engine and serves a bounded queue, behind the [`LanguageModel`] trait;
+//!   [`turns`]: the model's turns on the cores, taken in turn with retrieval in a server.
 //!
 //! The rest of the product only uses the trait and the types in this module.
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub mod remote;
 pub mod sampler;
 pub mod template;
 pub mod tokenizer;
+pub mod turns;
 pub mod worker;
 
 pub use engine::{Engine, EngineOptions, WeightsMode};

@@ -28,19 +28,34 @@ pub struct Answering {
 }
 
 impl Answering {
-    /// Starts the flow for `request`, to be answered by `deadline`.
+    /// Starts the flow for `request`, to be answered by `deadline`, for a reader who watches
+    /// the answer being written (a stream).
     pub fn start(
         state: &AppState,
         request: AnswerRequest,
         deadline: Instant,
     ) -> Result<Answering, ApiError> {
+        Self::start_waiting(state, request, deadline, None, false)
+    }
+
+    /// [`Self::start`]; a question being answered for someone else is followed until
+    /// `follow_wait` from now, then quoted ([`crate::answer::Answerer::answer_waiting`]).
+    /// `keep_writing`: the answer is finished (and cached) even once its reader has gone.
+    fn start_waiting(
+        state: &AppState,
+        request: AnswerRequest,
+        deadline: Instant,
+        follow_wait: Option<Duration>,
+        keep_writing: bool,
+    ) -> Result<Answering, ApiError> {
         let answerer = state.answerer()?;
         let (tx, events) = mpsc::channel(64);
         let flow_deadline = deadline.into_std();
+        let follow_until = follow_wait.map(|wait| std::time::Instant::now() + wait);
         tokio::task::spawn_blocking(move || {
-            let result = answerer.answer(&request, Some(flow_deadline), &mut |event| {
-                tx.blocking_send(Update::Event(event)).is_ok()
-            });
+            let mut send = |event| tx.blocking_send(Update::Event(event)).is_ok() || keep_writing;
+            let result =
+                answerer.answer_waiting(&request, Some(flow_deadline), follow_until, &mut send);
             let last = match result {
                 Ok(result) => Update::Done(Box::new(result)),
                 Err(e) => Update::Failed(e.into()),
@@ -96,11 +111,29 @@ impl Answering {
     }
 }
 
-/// The whole answer, without streaming.
+/// The whole answer, without streaming. A reader of a question asked before (whose answer is
+/// not cached yet: the model was busy, or is writing it for someone else) waits for it up to
+/// the server's `follow_wait`, then gets the quoted evidence, and the answer goes on being
+/// written for the cache; a new question's reader waits for its answer.
 pub async fn answer(
     state: &AppState,
     request: AnswerRequest,
     deadline: Instant,
 ) -> Result<AnswerResult, ApiError> {
-    Answering::start(state, request, deadline)?.result().await
+    let wait = state.options.follow_wait;
+    let answerer = state.answerer()?;
+    let repeat = answerer.asked_before(&request);
+    let quoted = repeat.then(|| request.clone());
+    let answering = Answering::start_waiting(state, request, deadline, Some(wait), repeat)?;
+    let Some(request) = quoted else {
+        return answering.result().await;
+    };
+    let patience = (Instant::now() + wait).min(deadline);
+    match tokio::time::timeout_at(patience, answering.result()).await {
+        Ok(result) => result,
+        Err(_) => tokio::task::spawn_blocking(move || answerer.quoted_now(&request))
+            .await
+            .map_err(|e| ApiError::Internal(format!("the quoted answer: {e}")))?
+            .map_err(ApiError::from),
+    }
 }

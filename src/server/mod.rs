@@ -57,6 +57,10 @@ pub struct ServerOptions {
     pub model_rate: Option<limits::RateQuota>,
     /// Per-client limit on feedback (`None`: no limit).
     pub feedback_rate: Option<limits::RateQuota>,
+    /// How long a plain JSON request for a question being answered, or asked before and not
+    /// answered by the model yet, waits for its answer before it gets the quoted evidence
+    /// instead (streams follow the answer as it is written).
+    pub follow_wait: Duration,
 }
 
 impl Default for ServerOptions {
@@ -70,6 +74,7 @@ impl Default for ServerOptions {
             max_connections: 512,
             model_rate: limits::RateQuota::per_minute(60, 20),
             feedback_rate: limits::RateQuota::per_minute(30, 10),
+            follow_wait: Duration::from_millis(500),
         }
     }
 }

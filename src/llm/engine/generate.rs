@@ -113,6 +113,8 @@ impl Engine {
                     Vec::new()
                 };
                 passes += 1;
+                // Each pass is one of the model's turns on the cores (`llm::turns`).
+                let _turn = crate::llm::turns::model_turn();
                 if draft.is_empty() {
                     logits = self.model.forward(&[token])?;
                     continue;

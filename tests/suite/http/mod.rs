@@ -5,8 +5,10 @@
 //! - `api`: every endpoint and error path of one server;
 //! - `python`: the official `openai` client and schemathesis against the server;
 //! - `refusals`: queue bursts, foreign origins, rebinding, floods and slow clients;
+//! - `spike`: many readers on one question: the evidence at once, the answer written once;
 //! - `client`: the helpers they share.
 mod api;
 mod client;
 mod python;
 mod refusals;
+mod spike;
