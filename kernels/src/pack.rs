@@ -2,6 +2,7 @@
 use super::{quantize_block, KernelError, NR, QK, TILE_BYTES};
 
 mod from_gguf;
+mod parts;
 
 /// How a [`PackedMatrix`] stores its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -452,62 +453,5 @@ impl PackedMatrix {
     /// Bytes held.
     pub fn size_bytes(&self) -> usize {
         self.data.len()
-    }
-
-    /// What [`Self::from_parts`] needs besides the bytes: `[format, group, n, k, nb]`.
-    pub fn header(&self) -> [u64; 5] {
-        let format = match self.format {
-            Format::Int8 => 0,
-            Format::Nib4 => 1,
-            Format::Nib5 => 2,
-        };
-        [
-            format,
-            self.group as u64,
-            self.n as u64,
-            self.k as u64,
-            self.nb as u64,
-        ]
-    }
-
-    /// The packed bytes, as [`Self::from_parts`] takes them back.
-    pub fn bytes(&self) -> &[u8] {
-        &self.data
-    }
-
-    /// A matrix from its [`Self::header`] and [`Self::bytes`] (a cache of packed weights),
-    /// checked for consistency.
-    pub fn from_parts(header: [u64; 5], data: Vec<u8>) -> Result<Self, KernelError> {
-        let [format, group, n, k, nb] = header.map(|v| v as usize);
-        let format = match format {
-            0 => Format::Int8,
-            1 => Format::Nib4,
-            2 => Format::Nib5,
-            other => return Err(KernelError::Unsupported(format!("packed format {other}"))),
-        };
-        let group_ok = group == 1 || (group == WIDE && format == Format::Int8);
-        let stride = match format {
-            Format::Int8 => group * TILE_BYTES + 2 * NR,
-            _ => format.block_stride(),
-        };
-        if !group_ok || nb != k.div_ceil(QK * group) * group {
-            return Err(KernelError::Shape(format!(
-                "packed header: {n} × {k}, {nb} blocks in groups of {group}"
-            )));
-        }
-        if data.len() != n.div_ceil(NR) * (nb / group) * stride {
-            return Err(KernelError::Shape(format!(
-                "{} packed bytes for {n} × {k}",
-                data.len()
-            )));
-        }
-        Ok(Self {
-            n,
-            k,
-            nb,
-            group,
-            format,
-            data,
-        })
     }
 }
