@@ -361,16 +361,44 @@ pub fn matmul_with(
         });
         return Ok(());
     }
+    by_columns(m, n, tiles, out, |range, local| {
+        let width = local.len() / m;
+        let col0 = range.start * NR;
+        run(kernel, &a, 0..m, w, range, local, width, col0);
+    });
+    Ok(())
+}
+
+/// Splits the output columns (`m × n`, in `tiles` tiles) between the pool's threads in whole
+/// tile pairs: `work(tiles, local)` fills `m` rows of its tiles' columns (`local`, row stride
+/// their width), copied into `out` afterwards. One thread works on `out` directly.
+pub(crate) fn by_columns(
+    m: usize,
+    n: usize,
+    tiles: usize,
+    out: &mut [f32],
+    work: impl Fn(Range<usize>, &mut [f32]) + Sync,
+) {
+    let pool = candle_core::utils::barrier_pool();
+    let threads = pool.n_workers() + 1;
+    if threads == 1 {
+        work(0..tiles, out);
+        return;
+    }
+    let per = tiles.div_ceil(2 * threads) * 2;
+    let share = |tid: usize| {
+        let t0 = (tid * per).min(tiles);
+        t0..(t0 + per).min(tiles)
+    };
     let parts: Vec<Mutex<Vec<f32>>> = (0..threads).map(|_| Mutex::new(Vec::new())).collect();
     pool.execute(|tid| {
-        let t0 = (tid * per_tiles).min(tiles);
-        let t1 = (t0 + per_tiles).min(tiles);
-        if t0 >= t1 {
+        let range = share(tid);
+        if range.is_empty() {
             return;
         }
-        let width = ((t1 * NR).min(n)) - t0 * NR;
+        let width = (range.end * NR).min(n) - range.start * NR;
         let mut local = vec![0f32; m * width];
-        run(kernel, &a, 0..m, w, t0..t1, &mut local, width, t0 * NR);
+        work(range, &mut local);
         if let Some(Ok(mut p)) = parts.get(tid).map(|p| p.lock()) {
             *p = local;
         }
@@ -380,13 +408,12 @@ pub fn matmul_with(
         if local.is_empty() {
             continue;
         }
-        let c0 = tid * per_tiles * NR;
+        let c0 = share(tid).start * NR;
         let width = local.len() / m;
         for r in 0..m {
             out[r * n + c0..r * n + c0 + width].copy_from_slice(&local[r * width..(r + 1) * width]);
         }
     }
-    Ok(())
 }
 
 /// Computes rows `rows` of `a` against tiles `tiles` of `w` into `out` (row stride `ldo`,

@@ -9,7 +9,6 @@
 //! products in int32 per scale instead of 32. The output columns are split between threads
 //! (each widens its own tiles once).
 use std::ops::Range;
-use std::sync::Mutex;
 
 use super::{run, Format, Kernel, KernelError, PackedMatrix, QuantizedRows, NR, QK, WIDE};
 
@@ -30,46 +29,11 @@ pub(crate) fn matmul(
     w: &PackedMatrix,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    let (n, k) = (w.n(), w.k());
-    let a = QuantizedRows::quantize(x, m, k, WIDE)?;
-    let pool = candle_core::utils::barrier_pool();
-    let threads = pool.n_workers() + 1;
-    let tiles = w.n_tiles();
-    // Whole tile pairs per thread (the kernel's unit).
-    let per = tiles.div_ceil(2).div_ceil(threads) * 2;
-    let columns = |tid: usize| {
-        let t0 = (tid * per).min(tiles);
-        t0..(t0 + per).min(tiles)
-    };
-    if threads == 1 {
-        multiply_tiles(kernel, &a, m, w, 0..tiles, out);
-        return Ok(());
-    }
-    let parts: Vec<Mutex<Vec<f32>>> = (0..threads).map(|_| Mutex::new(Vec::new())).collect();
-    pool.execute(|tid| {
-        let range = columns(tid);
-        if range.is_empty() {
-            return;
-        }
-        let width = (range.end * NR).min(n) - range.start * NR;
-        let mut local = vec![0f32; m * width];
-        multiply_tiles(kernel, &a, m, w, range, &mut local);
-        if let Some(Ok(mut p)) = parts.get(tid).map(|p| p.lock()) {
-            *p = local;
-        }
+    let a = QuantizedRows::quantize(x, m, w.k(), WIDE)?;
+    // Each thread widens its own tiles, once.
+    super::by_columns(m, w.n(), w.n_tiles(), out, |tiles, local| {
+        multiply_tiles(kernel, &a, m, w, tiles, local)
     });
-    for (tid, part) in parts.into_iter().enumerate() {
-        let local = part.into_inner().unwrap_or_default();
-        let range = columns(tid);
-        if local.is_empty() || range.is_empty() {
-            continue;
-        }
-        let c0 = range.start * NR;
-        let width = local.len() / m;
-        for r in 0..m {
-            out[r * n + c0..r * n + c0 + width].copy_from_slice(&local[r * width..(r + 1) * width]);
-        }
-    }
     Ok(())
 }
 
@@ -111,6 +75,20 @@ pub(crate) fn widen_tiles(
     tiles: Range<usize>,
     dst: &mut PackedMatrix,
 ) {
+    widen_tiles_with(kernel, true, w, tiles, dst);
+}
+
+/// [`widen_tiles`], by table lookup where the CPU has AVX-512 VBMI and `lookup` asks for it
+/// (the tests take both ways on such a CPU).
+fn widen_tiles_with(
+    kernel: Kernel,
+    lookup: bool,
+    w: &PackedMatrix,
+    tiles: Range<usize>,
+    dst: &mut PackedMatrix,
+) {
+    #[cfg(target_arch = "x86_64")]
+    let lookup = lookup && vbmi::available();
     let n = (tiles.end * NR).min(w.n()) - tiles.start * NR;
     dst.reshape_wide(n, w.k());
     let groups = w.nb() / WIDE;
@@ -121,7 +99,9 @@ pub(crate) fn widen_tiles(
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the kernel is one of `Kernel::available()` (checked by `matmul_with`,
                 // the only way here), and these two run only where AVX-512 F and BW are.
-                Kernel::Avx512Vnni | Kernel::Amx => unsafe { avx512::widen_group(w, t, s, out) },
+                Kernel::Avx512Vnni | Kernel::Amx => unsafe {
+                    avx512::widen_group(w, t, s, out, lookup)
+                },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: as above; the AVX2 kernel is offered only with AVX2, FMA and F16C.
                 Kernel::Avx2 => unsafe { avx2::widen_group(w, t, s, out) },
@@ -187,7 +167,8 @@ mod avx512 {
 
     /// [`super::widen_group`] with AVX-512: the same values, operations and rounding.
     #[target_feature(enable = "avx512f,avx512bw,f16c")]
-    pub(super) fn widen_group(w: &PackedMatrix, t: usize, s: usize, out: &mut [u8]) {
+    /// `lookup`: by table lookup (the caller checked that the CPU has VBMI).
+    pub(super) fn widen_group(w: &PackedMatrix, t: usize, s: usize, out: &mut [u8], lookup: bool) {
         if out.len() < WIDE * TILE_BYTES + 2 * NR {
             return;
         }
@@ -245,10 +226,10 @@ mod avx512 {
         for c in 0..4 {
             ids[c] = _mm512_permutexvar_ps(spread[c], id);
         }
-        if super::vbmi::available() {
+        if lookup {
             for j in 0..WIDE {
                 let (block, at) = (w.tile_nibbles(t, blocks.start + j), j * TILE_BYTES);
-                // SAFETY: `vbmi::available()` checked AVX-512 F, BW and VBMI.
+                // SAFETY: `lookup` is only set where `vbmi::available()` (AVX-512 F, BW, VBMI).
                 unsafe { super::vbmi::widen_block(block, d[j], m[j], id, &mut out[at..]) };
             }
             // SAFETY: `WIDE · TILE_BYTES + 32 ≤ out.len()` (checked above).

@@ -4,17 +4,52 @@ use super::{AnswerRequest, AnswerResult};
 use crate::text;
 use lru::LruCache;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
+
+/// Values kept by key, the least recently used dropped past the capacity (0 keeps none): the
+/// answers here, the retrievals in [`super::prepared_cache`].
+pub struct KeptByKey<V> {
+    entries: Option<Mutex<LruCache<String, V>>>,
+}
+
+impl<V: Clone> KeptByKey<V> {
+    pub fn new(capacity: usize) -> Self {
+        KeptByKey {
+            entries: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
+        }
+    }
+
+    fn entries(&self) -> Option<MutexGuard<'_, LruCache<String, V>>> {
+        let entries = self.entries.as_ref()?;
+        Some(entries.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A copy of the value kept for `key` (now the most recently used).
+    pub fn get(&self, key: &str) -> Option<V> {
+        self.entries()?.get(key).cloned()
+    }
+
+    /// Whether a value is kept for `key` (without touching its place).
+    pub fn contains(&self, key: &str) -> bool {
+        self.entries().is_some_and(|e| e.contains(key))
+    }
+
+    pub fn put(&self, key: String, value: &V) {
+        if let Some(mut entries) = self.entries() {
+            entries.put(key, value.clone());
+        }
+    }
+}
 
 pub struct AnswerCache {
-    entries: Option<Mutex<LruCache<String, AnswerResult>>>,
+    entries: KeptByKey<AnswerResult>,
 }
 
 impl AnswerCache {
     /// A cache of `capacity` answers; 0 disables it.
     pub fn new(capacity: usize) -> Self {
         AnswerCache {
-            entries: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
+            entries: KeptByKey::new(capacity),
         }
     }
 
@@ -31,17 +66,13 @@ impl AnswerCache {
 
     /// The cached answer, marked `cached`.
     pub fn get(&self, request: &AnswerRequest) -> Option<AnswerResult> {
-        let entries = self.entries.as_ref()?;
-        let mut entries = entries.lock().ok()?;
-        let mut hit = entries.get(&Self::key(request)).cloned()?;
+        let mut hit = self.entries.get(&Self::key(request))?;
         hit.cached = true;
         Some(hit)
     }
 
     pub fn put(&self, request: &AnswerRequest, result: &AnswerResult) {
-        if let Some(Ok(mut entries)) = self.entries.as_ref().map(|e| e.lock()) {
-            entries.put(Self::key(request), result.clone());
-        }
+        self.entries.put(Self::key(request), result);
     }
 }
 
