@@ -6,7 +6,7 @@
 use super::citations::take_markers;
 use super::evidence::Evidence;
 use super::question_kind::{self, Asked};
-use super::support::{fact_supported, spelled_otherwise, unsupported_words};
+use super::support::{fact_supported, numbers_as_written, spelled_otherwise, unsupported_words};
 use crate::corpus::split_sentences;
 use crate::text;
 use std::collections::BTreeSet;
@@ -141,6 +141,18 @@ fn restates_who(sentence: &str, question: &str, question_stems: &BTreeSet<String
     opens_with_question && !names_someone
 }
 
+/// Whether every content word of `sentence` is one of `question`'s, but for its ending
+/// ("launched" is "launch"; "randomized" is not "random"): it answers nothing.
+fn restates(sentence: &str, question: &str) -> bool {
+    let asked: BTreeSet<String> = text::content_words(question)
+        .split_whitespace()
+        .map(|w| super::support::stem(w).to_string())
+        .collect();
+    let said = text::content_words(sentence);
+    let mut said = said.split_whitespace().peekable();
+    said.peek().is_some() && said.all(|w| asked.contains(super::support::stem(w)))
+}
+
 /// Content words cut to their first 5 letters: a crude stem, so that "caused" meets "cause".
 fn stems(text: &str) -> BTreeSet<String> {
     text::content_words(text)
@@ -196,8 +208,7 @@ pub fn check_with(
             dropped.push((sentence, "says it cannot answer".to_string()));
             continue;
         }
-        let sentence_stems = stems(&sentence);
-        if !sentence_stems.is_empty() && sentence_stems.is_subset(&question_stems) {
+        if restates(&sentence, question) {
             dropped.push((sentence, "restates the question".to_string()));
             continue;
         }
@@ -216,6 +227,7 @@ pub fn check_with(
             .map(|e| e.quote.as_str())
             .collect::<Vec<_>>()
             .join(" ");
+        let sentence = numbers_as_written(&sentence, &joined);
         let mut unsupported: Vec<String> = text::facts(&sentence)
             .into_iter()
             .filter(|f| !fact_supported(f, &joined))

@@ -69,6 +69,7 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
         tokens,
         evidence: prepared.evidence,
     }
+    .shown_and_cited(prepared.shown)
 }
 
 /// The result when the model failed: the best evidence quoted with its citation, marked

@@ -78,6 +78,15 @@ settings! {
     /// Of those, how many the reader reads. Default 1 (SmolLM2 answered 0.616 right from one
     /// sentence, 0.548 from two); 2 for a phrase reader (three: 0.671 against 0.699 of 300).
     model_sentences: usize = 1,
+    /// The reader reads the whole passage holding the best sentence when the best sentences
+    /// hold neither the question's words (the best one less than this share of its weight)
+    /// nor, with sentence vectors, its meaning (see `passage_below_similarity`): a question in
+    /// the reader's own words, whose answer is often the sentence next to the one that
+    /// matched. 0: never; 0.5 for a phrase reader.
+    passage_below_coverage: f32 = 0.0,
+    /// See `passage_below_coverage`: the best cosine between the question and a retrieved
+    /// sentence below which the best sentences do not hold its meaning. 0.6.
+    passage_below_similarity: f32 = 0.6,
     /// A further evidence sentence must score at least this share of the best one's. 0.35.
     evidence_min_ratio: f32 = 0.35,
     /// With sentence vectors, a sentence scores its share of the question's idf weight plus
@@ -133,6 +142,7 @@ impl AnswerConfig {
                 evidence_sentences: 3,
                 model_sentences: 2,
                 max_new_tokens: 32,
+                passage_below_coverage: 0.5,
                 prompt,
                 reader_declines: true,
                 answer_words_in_evidence: true,

@@ -167,6 +167,65 @@ pub fn select(
     out
 }
 
+/// The evidence with the rest of the passage that holds the best sentence appended (numbered
+/// on), and what the reader reads, in reading order: that passage's sentences in article
+/// order, then the other of the first `read` evidence sentences it does not hold.
+pub fn with_passage(
+    index: &SearchIndex,
+    mut evidence: Vec<Evidence>,
+    read: usize,
+) -> (Vec<Evidence>, Vec<usize>) {
+    let Some(best) = evidence.first().cloned() else {
+        return (evidence, Vec::new());
+    };
+    let first_read: Vec<usize> = (0..read.min(evidence.len())).collect();
+    let Some(passage) = index
+        .passages_of(&best.article_id)
+        .iter()
+        .find(|p| p.range == best.passage_range)
+    else {
+        return (evidence, first_read);
+    };
+    let Some(article) = index.article(&best.article_id) else {
+        return (evidence, first_read);
+    };
+    // (start in the article, evidence index) of what the reader reads from the passage.
+    let mut in_passage: Vec<(usize, usize)> = Vec::new();
+    for s in &passage.sentences {
+        let held = evidence.iter().position(|e| {
+            e.article_id == best.article_id
+                && e.highlight.start < s.end
+                && s.start < e.highlight.end
+        });
+        match held {
+            Some(i) => {
+                if !in_passage.iter().any(|(_, j)| *j == i) {
+                    in_passage.push((evidence[i].highlight.start, i));
+                }
+            }
+            None => {
+                evidence.push(Evidence {
+                    number: evidence.len() + 1,
+                    quote: article.text[s.clone()].to_string(),
+                    highlight: s.clone(),
+                    score: 0.0,
+                    similarity: None,
+                    ..best.clone()
+                });
+                in_passage.push((s.start, evidence.len() - 1));
+            }
+        }
+    }
+    in_passage.sort();
+    let mut reading: Vec<usize> = in_passage.into_iter().map(|(_, i)| i).collect();
+    for i in first_read {
+        if !reading.contains(&i) {
+            reading.push(i);
+        }
+    }
+    (evidence, reading)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,7 +117,7 @@ pub fn announced(
 fn sources(prepared: &Prepared) -> AnswerEvent {
     AnswerEvent::Sources {
         query: prepared.query.clone(),
-        evidence: prepared.evidence.clone(),
+        evidence: prepared.shown_evidence().to_vec(),
     }
 }
 

@@ -322,3 +322,51 @@ fn a_question_asked_before_while_the_model_was_busy_can_be_quoted_at_once() {
 fn answerer_is_idle(answerer: &Answerer) -> bool {
     answerer.in_flight_answers() == 0
 }
+
+#[test]
+fn a_passage_read_whole_is_cited_at_the_sentence_holding_the_answer() {
+    let (_dir, index) = small_index();
+    let model = Scripted::new(Script::Write(vec!["Istanbul"], Duration::ZERO));
+    let config = AnswerConfig {
+        evidence_sentences: 1,
+        model_sentences: 1,
+        passage_below_coverage: 1.01,
+        ..AnswerConfig::default()
+    };
+    let retriever = Arc::new(Retriever::new(index, config));
+    let request = AnswerRequest::new("Where do ships from the grain exports harbour Odesa go?");
+    let prepared = retriever.prepare(&request).unwrap();
+    // The best sentence is shown; the reader reads its whole passage (here the whole short
+    // article), in the article's order.
+    assert_eq!(prepared.shown, 1, "{prepared:?}");
+    assert!(prepared.evidence[0].quote.contains("Odesa"));
+    let read: Vec<&str> = prepared
+        .read_evidence()
+        .iter()
+        .map(|e| e.quote.as_str())
+        .collect();
+    assert_eq!(
+        read,
+        [
+            "General Syrsky replaced General Zaluzhny as commander in February.",
+            "Zaluzhny had led the defence of Kyiv for two years.",
+            "The harbour of Odesa handles most of the grain exports.",
+            "Ships leave it every day for Istanbul."
+        ]
+    );
+    let answerer = Answerer::new(retriever, model);
+    let (result, events) = answer_with_events(&answerer, &request.question, None);
+    let result = result.unwrap();
+    // Before the answer only the shown evidence went out; the answer cites the sentence it
+    // came from (the read passage's fourth sentence), added to the shown evidence and
+    // numbered on.
+    match events.first() {
+        Some(AnswerEvent::Sources { evidence, .. }) => assert_eq!(evidence.len(), 1),
+        other => panic!("the sources come first: {other:?}"),
+    }
+    assert_eq!(result.answer, "Istanbul [2].");
+    assert_eq!(result.evidence.len(), 2);
+    assert_eq!(result.citations.len(), 1);
+    assert_eq!(result.citations[0].number, 2);
+    assert!(result.citations[0].quote.contains("Istanbul"));
+}

@@ -75,6 +75,31 @@ pub struct AnswerResult {
 }
 
 impl AnswerResult {
+    /// The result with only its first `shown` evidence items and those its answer cites,
+    /// numbered on from them (the reader may have read more than is shown: the rest of a
+    /// passage it read whole).
+    pub fn shown_and_cited(mut self, shown: usize) -> AnswerResult {
+        if self.evidence.len() <= shown {
+            return self;
+        }
+        let cited: Vec<usize> = self.citations.iter().map(|e| e.number).collect();
+        let mut numbers = std::collections::HashMap::new();
+        let mut kept = Vec::new();
+        for (i, mut e) in std::mem::take(&mut self.evidence).into_iter().enumerate() {
+            if i < shown || cited.contains(&e.number) {
+                numbers.insert(e.number, kept.len() + 1);
+                e.number = kept.len() + 1;
+                kept.push(e);
+            }
+        }
+        self.evidence = kept;
+        self.answer = super::citations::renumbered(&self.answer, |n| numbers.get(&n).copied());
+        for c in &mut self.citations {
+            c.number = numbers.get(&c.number).copied().unwrap_or(c.number);
+        }
+        self
+    }
+
     /// The result without its follow-up suggestions (they are recomputed when shown).
     pub fn without_related(&self) -> AnswerResult {
         AnswerResult {

@@ -21,12 +21,16 @@ pub struct Prepared {
     /// stand for ([`query::for_reader`]); the question itself otherwise.
     pub read_question: String,
     pub query: String,
+    /// The evidence: the `shown` best sentences first, best first, then the rest of the
+    /// passage the reader reads whole (when it does), in article order.
     pub evidence: Vec<Evidence>,
+    /// How many of the evidence items (the first) are shown as the answer's sources.
+    pub shown: usize,
     /// Why the corpus cannot answer, when it cannot.
     pub decline: Option<String>,
     pub messages: Vec<ChatMessage>,
-    /// How many of the evidence sentences (the first) the model reads.
-    pub read: usize,
+    /// The evidence the model reads, as indices into `evidence`, in reading order.
+    pub reading: Vec<usize>,
     pub coverage: f32,
     pub sentence_coverage: f32,
     /// The best cosine between the question and a retrieved sentence (with vectors).
@@ -36,9 +40,17 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The evidence sentences the model reads.
-    pub fn read_evidence(&self) -> &[Evidence] {
-        &self.evidence[..self.read.min(self.evidence.len())]
+    /// The evidence sentences the model reads, in reading order.
+    pub fn read_evidence(&self) -> Vec<&Evidence> {
+        self.reading
+            .iter()
+            .filter_map(|&i| self.evidence.get(i))
+            .collect()
+    }
+
+    /// The evidence shown as the answer's sources before the answer is written.
+    pub fn shown_evidence(&self) -> &[Evidence] {
+        &self.evidence[..self.shown.min(self.evidence.len())]
     }
 
     /// Milliseconds since the request started (for time to first token).
@@ -207,17 +219,29 @@ impl Retriever {
         } else {
             lexical_decline
         };
+        let shown = evidence.len();
         let read = self.config.model_sentences.max(1).min(evidence.len());
+        // A question in the reader's own words (little of its weight in the best sentence)
+        // is read against the whole passage that holds the best sentence: the answer is often
+        // the sentence next to the one that matched.
+        let meaning_held = similarity.is_some_and(|s| s >= c.passage_below_similarity);
+        let (evidence, reading) = if sentence_coverage < c.passage_below_coverage && !meaning_held {
+            evidence::with_passage(&self.index, evidence, read)
+        } else {
+            (evidence, (0..read).collect())
+        };
         let read_question = query::for_reader(&question, &request.history);
-        let messages = self.messages(&read_question, &evidence[..read]);
+        let read_items: Vec<Evidence> = reading.iter().map(|&i| evidence[i].clone()).collect();
+        let messages = self.messages(&read_question, &read_items);
         Ok(Prepared {
             question,
             read_question,
             query,
             evidence,
+            shown,
             decline,
             messages,
-            read,
+            reading,
             coverage,
             sentence_coverage,
             similarity,
@@ -260,7 +284,7 @@ mod tests {
         assert_eq!(p.decline, None, "{p:?}");
         assert!(p.evidence[0].quote.contains("Odesa"), "{:?}", p.evidence);
         assert_eq!(p.evidence[0].number, 1);
-        assert_eq!(p.read, 1);
+        assert_eq!(p.reading, [0]);
         // The prompt holds what the reader reads and the question.
         let prompt: String = p.messages.iter().map(|m| m.content.as_str()).collect();
         assert!(prompt.contains(&p.evidence[0].quote) && prompt.contains("grain exports"));

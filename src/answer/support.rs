@@ -7,16 +7,72 @@ use crate::text::{is_stop_word, words};
 pub(super) fn fact_supported(fact: &str, evidence: &str) -> bool {
     if fact.chars().any(|c| c.is_ascii_digit()) {
         let f = digits(fact);
+        // A currency's letters may be written before either ("US$1,000,000", "$1,000,000").
+        let same = |a: &str, b: &str| {
+            a.strip_suffix(b)
+                .is_some_and(|prefix| prefix.chars().all(|c| c.is_ascii_alphabetic()))
+        };
         return evidence
             .split_whitespace()
             .map(|t| digits(t.trim_matches(|c: char| !c.is_alphanumeric())))
-            .any(|t| t == f);
+            .any(|t| same(&t, &f) || same(&f, &t));
     }
-    words(evidence).iter().any(|w| w == fact)
+    // A name joined by hyphens or dashes ("NP-hard", "Cobham–Edmonds") is its words.
+    let known = words(evidence);
+    words(fact).iter().all(|w| known.contains(w))
 }
 
 fn digits(s: &str) -> String {
-    s.chars().filter(char::is_ascii_alphanumeric).collect()
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+const NUMBER_WORDS: [&str; 21] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+];
+
+/// `sentence` with each small number it writes in digits ("3") that `evidence` spells out
+/// ("three") and does not write in digits, in the evidence's words: a reader asked for a
+/// phrase of the text sometimes writes its numbers as digits.
+pub(super) fn numbers_as_written(sentence: &str, evidence: &str) -> String {
+    let evidence_words = words(evidence);
+    let spelled = |raw: &str| -> Option<String> {
+        let n: usize = raw
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .parse()
+            .ok()?;
+        let word = NUMBER_WORDS.get(n)?;
+        let in_digits = fact_supported(&n.to_string(), evidence);
+        (!in_digits && evidence_words.iter().any(|w| w == word))
+            .then(|| raw.replacen(&n.to_string(), word, 1))
+    };
+    sentence
+        .split(' ')
+        .map(|raw| spelled(raw).unwrap_or_else(|| raw.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether `word` is in `sources` spelled otherwise: a word there shares its first letters
@@ -34,7 +90,7 @@ pub(super) fn spelled_otherwise(word: &str, sources: &[&str]) -> bool {
 }
 
 /// A crude stem, so that "missiles" meets "missile" and "attacked" meets "attack".
-fn stem(word: &str) -> &str {
+pub(super) fn stem(word: &str) -> &str {
     for suffix in ["ing", "ed", "es", "s", "ly"] {
         if let Some(stem) = word.strip_suffix(suffix) {
             if stem.chars().count() >= 3 {
@@ -70,6 +126,33 @@ pub fn unsupported_words(answer: &str, sources: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_compare_whole_whatever_their_case() {
+        assert!(fact_supported("mpeg-2", "a DVB-compliant MPEG-2 stream"));
+        assert!(fact_supported("1200", "some 1,200 square kilometres"));
+        assert!(!fact_supported("1", "some 1,200 square kilometres"));
+        assert!(!fact_supported("us1", "some 1,200 square kilometres"));
+        assert!(fact_supported("$1,000,000", "a US$1,000,000 prize"));
+        assert!(fact_supported("np-hard", "it is NP-hard."));
+        assert!(fact_supported(
+            "cobham–edmonds",
+            "the Cobham–Edmonds thesis"
+        ));
+        assert!(!fact_supported("np-complete", "it is NP-hard."));
+    }
+
+    #[test]
+    fn small_numbers_are_written_as_the_evidence_writes_them() {
+        let evidence = "The league has three divisions and 20 clubs.";
+        assert_eq!(numbers_as_written("3", evidence), "three");
+        assert_eq!(
+            numbers_as_written("3 divisions.", evidence),
+            "three divisions."
+        );
+        assert_eq!(numbers_as_written("20 clubs", evidence), "20 clubs");
+        assert_eq!(numbers_as_written("4", evidence), "4");
+    }
 
     #[test]
     fn unsupported_words_are_what_the_evidence_does_not_say() {

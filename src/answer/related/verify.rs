@@ -177,7 +177,7 @@ fn verify(
         return Err(Rejection::Misplaced);
     }
     let prepared = answerable_question(retriever, &candidate.question)?;
-    let lands = prepared.evidence.iter().any(|e| {
+    let lands = prepared.shown_evidence().iter().any(|e| {
         e.article_id == article.id
             && e.highlight.start <= sentence.start
             && sentence.end <= e.highlight.end
