@@ -16,7 +16,6 @@ mod bench;
 mod generate;
 mod lookup;
 mod options;
-mod prefixes;
 pub use bench::BenchRun;
 pub use options::{EngineOptions, WeightsMode};
 
@@ -50,10 +49,6 @@ pub struct Engine {
     prefill_chunk: usize,
     /// Token ids of the last completion (for tests and diagnostics).
     last_ids: Vec<u32>,
-    /// Recent prompts' keys and values, restored for a prompt that starts as one did.
-    prefixes: prefixes::PrefixStore,
-    /// Prompt tokens the last generation computed (the rest were reused).
-    last_computed: usize,
 }
 
 /// Runs `f`, turning a panic inside candle into an error instead of killing the thread.
@@ -146,8 +141,6 @@ impl Engine {
             controls,
             prefill_chunk: opts.prefill_chunk.max(1),
             last_ids: Vec::new(),
-            prefixes: Default::default(),
-            last_computed: 0,
         })
     }
 
@@ -201,13 +194,6 @@ impl Engine {
     /// Drops all cached state (the next prompt is computed from scratch).
     pub fn clear_cache(&mut self) {
         self.model.truncate_cache(0);
-        self.prefixes = Default::default();
-    }
-
-    /// Prompt tokens the last generation computed; the others came from the cache (the live
-    /// one, or a kept prompt restored).
-    pub fn last_prompt_computed(&self) -> usize {
-        self.last_computed
     }
 
     fn prefill(

@@ -23,12 +23,10 @@ use super::kernels::{self, attention, ops};
 mod config;
 pub mod packed_cache;
 mod proj;
-mod saved;
 pub use config::{LlamaConfig, RopeStyle, ARCHITECTURES};
 use packed_cache::PackedCache;
 pub use proj::DensePrefill;
 use proj::{Proj, Projections};
-pub use saved::SavedPrefix;
 
 struct Layer {
     attn_norm: Vec<f32>,

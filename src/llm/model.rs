@@ -155,34 +155,6 @@ impl Model {
         }
     }
 
-    /// The tokens whose keys and values are cached (ours; candle's models keep no record).
-    pub fn cached_tokens(&self) -> &[u32] {
-        match &self.net {
-            Network::Llama(l) => l.cached_tokens(),
-            _ => &[],
-        }
-    }
-
-    /// A copy of the cached positions, to restore later (ours only).
-    pub fn save_prefix(&self) -> Option<super::llama::SavedPrefix> {
-        match &self.net {
-            Network::Llama(l) => Some(l.save_prefix()),
-            _ => None,
-        }
-    }
-
-    /// Puts the first `len` positions of `saved` back in the cache; false when this model
-    /// cannot (candle's).
-    pub fn restore_prefix(&mut self, saved: &super::llama::SavedPrefix, len: usize) -> bool {
-        match &mut self.net {
-            Network::Llama(l) => {
-                l.restore_prefix(saved, len);
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Whether a prompt may be run in several chunks (ours handles any offset; candle's gemma3
     /// mask assumes a prompt starts at 0).
     pub fn supports_chunked_prefill(&self) -> bool {

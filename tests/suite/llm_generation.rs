@@ -337,45 +337,6 @@ fn prefix_reuse_gives_the_same_logits_as_a_fresh_prompt() {
     );
 }
 
-/// A prompt kept after its prefill is restored for a later one that starts as it did (the
-/// same passage, another question) after a third prompt took the live cache: only the new
-/// question is computed, and the answer is the one a fresh engine writes.
-#[test]
-fn prefix_reuse_restores_a_kept_prompt_that_starts_the_same() {
-    let mut engine = harness::shared_engine(&SHIPPED, &SHIPPED_ENGINE);
-    let passage = "Text: The harbour of Odesa handles most of the grain exports of the \
-        country. Ships leave it every day for Istanbul, carrying wheat and maize, and come back \
-        empty. The port was closed for months in the first year of the war and reopened under \
-        a deal brokered by Turkey and the United Nations.";
-    let ask = |q: &str| vec![ChatMessage::user(format!("{passage}\n\nQuestion: {q}"))];
-    let params = GenerateParams {
-        max_tokens: 8,
-        ..Default::default()
-    };
-    let run = |engine: &mut Engine, messages: Vec<ChatMessage>| {
-        let mut text = String::new();
-        engine
-            .generate(&messages, &params, &mut |d| text.push_str(d), &|| false)
-            .unwrap();
-        (text, engine.last_prompt_computed())
-    };
-    engine.clear_cache();
-    let (fresh, all) = run(&mut engine, ask("Where do the ships go every day?"));
-    engine.clear_cache();
-    run(&mut engine, ask("Who brokered the deal?"));
-    let (_, other) = run(
-        &mut engine,
-        vec![ChatMessage::user("Write a short poem about bread.")],
-    );
-    assert!(other > 3, "a prompt sharing only the template's start");
-    let (again, computed) = run(&mut engine, ask("Where do the ships go every day?"));
-    assert!(
-        computed * 3 < all,
-        "{computed} of {all} prompt tokens computed: the passage was not restored"
-    );
-    assert_eq!(again, fresh);
-}
-
 #[test]
 fn worker_streams_cancels_and_refuses_when_busy() {
     let _exclusive = harness::exclusive();

@@ -29,18 +29,11 @@ impl Engine {
                 "prompt too long for the context: trimmed in the middle"
             );
         }
-        let live = self.model.reusable_prefix(&prompt);
-        let reuse = self.prefixes.restore(&mut self.model, &prompt, live);
-        if reuse == live {
-            self.model.truncate_cache(reuse);
-        }
+        let reuse = self.model.reusable_prefix(&prompt);
+        self.model.truncate_cache(reuse);
         let computed = prompt.len() - reuse;
-        self.last_computed = computed;
         let prefill_start = Instant::now();
         let mut logits = self.prefill(&prompt[reuse..], cancelled)?;
-        if !logits.is_empty() {
-            self.prefixes.keep(&self.model);
-        }
         let prefill_secs = prefill_start.elapsed().as_secs_f64();
         let stops: Vec<&str> = params
             .stop
