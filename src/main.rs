@@ -30,7 +30,7 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// The editors' report: most asked questions, declined ones, answers marked not useful.
     Report(cli::report::ReportArgs),
-    /// Download a model (the default reader, Qwen2.5-Coder-0.5B-Instruct GGUF) into models/ and verify it.
+    /// Download a model (the default reader, Qwen2.5-Coder-1.5B-Instruct GGUF) into models/ and verify it.
     FetchModel(cli::llm::FetchModelArgs),
     /// Generate text with the local model from a prompt.
     Generate(cli::llm::GenerateArgs),

@@ -19,9 +19,9 @@ pub struct FetchModelArgs {
     /// Folder that receives the model file.
     #[arg(long, default_value = "models")]
     pub models_dir: PathBuf,
-    /// Which model: qwen2.5-coder-0.5b (the default reader), smollm2 (the small reader) or
-    /// gemma3-270m.
-    #[arg(long, default_value = "qwen2.5-coder-0.5b")]
+    /// Which model: qwen2.5-coder-1.5b (the default reader), qwen2.5-coder-0.5b (the faster
+    /// reader), smollm2 (the small reader) or gemma3-270m.
+    #[arg(long, default_value = "qwen2.5-coder-1.5b")]
     pub model: String,
 }
 
@@ -48,9 +48,10 @@ pub enum DenseArg {
 
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// A model by name (qwen2.5-coder-0.5b, smollm2, gemma3-270m: fetched into models/ when
-    /// missing) or the path of a GGUF file (llama, qwen2, gemma3 or phi3). Default:
-    /// qwen2.5-coder-0.5b; smollm2 is the small reader for small machines.
+    /// A model by name (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, smollm2, gemma3-270m: fetched
+    /// into models/ when missing) or the path of a GGUF file (llama, qwen2, gemma3 or phi3).
+    /// Default: qwen2.5-coder-1.5b; qwen2.5-coder-0.5b is faster in half the memory, smollm2
+    /// the small reader for small machines.
     #[arg(long)]
     pub model: Option<String>,
     #[arg(long, value_enum, default_value = "shipped")]

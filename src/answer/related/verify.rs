@@ -205,10 +205,15 @@ fn verify(
     if !from_source {
         return Err(Rejection::AnsweredElsewhere);
     }
+    // A reader clicking a suggestion is owed an answer, not a sentence to read: a stored
+    // answer that only quotes the evidence means the reader could not answer it in a phrase,
+    // which is how false premises and muddles come out ("What country is the only significant
+    // bargaining chip Ukraine holds?" of a region, "What is the name of the country that is
+    // currently under Russian control?").
+    if result.quoted_evidence {
+        return Err(Rejection::NoDirectAnswer);
+    }
     let claim = if about_span {
-        if result.quoted_evidence {
-            return Err(Rejection::NoDirectAnswer);
-        }
         None
     } else {
         if !span.answered_by(&result.answer) {

