@@ -46,7 +46,7 @@ const PHRASE_INSTRUCTION: &str = "Answer the question using only the text. Reply
 shortest phrase from the text that answers it. If the text does not answer the question, reply \
 exactly: not stated";
 
-pub fn messages(style: PromptStyle, question: &str, evidence: &[Evidence]) -> Vec<ChatMessage> {
+pub fn messages(style: PromptStyle, question: &str, evidence: &[&Evidence]) -> Vec<ChatMessage> {
     match style {
         PromptStyle::Sentence => {
             let mut user = String::from("Evidence:\n");

@@ -115,11 +115,12 @@ pub fn is_time(span: &str) -> bool {
 
 /// Whether `word` (lower case) is a number written out ("six", "thousands", "half").
 pub fn is_number_word(word: &str) -> bool {
-    NUMBER_WORDS.contains(&word)
+    SMALL_NUMBERS.contains(&word) || NUMBER_WORDS.contains(&word)
 }
 
-/// Numbers written out.
-const NUMBER_WORDS: &[&str] = &[
+/// The numbers from zero to twenty written out, each at its value.
+pub const SMALL_NUMBERS: [&str; 21] = [
+    "zero",
     "one",
     "two",
     "three",
@@ -132,6 +133,18 @@ const NUMBER_WORDS: &[&str] = &[
     "ten",
     "eleven",
     "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+];
+
+/// Other numbers and quantities written out.
+const NUMBER_WORDS: &[&str] = &[
     "dozen",
     "dozens",
     "hundred",

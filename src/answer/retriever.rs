@@ -231,7 +231,7 @@ impl Retriever {
             (evidence, (0..read).collect())
         };
         let read_question = query::for_reader(&question, &request.history);
-        let read_items: Vec<Evidence> = reading.iter().map(|&i| evidence[i].clone()).collect();
+        let read_items: Vec<&Evidence> = reading.iter().map(|&i| &evidence[i]).collect();
         let messages = self.messages(&read_question, &read_items);
         Ok(Prepared {
             question,
@@ -251,7 +251,7 @@ impl Retriever {
     }
 
     /// What the model is asked, reading `evidence`.
-    pub fn messages(&self, question: &str, evidence: &[Evidence]) -> Vec<ChatMessage> {
+    pub fn messages(&self, question: &str, evidence: &[&Evidence]) -> Vec<ChatMessage> {
         prompt::messages(self.config.prompt, question, evidence)
     }
 

@@ -1,5 +1,6 @@
 //! Whether the evidence supports what an answer says: its facts (numbers compared whole,
 //! names as words), and, read strictly, every content word.
+use super::question_kind::SMALL_NUMBERS;
 use crate::text::{is_stop_word, words};
 
 /// Whether a fact (lower-cased) occurs in the evidence text. Numbers compare whole, on
@@ -29,44 +30,18 @@ fn digits(s: &str) -> String {
         .collect()
 }
 
-const NUMBER_WORDS: [&str; 21] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-];
-
 /// `sentence` with each small number it writes in digits ("3") that `evidence` spells out
 /// ("three") and does not write in digits, in the evidence's words: a reader asked for a
 /// phrase of the text sometimes writes its numbers as digits.
 pub(super) fn numbers_as_written(sentence: &str, evidence: &str) -> String {
     let evidence_words = words(evidence);
     let spelled = |raw: &str| -> Option<String> {
-        let n: usize = raw
-            .trim_matches(|c: char| !c.is_alphanumeric())
-            .parse()
-            .ok()?;
-        let word = NUMBER_WORDS.get(n)?;
-        let in_digits = fact_supported(&n.to_string(), evidence);
+        let digits = raw.trim_matches(|c: char| !c.is_alphanumeric());
+        let n: usize = digits.parse().ok()?;
+        let word = SMALL_NUMBERS.get(n)?;
+        let in_digits = fact_supported(digits, evidence);
         (!in_digits && evidence_words.iter().any(|w| w == word))
-            .then(|| raw.replacen(&n.to_string(), word, 1))
+            .then(|| raw.replacen(digits, word, 1))
     };
     sentence
         .split(' ')

@@ -112,14 +112,11 @@ pub fn best_per_passage(
 }
 
 /// The order an article's list is offered in, each group in the article's order: the model's
-/// questions whose stored answer is the reader's own, then those it answers by quoting its
-/// evidence (a reader clicking one is shown a sentence, not an answer), then templates.
+/// questions (each answered in the reader's own phrase: verification rejects one it answers
+/// by quoting its evidence), then templates.
 pub fn article_order(list: &[Suggestion]) -> impl Iterator<Item = &Suggestion> {
-    let direct = |s: &&Suggestion| s.source.is_written() && !s.answer.quoted_evidence;
-    let quoted = |s: &&Suggestion| s.source.is_written() && s.answer.quoted_evidence;
     list.iter()
-        .filter(direct)
-        .chain(list.iter().filter(quoted))
+        .filter(|s| s.source.is_written())
         .chain(list.iter().filter(|s| !s.source.is_written()))
 }
 
@@ -273,22 +270,19 @@ mod tests {
     }
 
     #[test]
-    fn direct_answers_come_before_quoted_ones_and_templates_last() {
-        let mut quoted = suggestion("What country launched the attacks?", Source::Model, 0);
-        quoted.answer.quoted_evidence = true;
-        let mut direct = suggestion("Who replaced General Zaluzhny?", Source::Model, 60);
-        direct.answer.quoted_evidence = false;
-        let mut linked = suggestion("Why did Bakhmut fall?", Source::Linked, 90);
-        linked.answer.quoted_evidence = false;
-        let list = vec![generic("Kursk", 20), quoted, direct, linked];
+    fn written_questions_come_first_in_the_articles_order_and_templates_last() {
+        let first = suggestion("What country launched the attacks?", Source::Model, 0);
+        let direct = suggestion("Who replaced General Zaluzhny?", Source::Model, 60);
+        let linked = suggestion("Why did Bakhmut fall?", Source::Linked, 90);
+        let list = vec![generic("Kursk", 20), first, direct, linked];
         assert_eq!(
             article_order(&list)
                 .map(|s| s.question.as_str())
                 .collect::<Vec<_>>(),
             vec![
+                "What country launched the attacks?",
                 "Who replaced General Zaluzhny?",
                 "Why did Bakhmut fall?",
-                "What country launched the attacks?",
                 "What does the article say about Kursk?",
             ]
         );
