@@ -167,33 +167,31 @@ pub fn select(
     out
 }
 
-/// The evidence with the rest of the passage that holds the best sentence appended (numbered
-/// on), and what the reader reads, in reading order: that passage's sentences in article
-/// order, then the other of the first `read` evidence sentences it does not hold.
+/// The evidence with the rest of `passage` (the best retrieved one) appended (numbered on),
+/// and what the reader reads, in reading order: that passage's sentences in article order,
+/// then the other of the first `read` evidence sentences it does not hold.
 pub fn with_passage(
     index: &SearchIndex,
     mut evidence: Vec<Evidence>,
     read: usize,
+    passage: &SearchHit,
 ) -> (Vec<Evidence>, Vec<usize>) {
-    let Some(best) = evidence.first().cloned() else {
-        return (evidence, Vec::new());
-    };
     let first_read: Vec<usize> = (0..read.min(evidence.len())).collect();
-    let Some(passage) = index
-        .passages_of(&best.article_id)
-        .iter()
-        .find(|p| p.range == best.passage_range)
+    let Some(sentences) = index
+        .passages()
+        .get(passage.slot)
+        .map(|p| p.sentences.clone())
     else {
         return (evidence, first_read);
     };
-    let Some(article) = index.article(&best.article_id) else {
+    let Some(article) = index.article(&passage.article_id) else {
         return (evidence, first_read);
     };
     // (start in the article, evidence index) of what the reader reads from the passage.
     let mut in_passage: Vec<(usize, usize)> = Vec::new();
-    for s in &passage.sentences {
+    for s in &sentences {
         let held = evidence.iter().position(|e| {
-            e.article_id == best.article_id
+            e.article_id == passage.article_id
                 && e.highlight.start < s.end
                 && s.start < e.highlight.end
         });
@@ -207,10 +205,14 @@ pub fn with_passage(
                 evidence.push(Evidence {
                     number: evidence.len() + 1,
                     quote: article.text[s.clone()].to_string(),
+                    passage_id: passage.passage_id.clone(),
+                    article_id: passage.article_id.clone(),
+                    article_title: passage.article_title.clone(),
                     highlight: s.clone(),
+                    passage_range: passage.range.clone(),
+                    passage_text: passage.text.clone(),
                     score: 0.0,
                     similarity: None,
-                    ..best.clone()
                 });
                 in_passage.push((s.start, evidence.len() - 1));
             }

@@ -222,13 +222,15 @@ impl Retriever {
         let shown = evidence.len();
         let read = self.config.model_sentences.max(1).min(evidence.len());
         // A question in the reader's own words (little of its weight in the best sentence)
-        // is read against the whole passage that holds the best sentence: the answer is often
-        // the sentence next to the one that matched.
+        // is read against the whole of the best retrieved passage: the answer is often the
+        // sentence next to the one that matched, or in a passage whose topic matches as a
+        // whole (its own vector) while no single sentence does.
         let meaning_held = similarity.is_some_and(|s| s >= c.passage_below_similarity);
-        let (evidence, reading) = if sentence_coverage < c.passage_below_coverage && !meaning_held {
-            evidence::with_passage(&self.index, evidence, read)
-        } else {
-            (evidence, (0..read).collect())
+        let (evidence, reading) = match hits.first() {
+            Some(best) if sentence_coverage < c.passage_below_coverage && !meaning_held => {
+                evidence::with_passage(&self.index, evidence, read, best)
+            }
+            _ => (evidence, (0..read).collect()),
         };
         let read_question = query::for_reader(&question, &request.history);
         let read_items: Vec<&Evidence> = reading.iter().map(|&i| &evidence[i]).collect();

@@ -222,7 +222,7 @@ pub struct SyntheticReport {
     pub passages_per_s: f64,
     /// Megabytes of article text indexed per second.
     pub text_mb_per_s: f64,
-    /// Sentence vectors stored (0 without the embedder).
+    /// Vectors stored, one per sentence and one per passage (0 without the embedder).
     pub sentence_vectors: usize,
     /// BM25 alone.
     pub query_p50_ms: f64,

@@ -96,10 +96,10 @@ pub fn build_at_reusing(
                 |texts| embedder.embed_all(texts, &options.progress),
             )?;
             tracing::info!(
-                sentences = vectors.len(),
+                rows = vectors.len(),
                 embedded,
                 reused = vectors.len() - embedded,
-                "sentence vectors built"
+                "sentence and passage vectors built"
             );
             vectors.write(dir).map_err(io_err(dir))?;
             Some(vectors)

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the index layout or the analyzer changes, forcing a rebuild.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 pub const FILE_NAME: &str = "manifest.json";
 
 /// What the corpus looked like: relative path → sha256 of the file's bytes.

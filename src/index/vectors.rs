@@ -1,6 +1,7 @@
 //! Sentence vectors stored with the index: one embedding per distinct sentence of the
-//! passages, in article order. Passages are runs of consecutive sentences, so a passage's
-//! vectors are one contiguous range of rows (overlapping passages share rows).
+//! passages, in article order, then one per passage (its whole text). Passages are runs of
+//! consecutive sentences, so a passage's sentence vectors are one contiguous range of rows
+//! (overlapping passages share rows).
 //!
 //! On disk: `vectors.json` (the model, the dimension, and a hash of each row's sentence, so a
 //! rebuild reuses the vectors of sentences whose text did not change) and `vectors.f32` (the
@@ -36,15 +37,21 @@ pub struct SentenceVectors {
     /// The rows in int8 for the similarity scan (`None` when packing failed: then f32).
     packed: Option<ama_kernels::PackedMatrix>,
     hashes: Vec<String>,
-    /// Per passage slot, its rows.
+    /// Per passage slot, its sentences' rows.
     passage_rows: Vec<Range<usize>>,
+    /// Per passage slot, the row of its whole text.
+    passage_vectors: Vec<usize>,
 }
 
-/// Where each distinct sentence of the passages goes: its text range and the article's text.
+/// Where each distinct sentence of the passages goes, and then each passage: its text range
+/// and the article's text.
 pub struct SentenceLayout<'a> {
-    /// Per row: (article text, sentence range).
+    /// Per row: (article text, sentence or passage range).
     pub rows: Vec<(&'a str, Range<usize>)>,
+    /// Per passage slot, the rows of its sentences.
     pub passage_rows: Vec<Range<usize>>,
+    /// Per passage slot, the row of the passage's whole text.
+    pub passage_vectors: Vec<usize>,
 }
 
 /// Lays out the distinct sentences of `passages` (grouped by article, in order) as rows.
@@ -79,7 +86,17 @@ pub fn layout<'a>(articles: &'a [Article], passages: &[Passage]) -> SentenceLayo
             _ => 0..0,
         });
     }
-    SentenceLayout { rows, passage_rows }
+    let mut passage_vectors = Vec::with_capacity(passages.len());
+    for p in passages {
+        let text = texts.get(p.article_id.as_str()).copied().unwrap_or("");
+        passage_vectors.push(rows.len());
+        rows.push((text, p.range.clone()));
+    }
+    SentenceLayout {
+        rows,
+        passage_rows,
+        passage_vectors,
+    }
 }
 
 /// A short hash of a sentence's text: the key under which its vector is reused.
@@ -136,6 +153,7 @@ impl SentenceVectors {
             data,
             hashes,
             passage_rows: layout.passage_rows.clone(),
+            passage_vectors: layout.passage_vectors.clone(),
         };
         Ok((vectors, missing.len()))
     }
@@ -178,6 +196,7 @@ impl SentenceVectors {
             data,
             hashes: meta.hashes,
             passage_rows: layout.passage_rows.clone(),
+            passage_vectors: layout.passage_vectors.clone(),
         })
     }
 
@@ -196,9 +215,14 @@ impl SentenceVectors {
         self.hashes.is_empty()
     }
 
-    /// The rows of the passage in `slot`.
+    /// The rows of the sentences of the passage in `slot`.
     pub fn passage_rows(&self, slot: usize) -> Range<usize> {
         self.passage_rows.get(slot).cloned().unwrap_or(0..0)
+    }
+
+    /// The row of the whole text of the passage in `slot`.
+    pub fn passage_vector(&self, slot: usize) -> Option<usize> {
+        self.passage_vectors.get(slot).copied()
     }
 
     /// Cosine of `query` with every row, from the int8 rows (within about 0.005 of the f32
@@ -283,23 +307,38 @@ mod tests {
         let passages: Vec<Passage> = chunk_article(&articles[0], &config);
         assert!(passages.len() > 2);
         let lay = layout(&articles, &passages);
-        assert_eq!(lay.rows.len(), 12, "each sentence once");
-        for (p, rows) in passages.iter().zip(&lay.passage_rows) {
+        assert_eq!(
+            lay.rows.len(),
+            12 + passages.len(),
+            "each sentence once, each passage"
+        );
+        for ((p, rows), &whole) in passages
+            .iter()
+            .zip(&lay.passage_rows)
+            .zip(&lay.passage_vectors)
+        {
             assert_eq!(rows.len(), p.sentences.len());
+            assert!(rows.end <= 12, "sentences first");
             assert_eq!(lay.rows[rows.start].1, p.sentences[0]);
+            assert_eq!(lay.rows[whole].1, p.range);
         }
         let fake = |texts: &[&str]| -> Result<Vec<Vec<f32>>, ()> {
             Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect())
         };
         let (first, computed) = SentenceVectors::build("m", 2, &lay, None, fake).unwrap();
-        assert_eq!(computed, 12);
+        assert_eq!(computed, 12 + passages.len());
         // One sentence changes: only it is embedded again.
         let changed = vec![article("a", &text.replace("topic 3.", "another topic."))];
         let passages2 = chunk_article(&changed[0], &config);
         let lay2 = layout(&changed, &passages2);
         let (second, computed) = SentenceVectors::build("m", 2, &lay2, Some(&first), fake).unwrap();
-        assert_eq!(computed, 1);
-        assert_eq!(second.len(), 12);
+        // The sentence, and the passages that hold it.
+        let holding = passages2
+            .iter()
+            .filter(|p| p.text.contains("another topic."))
+            .count();
+        assert_eq!(computed, 1 + holding);
+        assert_eq!(second.len(), 12 + passages2.len());
         let dir = tempfile::tempdir().unwrap();
         second.write(dir.path()).unwrap();
         let back = SentenceVectors::read(dir.path(), &lay2).unwrap();
@@ -346,6 +385,7 @@ mod tests {
             data,
             hashes: vec![String::new(); n],
             passage_rows: Vec::new(),
+            passage_vectors: Vec::new(),
         };
         assert!(vectors.packed.is_some());
         assert!(vectors.scan_bytes() * 3 < n * dim * 4, "int8 rows are read");
