@@ -102,16 +102,20 @@ settings! {
     /// See `decline_unknown_names`. 0.3, the bar chosen on the SQuAD sample and the own-words
     /// set together.
     unknown_name_coverage: f32 = 0.3,
-    /// Decline below this share of the question's weight in the two best passages. 0.4.
+    /// Without vectors (a lexical index): decline below this share of the question's weight
+    /// in the two best passages. 0.4.
     min_coverage: f32 = 0.4,
-    /// Decline below this share of the question's weight in the best evidence sentence (its
-    /// words scattered over unrelated sentences: off topic). 0.35.
+    /// Without vectors: decline below this share of the question's weight in the best
+    /// evidence sentence (its words scattered over unrelated sentences: off topic). 0.35.
     min_sentence_coverage: f32 = 0.35,
-    /// With sentence vectors: decline below this cosine between the question and its best
-    /// sentence, whatever the words say. 0.35.
-    min_similarity: f32 = 0.35,
-    /// With sentence vectors: from this cosine on, answer even when the question shares few
-    /// words with the articles (a reader's own words). 0.42.
+    /// With vectors: decline when the best retrieved sentence's cosine with the question plus
+    /// the best retrieved passage's (its whole text) is below this, whatever the words say:
+    /// the question is about something the articles are not. Words do not decline a question
+    /// the articles are about (a reader's own words); the reader's "not stated" does. 0.7,
+    /// from `eval` (docs/benchmarks/2026-12-06-meaning-gate.md).
+    min_meaning: f32 = 0.7,
+    /// With vectors: from this cosine on, a name no article mentions does not decline (see
+    /// `decline_unknown_names`): a reader's own words name things outside the text. 0.42.
     confident_similarity: f32 = 0.42,
     /// Cap on an answer's new tokens. 48; 32 for a phrase reader (its answers are phrases).
     max_new_tokens: usize = 48,
@@ -260,6 +264,6 @@ mod tests {
         for (key, _) in AnswerConfig::default().values() {
             assert!(text.contains(&format!("{key} = ")), "{key}");
         }
-        assert!(text.contains("min_similarity = 0.35"));
+        assert!(text.contains("min_meaning = 0.7"));
     }
 }

@@ -64,6 +64,20 @@ pub fn best_similarity(index: &SearchIndex, hits: &[SearchHit], sims: &[f32]) ->
         .reduce(f32::max)
 }
 
+/// The best cosine between the question and the whole text of one of `hits` (`sims` per
+/// row, as [`best_similarity`]).
+pub fn best_passage_similarity(
+    index: &SearchIndex,
+    hits: &[SearchHit],
+    sims: &[f32],
+) -> Option<f32> {
+    let vectors = index.vectors()?;
+    hits.iter()
+        .filter_map(|h| vectors.passage_vector(h.slot).and_then(|row| sims.get(row)))
+        .copied()
+        .reduce(f32::max)
+}
+
 /// All sentence ranges of an article, in order (passages overlap, so de-duplicated).
 pub(crate) fn article_sentences(index: &SearchIndex, article_id: &str) -> Vec<Range<usize>> {
     let mut seen = HashSet::new();

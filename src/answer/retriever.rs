@@ -35,6 +35,8 @@ pub struct Prepared {
     pub sentence_coverage: f32,
     /// The best cosine between the question and a retrieved sentence (with vectors).
     pub similarity: Option<f32>,
+    /// The best cosine between the question and a retrieved passage's whole text.
+    pub passage_similarity: Option<f32>,
     pub retrieval_ms: f64,
     pub(super) started: Instant,
 }
@@ -173,12 +175,15 @@ impl Retriever {
         let similarity = sims
             .as_deref()
             .and_then(|sims| evidence::best_similarity(&self.index, &hits, sims));
+        let passage_similarity = sims
+            .as_deref()
+            .and_then(|sims| evidence::best_passage_similarity(&self.index, &hits, sims));
         let sentence_coverage = evidence
             .first()
             .map(|e| evidence::coverage(&self.index, &terms, &e.quote))
             .unwrap_or(0.0);
-        // What the words alone say: the passages and the best sentence must hold enough of
-        // the question's weight.
+        // Without vectors, the words decide: the passages and the best sentence must hold
+        // enough of the question's weight.
         let lexical_decline = if coverage < c.min_coverage {
             Some(format!(
                 "the best passages mention too little of the question ({:.0}% of its weight)",
@@ -209,13 +214,15 @@ impl Retriever {
             Some(format!("the articles never mention {}", unknown.join(", ")))
         } else if evidence.is_empty() {
             Some("no passage matches the question".to_string())
-        } else if similarity.is_some_and(|s| s < c.min_similarity) {
-            let s = similarity.unwrap_or(0.0);
-            Some(format!(
-                "nothing in the articles is about this (best similarity {s:.2})"
-            ))
-        } else if similarity.is_some_and(|s| s >= c.confident_similarity) {
-            None
+        } else if let Some(s) = similarity {
+            // With vectors, meaning decides: the best sentence and the best passage together.
+            let meaning = s + passage_similarity.unwrap_or(s);
+            (meaning < c.min_meaning).then(|| {
+                format!(
+                    "nothing in the articles is about this (similarity {meaning:.2} of the best \
+                     sentence and passage together)"
+                )
+            })
         } else {
             lexical_decline
         };
@@ -247,6 +254,7 @@ impl Retriever {
             coverage,
             sentence_coverage,
             similarity,
+            passage_similarity,
             retrieval_ms: crate::millis(started.elapsed()),
             started,
         })

@@ -244,6 +244,7 @@ mod tests {
             coverage: 1.0,
             sentence_coverage: 1.0,
             similarity: None,
+            passage_similarity: None,
             retrieval_ms: 0.0,
             started: std::time::Instant::now(),
         };

@@ -73,6 +73,8 @@ pub struct QuestionOutcome {
     pub coverage: f32,
     /// The best cosine between the question and a retrieved sentence (with vectors).
     pub similarity: Option<f32>,
+    /// The best cosine between the question and a retrieved passage's whole text.
+    pub passage_similarity: Option<f32>,
     pub sentence_coverage: f32,
     pub answer_contains: bool,
     pub evidence_contains: bool,
@@ -197,6 +199,7 @@ pub fn run(
                     "declined": declined,
                     "declined_before_model": prepared.decline.is_some(),
                     "similarity": prepared.similarity,
+                    "passage_similarity": prepared.passage_similarity,
                     "coverage": prepared.coverage,
                     "sentence_coverage": prepared.sentence_coverage,
                 });
@@ -307,6 +310,7 @@ fn ask_one(
     };
     let prepared = retriever.prepare(&request)?;
     let (coverage, similarity) = (prepared.coverage, prepared.similarity);
+    let passage_similarity = prepared.passage_similarity;
     let sentence_coverage = prepared.sentence_coverage;
     let result = if options.no_generate {
         // Without the model the "answer" is what the fallback would quote.
@@ -350,6 +354,7 @@ fn ask_one(
         decline_reason: result.decline_reason.clone(),
         coverage,
         similarity,
+        passage_similarity,
         sentence_coverage,
         answer_contains,
         evidence_contains,
