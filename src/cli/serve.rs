@@ -51,6 +51,11 @@ pub struct ServeArgs {
     /// (feedback is still recorded).
     #[arg(long)]
     pub no_reader_log: bool,
+    /// Prepare suggested questions for the first N articles only (0: none, and no related
+    /// questions after answers), for a machine or a model server that should spend its time on
+    /// readers' questions alone. Default: every article.
+    #[arg(long, value_name = "N")]
+    pub related_articles: Option<usize>,
     /// The store of readers' questions and feedback: `postgres://user:password@host/db` to
     /// share one between replicas. Default: SQLite in the data folder (`ama.sqlite`); none on
     /// a --read-only replica.
@@ -97,6 +102,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         cache_entries: args.cache,
         share_cores: true,
+        suggest_articles: args.related_articles,
         ..args.corpus.config()
     };
     let server = ServerOptions {
