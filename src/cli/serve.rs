@@ -5,6 +5,7 @@ use ama::assemble::{Config, StoreSource};
 use ama::llm::WorkerOptions;
 use ama::server::limits::RateQuota;
 use ama::server::{self, Launch, ServerOptions};
+use ama::store::StoreOptions;
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
@@ -61,6 +62,10 @@ pub struct ServeArgs {
     /// a --read-only replica.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Milliseconds a write or read waits for a connection to --database-url before it fails:
+    /// the database is then reported down on /readyz and writes are held and retried.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub database_timeout_ms: u64,
     /// Serve the index `ama index` built and write nothing to the data folder (no lock, no
     /// index build, no suggestion cache, no logs): several replicas may share one folder, or
     /// copies of it, behind a load balancer. Readers' questions and feedback go to
@@ -99,6 +104,9 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             (Some(url), _) => StoreSource::Url(url.clone()),
             (None, false) => StoreSource::DataFolder,
             (None, true) => StoreSource::None,
+        },
+        store_options: StoreOptions {
+            connect_timeout: Duration::from_millis(args.database_timeout_ms.max(1)),
         },
         cache_entries: args.cache,
         share_cores: true,
