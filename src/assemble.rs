@@ -105,6 +105,8 @@ pub struct Config {
     pub suggest_with_model: bool,
     /// Where readers' questions go (and come back from as suggestions, once verified).
     pub store: StoreSource,
+    /// How long the store at a database URL waits on its database.
+    pub store_options: crate::store::StoreOptions,
     /// Answers kept in memory (0: none).
     pub cache_entries: usize,
     /// Retrieval shares the cores with the model on purpose ([`RetrievalBudget`]): for a
@@ -128,6 +130,7 @@ impl Default for Config {
             suggest_articles: None,
             suggest_with_model: true,
             store: StoreSource::None,
+            store_options: Default::default(),
             cache_entries: 0,
             share_cores: false,
             settings: Vec::new(),
@@ -208,7 +211,7 @@ impl Config {
         Ok(match &self.store {
             StoreSource::None => None,
             StoreSource::DataFolder => Some(Arc::new(Store::sqlite_in(&self.data)?)),
-            StoreSource::Url(url) => Some(Arc::new(Store::open(url)?)),
+            StoreSource::Url(url) => Some(Arc::new(Store::open_with(url, self.store_options)?)),
         })
     }
 

@@ -17,6 +17,10 @@ fn int_reference(x: &[f32], m: usize, w: &PackedMatrix) -> Vec<f64> {
     let a = QuantizedRows::quantize(x, m, k, w.group()).unwrap();
     let span = QK * w.group();
     let ng = k.div_ceil(span);
+    // The weights' integers and scales, read once rather than once per row.
+    let values: Vec<(i32, f32, f32)> = (0..n)
+        .flat_map(|c| (0..k).map(move |kk| w.value(c, kk)))
+        .collect();
     let mut out = vec![0f64; m * n];
     for r in 0..m {
         for c in 0..n {
@@ -25,7 +29,7 @@ fn int_reference(x: &[f32], m: usize, w: &PackedMatrix) -> Vec<f64> {
                 let (mut dot, mut asum) = (0i64, 0i64);
                 let (mut ws, mut wm) = (0f32, 0f32);
                 for kk in s * span..((s + 1) * span).min(k) {
-                    let (q, d, m) = w.value(c, kk);
+                    let (q, d, m) = values[c * k + kk];
                     (ws, wm) = (d, m);
                     let x = a.q[r * ng * span + kk] as i64;
                     dot += q as i64 * x;

@@ -5,6 +5,7 @@ use ama::assemble::{Config, StoreSource};
 use ama::llm::WorkerOptions;
 use ama::server::limits::RateQuota;
 use ama::server::{self, Launch, ServerOptions};
+use ama::store::StoreOptions;
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
@@ -51,11 +52,20 @@ pub struct ServeArgs {
     /// (feedback is still recorded).
     #[arg(long)]
     pub no_reader_log: bool,
+    /// Prepare suggested questions for the first N articles only (0: none, and no related
+    /// questions after answers), for a machine or a model server that should spend its time on
+    /// readers' questions alone. Default: every article.
+    #[arg(long, value_name = "N")]
+    pub related_articles: Option<usize>,
     /// The store of readers' questions and feedback: `postgres://user:password@host/db` to
     /// share one between replicas. Default: SQLite in the data folder (`ama.sqlite`); none on
     /// a --read-only replica.
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Milliseconds a write or read waits for a connection to --database-url before it fails:
+    /// the database is then reported down on /readyz and writes are held and retried.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub database_timeout_ms: u64,
     /// Serve the index `ama index` built and write nothing to the data folder (no lock, no
     /// index build, no suggestion cache, no logs): several replicas may share one folder, or
     /// copies of it, behind a load balancer. Readers' questions and feedback go to
@@ -95,8 +105,12 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             (None, false) => StoreSource::DataFolder,
             (None, true) => StoreSource::None,
         },
+        store_options: StoreOptions {
+            connect_timeout: Duration::from_millis(args.database_timeout_ms.max(1)),
+        },
         cache_entries: args.cache,
         share_cores: true,
+        suggest_articles: args.related_articles,
         ..args.corpus.config()
     };
     let server = ServerOptions {

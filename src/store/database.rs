@@ -28,10 +28,15 @@ pub(super) struct Database {
 impl Database {
     /// The pool for `url`, connected lazily: a database that is down now is not an error.
     /// Needs a runtime context (the pool's maintenance tasks are spawned on it).
-    pub(super) fn connect_lazy(url: &str, backend: Backend) -> Result<Database, StoreError> {
+    /// A connection not had within `connect_timeout` fails the write or read that waits for it.
+    pub(super) fn connect_lazy(
+        url: &str,
+        backend: Backend,
+        connect_timeout: Duration,
+    ) -> Result<Database, StoreError> {
         let options = AnyPoolOptions::new()
             .max_connections(4)
-            .acquire_timeout(Duration::from_secs(3));
+            .acquire_timeout(connect_timeout);
         let options = match backend {
             // Readers and the writer at once, across processes.
             Backend::Sqlite => options.after_connect(|conn, _| {

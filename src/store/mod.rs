@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 
 pub use database::{KEEP_DAYS, KEEP_ROWS};
 pub use events::{FeedbackEvent, QuestionEvent};
-pub use open::SQLITE_FILE;
+pub use open::{StoreOptions, SQLITE_FILE};
 pub use queue::MAX_PENDING;
 pub use report::{Report, ReportRow};
 pub use status::StoreStatus;

@@ -122,10 +122,12 @@ pub(super) async fn writer(
             }
             Err(e) => {
                 note_failure(&health, &e.to_string());
-                // Flushes waiting on a dead database give up rather than hang.
+                // Flushes waiting on a dead database give up rather than hang, those queued
+                // behind the held writes too (the writes stay queued).
                 for f in waiting_flush.drain(..) {
                     drop(f);
                 }
+                pending.retain(|w| !matches!(w, Write::Flush(_)));
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }

@@ -107,6 +107,9 @@ fn replicas_share_one_postgres_store_and_survive_its_death() {
         "0",
         "--cache",
         "0",
+        // A dead database is known after 1 s instead of the default 3.
+        "--database-timeout-ms",
+        "1000",
     ];
     let a = Server::start_in(data.path(), &flags);
     let b = Server::start_in(data.path(), &flags);
