@@ -29,6 +29,7 @@ pub mod attention;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub mod encoder;
 pub mod ops;
 mod pack;
 mod portable;
