@@ -191,11 +191,7 @@ pub fn with_passage(
     passage: &SearchHit,
 ) -> (Vec<Evidence>, Vec<usize>) {
     let first_read: Vec<usize> = (0..read.min(evidence.len())).collect();
-    let Some(sentences) = index
-        .passages()
-        .get(passage.slot)
-        .map(|p| p.sentences.clone())
-    else {
+    let Some(sentences) = index.passages().get(passage.slot).map(|p| &p.sentences) else {
         return (evidence, first_read);
     };
     let Some(article) = index.article(&passage.article_id) else {
@@ -203,7 +199,7 @@ pub fn with_passage(
     };
     // (start in the article, evidence index) of what the reader reads from the passage.
     let mut in_passage: Vec<(usize, usize)> = Vec::new();
-    for s in &sentences {
+    for s in sentences {
         let held = evidence.iter().position(|e| {
             e.article_id == passage.article_id
                 && e.highlight.start < s.end

@@ -182,21 +182,6 @@ impl Retriever {
             .first()
             .map(|e| evidence::coverage(&self.index, &terms, &e.quote))
             .unwrap_or(0.0);
-        // Without vectors, the words decide: the passages and the best sentence must hold
-        // enough of the question's weight.
-        let lexical_decline = if coverage < c.min_coverage {
-            Some(format!(
-                "the best passages mention too little of the question ({:.0}% of its weight)",
-                (coverage * 100.0).max(0.0)
-            ))
-        } else if sentence_coverage < c.min_sentence_coverage {
-            Some(format!(
-                "no sentence speaks to the question ({:.0}% of its weight in the best one)",
-                (sentence_coverage * 100.0).max(0.0)
-            ))
-        } else {
-            None
-        };
         // Names the reader typed (not those a follow-up takes from the conversation).
         let name_decides = coverage >= c.unknown_name_coverage
             || similarity.is_none_or(|s| s < c.confident_similarity);
@@ -223,8 +208,20 @@ impl Retriever {
                      sentence and passage together)"
                 )
             })
+        } else if coverage < c.min_coverage {
+            // Without vectors, the words decide: the passages and the best sentence must hold
+            // enough of the question's weight.
+            Some(format!(
+                "the best passages mention too little of the question ({:.0}% of its weight)",
+                (coverage * 100.0).max(0.0)
+            ))
+        } else if sentence_coverage < c.min_sentence_coverage {
+            Some(format!(
+                "no sentence speaks to the question ({:.0}% of its weight in the best one)",
+                (sentence_coverage * 100.0).max(0.0)
+            ))
         } else {
-            lexical_decline
+            None
         };
         let shown = evidence.len();
         let read = self.config.model_sentences.max(1).min(evidence.len());
