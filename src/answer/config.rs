@@ -109,11 +109,17 @@ settings! {
     /// evidence sentence (its words scattered over unrelated sentences: off topic). 0.35.
     min_sentence_coverage: f32 = 0.35,
     /// With vectors: decline when the best retrieved sentence's cosine with the question plus
-    /// the best retrieved passage's (its whole text) is below this, whatever the words say:
-    /// the question is about something the articles are not. Words do not decline a question
-    /// the articles are about (a reader's own words); the reader's "not stated" does. 0.7,
-    /// from `eval` (docs/benchmarks/2026-12-06-meaning-gate.md).
+    /// the best retrieved passage's (its whole text) is below the corpus's bar, whatever the
+    /// words say: the question is about something the articles are not. Words do not decline
+    /// a question the articles are about (a reader's own words); the reader's "not stated"
+    /// does. The bar is `meaning_margin` above how near everyday questions come to the corpus
+    /// (`answer::background`), from `min_meaning_floor` up to this. 0.7, from `eval`
+    /// (docs/benchmarks/2026-12-06-meaning-gate.md, 2026-12-06-meaning-bar.md).
     min_meaning: f32 = 0.7,
+    /// See `min_meaning`. 0.2.
+    meaning_margin: f32 = 0.2,
+    /// See `min_meaning`: the lowest bar, for a corpus far from everyday questions. 0.5.
+    min_meaning_floor: f32 = 0.5,
     /// With vectors: from this cosine on, a name no article mentions does not decline (see
     /// `decline_unknown_names`): a reader's own words name things outside the text. 0.42.
     confident_similarity: f32 = 0.42,

@@ -13,6 +13,7 @@
 //! - [`related`]: the suggested questions, prepared ahead of time.
 
 mod answerer;
+pub mod background;
 mod budget;
 pub mod cache;
 pub mod check;

@@ -1,6 +1,7 @@
 //! Retrieval, evidence and the decision: everything before the model, and cheap (one sentence
 //! embedding of the question at most). The suggestions and the answer flow both ask through
 //! one [`Retriever`].
+use super::background;
 use super::budget::RetrievalBudget;
 use super::config::AnswerConfig;
 use super::prompt;
@@ -69,12 +70,15 @@ pub struct Retriever {
     /// Embeddings of recent queries.
     vectors: QueryVectors,
     budget: Option<Arc<RetrievalBudget>>,
+    /// Below this, meaning declines ([`background::meaning_bar`]).
+    meaning_bar: f32,
 }
 
 impl Retriever {
     /// A lexical retriever (BM25 and word overlap only).
     pub fn new(index: Arc<SearchIndex>, config: AnswerConfig) -> Retriever {
         Retriever {
+            meaning_bar: config.min_meaning,
             index,
             config,
             embedder: None,
@@ -91,9 +95,29 @@ impl Retriever {
 
     /// Retrieval and decisions by meaning too: the question is embedded and compared with the
     /// index's sentence vectors (an index without vectors stays lexical).
+    /// The meaning gate's bar is set here, from how near everyday questions come to the index.
     pub fn with_embedder(mut self, embedder: Option<Arc<Embedder>>) -> Retriever {
+        let everyday = match &embedder {
+            Some(e) => background::everyday_nearness(&self.index, e).unwrap_or_else(|err| {
+                tracing::warn!(
+                    "everyday questions not embedded ({err}): the meaning bar stays at its highest"
+                );
+                None
+            }),
+            None => None,
+        };
+        self.meaning_bar = background::meaning_bar(&self.config, everyday);
+        if let Some(near) = everyday {
+            tracing::info!(everyday = near, bar = self.meaning_bar, "meaning bar");
+        }
         self.embedder = embedder;
         self
+    }
+
+    /// Below this nearness (best sentence plus best passage), a question is declined before
+    /// the reader ([`background`]).
+    pub fn meaning_bar(&self) -> f32 {
+        self.meaning_bar
     }
 
     /// The embedder, when retrieval uses one.
@@ -202,7 +226,7 @@ impl Retriever {
         } else if let Some(s) = similarity {
             // With vectors, meaning decides: the best sentence and the best passage together.
             let meaning = s + passage_similarity.unwrap_or(s);
-            (meaning < c.min_meaning).then(|| {
+            (meaning < self.meaning_bar).then(|| {
                 format!(
                     "nothing in the articles is about this (similarity {meaning:.2} of the best \
                      sentence and passage together)"

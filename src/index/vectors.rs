@@ -225,6 +225,17 @@ impl SentenceVectors {
         self.passage_vectors.get(slot).copied()
     }
 
+    /// The best sentence row's and the best passage row's value in `sims` (one per row, as
+    /// [`Self::similarities`] gives): how near a query comes to the corpus as a whole.
+    pub fn best_sentence_and_passage(&self, sims: &[f32]) -> Option<(f32, f32)> {
+        // The layout puts every sentence row before the passages' rows.
+        let first_passage = self.passage_vectors.iter().copied().min()?;
+        let best = |rows: &[f32]| rows.iter().copied().reduce(f32::max);
+        let sentence = best(sims.get(..first_passage)?)?;
+        let passage = best(sims.get(first_passage..)?)?;
+        Some((sentence, passage))
+    }
+
     /// Cosine of `query` with every row, from the int8 rows (within about 0.005 of the f32
     /// cosine: [`tests`]).
     pub fn similarities(&self, query: &[f32]) -> Vec<f32> {

@@ -117,11 +117,36 @@ fn own_words_questions_are_answered_and_other_topics_declined() {
             })
             .count()
     };
+    // The bar follows the corpus: everyday questions come far less near one news article
+    // than encyclopaedic ones, and so do a reader's own words about it.
+    let highest = AnswerConfig::default().min_meaning;
+    assert!(
+        dense.meaning_bar() < highest,
+        "bar {} for the seed article",
+        dense.meaning_bar()
+    );
+    let declined_early: Vec<&str> = seed
+        .iter()
+        .filter(|q| {
+            dense
+                .prepare(&AnswerRequest::new(q.question.as_str()))
+                .unwrap()
+                .decline
+                .is_some()
+        })
+        .map(|q| q.question.as_str())
+        .collect();
+    assert!(
+        declined_early.is_empty(),
+        "declined before the reader (bar {}): {declined_early:?}",
+        dense.meaning_bar()
+    );
     let (by_meaning, by_words) = (found(&dense), found(&lexical));
     eprintln!("own words, answered with the gold in the evidence: dense {by_meaning}, lexical {by_words} of {}", seed.len());
-    // Measured: 5 of 12 by meaning, none by words alone (see the README's figures).
+    // Measured: 9 of 12 by meaning (5 with the bar at 0.7 for every corpus), none by words
+    // alone.
     assert!(
-        by_meaning * 12 >= seed.len() * 5,
+        by_meaning * 12 >= seed.len() * 8,
         "{by_meaning} of {}",
         seed.len()
     );
