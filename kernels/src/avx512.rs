@@ -2,7 +2,7 @@
 //! per 4 k × 16 columns × row. Each 64-byte weight vector is loaded once and used for every
 //! row of the group; the int32 sums of a block start at `-128 × Σ activation` (cancelling the
 //! weights' +128 offset) and are scaled into f32 accumulators once per block: per scale
-//! group, which for wide int8 weights is 8 blocks (256 k), taken 8 rows at a time. Nibble weights
+//! group, which for wide int8 weights is 8 blocks (256 k), taken 6 rows at a time. Nibble weights
 //! ([`Format::Nib4`]): each 64-byte load gives two operands (mask, shift), the int32 sums start
 //! at 0, and the block's minimum times `d · Σ activation` is added once per block. Five-bit
 //! weights ([`Format::Nib5`]) add 16 to the bytes their high-bit mask selects (one masked add
@@ -33,7 +33,7 @@ pub(super) fn gemm(
 }
 
 /// Rows per call of the kernel on wide int8 weights ([`PackedMatrix::group`] > 1).
-const WIDE_MR: usize = 8;
+const WIDE_MR: usize = 6;
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 fn gemm_vnni<const NIB: bool, const HIGH: bool>(
@@ -50,8 +50,13 @@ fn gemm_vnni<const NIB: bool, const HIGH: bool>(
         let pair = tiles.end - t >= 2;
         let mut r0 = rows.start;
         while r0 < rows.end {
-            // Wide int8 weights: 8 rows per weight load (the per-block scaling no longer
-            // needs the registers): 1.2× the 4-row kernel on the 1.5B's prompt shapes.
+            // Wide int8 weights: 6 rows per weight load (the per-block scaling no longer
+            // needs the registers). Six, not eight: 12 int32 and 12 f32 sums, the weights and
+            // the broadcasts fit the 32 registers (at eight the compiled loop spills). On the
+            // 1.5B's prompt shapes, 8 → 6 rows: gate/up 303–307 → 435–457 GMAC/s, Q/K/V
+            // 376–384 → 410–428, down unchanged (~390); 5 and 7 rows, and the f32 sums kept
+            // in memory (8 rows × 2 tiles, 6 × 2, 6 × 3), measured no better
+            // (docs/benchmarks/2026-12-06-prefill-six-rows.md).
             if !NIB && pair && rows.end - r0 >= WIDE_MR && w.group() > 1 {
                 kernel::<WIDE_MR, 2, 32, NIB, HIGH>(a, r0, &rows, w, t, out, ldo, col0);
                 r0 += WIDE_MR;

@@ -352,7 +352,8 @@ fn disabling_fast_kernels_selects_the_portable_one() {
 }
 
 /// Throughput of each kernel on the model's shapes (run with `--ignored --nocapture`);
-/// `KERNEL_SHAPES=m:n:k,...` picks other shapes.
+/// `KERNEL_SHAPES=m:n:k,...` picks other shapes, `KERNEL_ONLY=name` the kernels whose name
+/// (as printed, e.g. `Avx512Vnni`) contains it.
 #[test]
 #[ignore]
 fn kernel_throughput() {
@@ -390,7 +391,12 @@ fn kernel_throughput() {
         let nib5 = PackedMatrix::from_q5_0(&bytes5, n, k).unwrap();
         let wide = PackedMatrix::from_f32_wide(&wf, n, k).unwrap();
         let mut out = vec![0f32; m * n];
-        for (kernel, w) in Kernel::available().iter().flat_map(|&kern| {
+        let only = std::env::var("KERNEL_ONLY").unwrap_or_default();
+        let kernels = Kernel::available()
+            .iter()
+            .copied()
+            .filter(|k| format!("{k:?}").contains(&only));
+        for (kernel, w) in kernels.flat_map(|kern| {
             let mut v = vec![(kern, &int8), (kern, &nib), (kern, &nib5)];
             if wide.group() > 1 {
                 v.push((kern, &wide));
