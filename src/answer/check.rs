@@ -6,7 +6,10 @@
 use super::citations::take_markers;
 use super::evidence::Evidence;
 use super::question_kind::{self, Asked};
-use super::support::{fact_supported, numbers_as_written, spelled_otherwise, unsupported_words};
+use super::support::{
+    fact_supported, numbers_as_written, percentages_as_written, spelled_otherwise,
+    unsupported_words,
+};
 use crate::corpus::split_sentences;
 use crate::text;
 use std::collections::BTreeSet;
@@ -227,7 +230,7 @@ pub fn check_with(
             .map(|e| e.quote.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        let sentence = numbers_as_written(&sentence, &joined);
+        let sentence = percentages_as_written(&numbers_as_written(&sentence, &joined), &joined);
         let mut unsupported: Vec<String> = text::facts(&sentence)
             .into_iter()
             .filter(|f| !fact_supported(f, &joined))

@@ -50,6 +50,59 @@ pub(super) fn numbers_as_written(sentence: &str, evidence: &str) -> String {
         .join(" ")
 }
 
+/// `sentence` with each percentage written as `evidence` writes the same number ("60%" where
+/// the evidence says "60 percent" or "60 per cent", and the reverse), when the evidence does
+/// not also write it the sentence's way.
+pub(super) fn percentages_as_written(sentence: &str, evidence: &str) -> String {
+    let written = percentages(evidence);
+    let mut out = sentence.to_string();
+    for (number, form) in percentages(sentence) {
+        let theirs: Vec<&String> = written
+            .iter()
+            .filter(|(n, _)| *n == number)
+            .map(|(_, f)| f)
+            .collect();
+        if let Some(evidence_form) = theirs.first() {
+            if !theirs.contains(&&form) {
+                out = out.replacen(&form, evidence_form, 1);
+            }
+        }
+    }
+    out
+}
+
+/// The percentages of `text`: each number written with "%", "percent" or "per cent", and the
+/// words that write it ("60%", "60 percent").
+fn percentages(text: &str) -> Vec<(String, String)> {
+    let tokens: Vec<&str> = text
+        .split_whitespace()
+        .map(|t| {
+            t.trim_start_matches(|c: char| !c.is_alphanumeric())
+                .trim_end_matches(|c: char| !c.is_alphanumeric() && c != '%')
+        })
+        .collect();
+    let numeric = |t: &str| {
+        t.starts_with(|c: char| c.is_ascii_digit())
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    };
+    let word = |i: usize| tokens.get(i).map(|t| t.to_lowercase()).unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if let Some(n) = t.strip_suffix('%').filter(|n| numeric(n)) {
+            out.push((n.to_string(), t.to_string()));
+        } else if numeric(t) && word(i + 1) == "percent" {
+            out.push((t.to_string(), format!("{t} {}", tokens[i + 1])));
+        } else if numeric(t) && word(i + 1) == "per" && word(i + 2) == "cent" {
+            out.push((
+                t.to_string(),
+                format!("{t} {} {}", tokens[i + 1], tokens[i + 2]),
+            ));
+        }
+    }
+    out
+}
+
 /// Whether `word` is in `sources` spelled otherwise: a word there shares its first letters
 /// as the names rule reads them ([`crate::index::tolerated_prefix`]: all but the last three,
 /// at least four), as "kilometers" does "kilometres" and "agree" does "agreed". Words of
@@ -127,6 +180,26 @@ mod tests {
         );
         assert_eq!(numbers_as_written("20 clubs", evidence), "20 clubs");
         assert_eq!(numbers_as_written("4", evidence), "4");
+    }
+
+    #[test]
+    fn percentages_are_written_as_the_evidence_writes_them() {
+        let evidence = "Roughly 60 percent of residents live there, and 36% of homes subscribe.";
+        assert_eq!(percentages_as_written("60%", evidence), "60 percent");
+        assert_eq!(
+            percentages_as_written("About 60%.", evidence),
+            "About 60 percent."
+        );
+        assert_eq!(percentages_as_written("36 per cent", evidence), "36%");
+        assert_eq!(
+            percentages_as_written("36 percent of homes", evidence),
+            "36% of homes"
+        );
+        // A number the evidence does not give as a percentage, or gives both ways, stays.
+        assert_eq!(percentages_as_written("70%", evidence), "70%");
+        let both = "It rose 5% (5 per cent in the report).";
+        assert_eq!(percentages_as_written("5%", both), "5%");
+        assert_eq!(percentages_as_written("5 per cent", both), "5 per cent");
     }
 
     #[test]
