@@ -464,3 +464,16 @@ fn detection_covers_every_enabled_target_feature() {
         assert!(Kernel::Avx512Vnni.required_features().contains(f));
     }
 }
+
+/// The threads quantising their share of the rows give the one-thread values.
+#[test]
+fn quantising_in_parallel_gives_the_same_rows() {
+    for (m, k, group) in [(37, 8960, WIDE), (16, 1536, WIDE), (9, 576, 1), (3, 256, WIDE)] {
+        let x = random(m * k, 7);
+        let one = QuantizedRows::quantize(&x, m, k, group).unwrap();
+        let both = QuantizedRows::quantize_parallel(&x, m, k, group).unwrap();
+        assert_eq!(one.q, both.q, "{m} × {k}");
+        assert_eq!(one.d, both.d, "{m} × {k}");
+        assert_eq!(one.corr, both.corr, "{m} × {k}");
+    }
+}

@@ -29,8 +29,8 @@ pub(crate) fn matmul(
     w: &PackedMatrix,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    let a = QuantizedRows::quantize(x, m, w.k(), WIDE)?;
-    // Each thread widens its own tiles, once.
+    // Both threads quantise, then each widens its own tiles, once.
+    let a = QuantizedRows::quantize_parallel(x, m, w.k(), WIDE)?;
     super::by_columns(m, w.n(), w.n_tiles(), out, |tiles, local| {
         multiply_tiles(kernel, &a, m, w, tiles, local)
     });
