@@ -115,7 +115,37 @@ pub fn swiglu(gu: &[f32], ffn: usize, out: &mut [f32]) {
     });
 }
 
+/// [`swiglu`] on some rows, compiled for the selected kernel's instruction set (the same
+/// operations, so the same values, on every path).
 fn swiglu_rows(gu: &[f32], ffn: usize, out: &mut [f32]) {
+    match crate::Kernel::selected() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the selected kernel is one the CPU has; these two are offered only where it
+        // reports AVX-512 F and BW.
+        crate::Kernel::Avx512Vnni | crate::Kernel::Amx => unsafe {
+            swiglu_rows_avx512(gu, ffn, out)
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above; the AVX2 kernel is offered only where the CPU reports AVX2.
+        crate::Kernel::Avx2 => unsafe { swiglu_rows_avx2(gu, ffn, out) },
+        _ => swiglu_rows_plain(gu, ffn, out),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn swiglu_rows_avx512(gu: &[f32], ffn: usize, out: &mut [f32]) {
+    swiglu_rows_plain(gu, ffn, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn swiglu_rows_avx2(gu: &[f32], ffn: usize, out: &mut [f32]) {
+    swiglu_rows_plain(gu, ffn, out)
+}
+
+#[inline(always)]
+fn swiglu_rows_plain(gu: &[f32], ffn: usize, out: &mut [f32]) {
     for (row, o) in gu.chunks_exact(2 * ffn).zip(out.chunks_exact_mut(ffn)) {
         let (g, u) = row.split_at(ffn);
         for ((ov, &gv), &uv) in o.iter_mut().zip(g).zip(u) {

@@ -468,7 +468,12 @@ fn detection_covers_every_enabled_target_feature() {
 /// The threads quantising their share of the rows give the one-thread values.
 #[test]
 fn quantising_in_parallel_gives_the_same_rows() {
-    for (m, k, group) in [(37, 8960, WIDE), (16, 1536, WIDE), (9, 576, 1), (3, 256, WIDE)] {
+    for (m, k, group) in [
+        (37, 8960, WIDE),
+        (16, 1536, WIDE),
+        (9, 576, 1),
+        (3, 256, WIDE),
+    ] {
         let x = random(m * k, 7);
         let one = QuantizedRows::quantize(&x, m, k, group).unwrap();
         let both = QuantizedRows::quantize_parallel(&x, m, k, group).unwrap();
