@@ -7,8 +7,8 @@ use super::citations::take_markers;
 use super::evidence::Evidence;
 use super::question_kind::{self, Asked};
 use super::support::{
-    fact_supported, numbers_as_written, percentages_as_written, spelled_otherwise,
-    unsupported_words,
+    fact_supported, gerund_as_written, numbers_as_written, percentages_as_written,
+    spelled_otherwise, unsupported_words,
 };
 use crate::corpus::split_sentences;
 use crate::text;
@@ -231,6 +231,7 @@ pub fn check_with(
             .collect::<Vec<_>>()
             .join(" ");
         let sentence = percentages_as_written(&numbers_as_written(&sentence, &joined), &joined);
+        let sentence = gerund_as_written(&sentence, &joined);
         let mut unsupported: Vec<String> = text::facts(&sentence)
             .into_iter()
             .filter(|f| !fact_supported(f, &joined))

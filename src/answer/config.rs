@@ -87,8 +87,14 @@ settings! {
     /// worse than two sentences: 0.333 → 0.267).
     passage_below_coverage: f32 = 0.0,
     /// See `passage_below_coverage`: the best cosine between the question and a retrieved
-    /// sentence below which the best sentences do not hold its meaning. 0.6.
-    passage_below_similarity: f32 = 0.6,
+    /// sentence below which the best sentences do not hold its meaning. 0.65 (with the two
+    /// passages below, against 0.6 and one: own words 0.617 → 0.667 right, SQuAD unchanged
+    /// within a question; docs/benchmarks/2026-12-07-two-passages.md).
+    passage_below_similarity: f32 = 0.65,
+    /// How many of the best retrieved passages the reader reads whole then (see
+    /// `passage_below_coverage`): 2, since a reader's own words often rank the passage that
+    /// answers second.
+    passages_read: usize = 2,
     /// A further evidence sentence must score at least this share of the best one's. 0.35.
     evidence_min_ratio: f32 = 0.35,
     /// With sentence vectors, a sentence scores its share of the question's idf weight plus

@@ -181,21 +181,44 @@ pub fn select(
     out
 }
 
-/// The evidence with the rest of `passage` (the best retrieved one) appended (numbered on),
-/// and what the reader reads, in reading order: that passage's sentences in article order,
-/// then the other of the first `read` evidence sentences it does not hold.
-pub fn with_passage(
+/// The evidence with the rest of `passages` (the best retrieved ones) appended (numbered on),
+/// and what the reader reads, in reading order: each passage's sentences in article order,
+/// then the other of the first `read` evidence sentences they do not hold.
+pub fn with_passages(
     index: &SearchIndex,
     mut evidence: Vec<Evidence>,
     read: usize,
-    passage: &SearchHit,
+    passages: &[&SearchHit],
 ) -> (Vec<Evidence>, Vec<usize>) {
     let first_read: Vec<usize> = (0..read.min(evidence.len())).collect();
+    let mut reading: Vec<usize> = Vec::new();
+    for passage in passages {
+        for i in passage_sentences(index, &mut evidence, passage) {
+            if !reading.contains(&i) {
+                reading.push(i);
+            }
+        }
+    }
+    for i in first_read {
+        if !reading.contains(&i) {
+            reading.push(i);
+        }
+    }
+    (evidence, reading)
+}
+
+/// The evidence indices of `passage`'s sentences in the article's order, adding those the
+/// evidence lacks.
+fn passage_sentences(
+    index: &SearchIndex,
+    evidence: &mut Vec<Evidence>,
+    passage: &SearchHit,
+) -> Vec<usize> {
     let Some(sentences) = index.passages().get(passage.slot).map(|p| &p.sentences) else {
-        return (evidence, first_read);
+        return Vec::new();
     };
     let Some(article) = index.article(&passage.article_id) else {
-        return (evidence, first_read);
+        return Vec::new();
     };
     // (start in the article, evidence index) of what the reader reads from the passage.
     let mut in_passage: Vec<(usize, usize)> = Vec::new();
@@ -229,13 +252,7 @@ pub fn with_passage(
         }
     }
     in_passage.sort();
-    let mut reading: Vec<usize> = in_passage.into_iter().map(|(_, i)| i).collect();
-    for i in first_read {
-        if !reading.contains(&i) {
-            reading.push(i);
-        }
-    }
-    (evidence, reading)
+    in_passage.into_iter().map(|(_, i)| i).collect()
 }
 
 #[cfg(test)]

@@ -331,6 +331,7 @@ fn a_passage_read_whole_is_cited_at_the_sentence_holding_the_answer() {
         evidence_sentences: 1,
         model_sentences: 1,
         passage_below_coverage: 1.01,
+        passages_read: 1,
         ..AnswerConfig::default()
     };
     let retriever = Arc::new(Retriever::new(index, config));
@@ -369,4 +370,43 @@ fn a_passage_read_whole_is_cited_at_the_sentence_holding_the_answer() {
     assert_eq!(result.citations.len(), 1);
     assert_eq!(result.citations[0].number, 2);
     assert!(result.citations[0].quote.contains("Istanbul"));
+}
+
+#[test]
+fn the_reader_reads_the_two_best_passages_each_in_the_articles_order() {
+    let (_dir, index) = small_index();
+    let config = AnswerConfig {
+        evidence_sentences: 1,
+        model_sentences: 1,
+        passage_below_coverage: 1.01,
+        passages_read: 2,
+        ..AnswerConfig::default()
+    };
+    let retriever = Retriever::new(index, config);
+    let prepared = retriever
+        .prepare(&AnswerRequest::new(
+            "Which bakery in Lyon bakes loaves for the ships to Istanbul?",
+        ))
+        .unwrap();
+    let read: Vec<&str> = prepared
+        .read_evidence()
+        .iter()
+        .map(|e| e.quote.as_str())
+        .collect();
+    // The best passage (the bakery's) first, then the next one (the war article's), each
+    // whole and in its article's order; every sentence once.
+    assert_eq!(
+        read,
+        [
+            "The bakery opened in 1921 on the Rue Merciere in Lyon.",
+            "It bakes four hundred loaves every morning.",
+            "General Syrsky replaced General Zaluzhny as commander in February.",
+            "Zaluzhny had led the defence of Kyiv for two years.",
+            "The harbour of Odesa handles most of the grain exports.",
+            "Ships leave it every day for Istanbul."
+        ],
+        "{prepared:?}"
+    );
+    // Only the best sentence is shown before the answer.
+    assert_eq!(prepared.shown, 1);
 }

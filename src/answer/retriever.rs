@@ -9,7 +9,7 @@ use super::query_vectors::QueryVectors;
 use super::result::AnswerRequest;
 use super::{evidence, query, AnswerError, Evidence};
 use crate::embed::Embedder;
-use crate::index::SearchIndex;
+use crate::index::{SearchHit, SearchIndex};
 use crate::llm::{ChatMessage, GenerateParams};
 use std::sync::Arc;
 use std::time::Instant;
@@ -254,11 +254,11 @@ impl Retriever {
         // sentence next to the one that matched, or in a passage whose topic matches as a
         // whole (its own vector) while no single sentence does.
         let meaning_held = similarity.is_some_and(|s| s >= c.passage_below_similarity);
-        let (evidence, reading) = match hits.first() {
-            Some(best) if sentence_coverage < c.passage_below_coverage && !meaning_held => {
-                evidence::with_passage(&self.index, evidence, read, best)
-            }
-            _ => (evidence, (0..read).collect()),
+        let (evidence, reading) = if sentence_coverage < c.passage_below_coverage && !meaning_held {
+            let best: Vec<&SearchHit> = hits.iter().take(c.passages_read.max(1)).collect();
+            evidence::with_passages(&self.index, evidence, read, &best)
+        } else {
+            (evidence, (0..read).collect())
         };
         let read_question = query::for_reader(&question, &request.history);
         let read_items: Vec<&Evidence> = reading.iter().map(|&i| &evidence[i]).collect();

@@ -71,6 +71,33 @@ pub(super) fn percentages_as_written(sentence: &str, evidence: &str) -> String {
     out
 }
 
+/// `sentence` without the "To" a reader put before a gerund the evidence writes without it
+/// ("To dislodging Ukrainian forces" from "the explicit goal of dislodging Ukrainian forces"):
+/// asked why, the reader opens with "To" whatever follows.
+pub(super) fn gerund_as_written(sentence: &str, evidence: &str) -> String {
+    let Some((opening, rest)) = sentence.split_once(' ') else {
+        return sentence.to_string();
+    };
+    let first = rest.split_whitespace().next().unwrap_or_default();
+    let gerund = first.len() > 4 && first.to_lowercase().ends_with("ing");
+    let lower_evidence = evidence.to_lowercase();
+    let lower_rest = rest.to_lowercase();
+    let leading: Vec<&str> = lower_rest.split_whitespace().take(2).collect();
+    let leading = leading.join(" ");
+    if !opening.eq_ignore_ascii_case("to")
+        || !gerund
+        || !lower_evidence.contains(&leading)
+        || lower_evidence.contains(&format!("to {leading}"))
+    {
+        return sentence.to_string();
+    }
+    let mut chars = rest.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The percentages of `text`: each number written with "%", "percent" or "per cent", and the
 /// words that write it ("60%", "60 percent").
 fn percentages(text: &str) -> Vec<(String, String)> {
@@ -200,6 +227,27 @@ mod tests {
         let both = "It rose 5% (5 per cent in the report).";
         assert_eq!(percentages_as_written("5%", both), "5%");
         assert_eq!(percentages_as_written("5 per cent", both), "5 per cent");
+    }
+
+    #[test]
+    fn a_to_before_a_gerund_the_evidence_writes_without_it_is_dropped() {
+        let evidence = "the Kremlin has deployed North Korean reinforcements to the region with \
+                        the explicit goal of dislodging Ukrainian forces at any cost.";
+        assert_eq!(
+            gerund_as_written("To dislodging Ukrainian forces at any cost [1].", evidence),
+            "Dislodging Ukrainian forces at any cost [1]."
+        );
+        // A purpose the evidence words with "to", and a plain infinitive, stay as written.
+        let evidence2 = "They came close to winning the league.";
+        assert_eq!(
+            gerund_as_written("To winning the league [1].", evidence2),
+            "To winning the league [1]."
+        );
+        assert_eq!(
+            gerund_as_written("To dislodge Ukrainian forces [1].", evidence),
+            "To dislodge Ukrainian forces [1]."
+        );
+        assert_eq!(gerund_as_written("Today", evidence), "Today");
     }
 
     #[test]
