@@ -4,6 +4,7 @@ use super::span::{self, Span, SpanKind};
 use super::Source;
 use crate::answer::prompt::PromptStyle;
 use crate::llm::{ChatMessage, GenerateParams, LanguageModel};
+use std::cell::Cell;
 
 /// A proposed question, before verification.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,33 +17,40 @@ pub struct Candidate {
     pub span: Option<Span>,
 }
 
-/// The candidates of one sentence: (with a model) up to three of its questions first, since
-/// they are specific, then the grounded templates.
-pub fn for_sentence(sentence: &str, model: Option<&dyn LanguageModel>) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = Vec::new();
-    if let Some(model) = model {
-        for span in answer_spans(sentence).into_iter().take(2) {
-            if let Some(question) = model_candidate(model, sentence, &span) {
-                out.push(Candidate {
-                    question,
-                    focus: span.text.clone(),
-                    source: Source::Model,
-                    span: Some(span),
-                });
-            }
+/// The candidates of one sentence: (with a model) up to two of its questions first, since
+/// they are specific, then the grounded templates. Lazy: the model writes a question only
+/// when the caller takes it, and none once the caller sets `enough_written`.
+pub fn for_sentence<'a>(
+    sentence: &'a str,
+    model: Option<&'a dyn LanguageModel>,
+    enough_written: &'a Cell<bool>,
+) -> impl Iterator<Item = Candidate> + 'a {
+    let spans = if model.is_some() {
+        answer_spans(sentence).into_iter().take(2).collect()
+    } else {
+        Vec::new()
+    };
+    let written = spans.into_iter().filter_map(move |span| {
+        if enough_written.get() {
+            return None;
         }
-    }
-    out.extend(
-        template_candidates(sentence)
-            .into_iter()
-            .map(|(question, focus)| Candidate {
-                question,
-                focus,
-                source: Source::Template,
-                span: None,
-            }),
-    );
-    out
+        let question = model_candidate(model?, sentence, &span)?;
+        Some(Candidate {
+            question,
+            focus: span.text.clone(),
+            source: Source::Model,
+            span: Some(span),
+        })
+    });
+    let templates = template_candidates(sentence)
+        .into_iter()
+        .map(|(question, focus)| Candidate {
+            question,
+            focus,
+            source: Source::Template,
+            span: None,
+        });
+    written.chain(templates)
 }
 
 /// Capitalised runs of words in a sentence: "General Syrsky", "North Korean", "Storm

@@ -13,6 +13,7 @@ use crate::index::SearchIndex;
 use crate::llm::LanguageModel;
 use crate::text;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
@@ -304,7 +305,11 @@ pub fn verified_for_article(
     for sentence in &sentences {
         let sentence_text = &article.text[sentence.clone()];
         let asked_model = use_model.then_some(model);
-        for candidate in candidates::for_sentence(sentence_text, asked_model) {
+        // An article keeps one question per sentence (`rank::best_per_passage`), the
+        // model's first: once one of the model's questions on a sentence is verified, it is
+        // not asked for another (each costs a generation and its verification two more).
+        let written_here = Cell::new(false);
+        for candidate in candidates::for_sentence(sentence_text, asked_model, &written_here) {
             yields.candidate(candidate.source);
             if !seen_questions.insert(text::normalise(&candidate.question)) {
                 yields.rejected(candidate.source, Rejection::Duplicate);
@@ -329,6 +334,9 @@ pub fn verified_for_article(
                     tracing::debug!(question = %candidate.question, focus = %candidate.focus, "suggestion verified");
                     kept_vectors.extend(vector);
                     yields.kept(candidate.source);
+                    if candidate.source == Source::Model {
+                        written_here.set(true);
+                    }
                     kept.push(Verified {
                         question: candidate.question,
                         source: candidate.source,
