@@ -341,11 +341,7 @@ fn a_passage_read_whole_is_cited_at_the_sentence_holding_the_answer() {
     // article), in the article's order.
     assert_eq!(prepared.shown, 1, "{prepared:?}");
     assert!(prepared.evidence[0].quote.contains("Odesa"));
-    let read: Vec<&str> = prepared
-        .read_evidence()
-        .iter()
-        .map(|e| e.quote.as_str())
-        .collect();
+    let read = read_quotes(&prepared);
     assert_eq!(
         read,
         [
@@ -388,11 +384,7 @@ fn the_reader_reads_the_two_best_passages_each_in_the_articles_order() {
             "Which bakery in Lyon bakes loaves for the ships to Istanbul?",
         ))
         .unwrap();
-    let read: Vec<&str> = prepared
-        .read_evidence()
-        .iter()
-        .map(|e| e.quote.as_str())
-        .collect();
+    let read = read_quotes(&prepared);
     // The best passage (the bakery's) first, then the next one (the war article's), each
     // whole and in its article's order; every sentence once.
     assert_eq!(
@@ -409,4 +401,13 @@ fn the_reader_reads_the_two_best_passages_each_in_the_articles_order() {
     );
     // Only the best sentence is shown before the answer.
     assert_eq!(prepared.shown, 1);
+}
+
+/// The sentences the reader reads, in reading order.
+fn read_quotes(prepared: &crate::answer::Prepared) -> Vec<&str> {
+    prepared
+        .read_evidence()
+        .iter()
+        .map(|e| e.quote.as_str())
+        .collect()
 }
