@@ -14,6 +14,11 @@ pub struct AskArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Prepare suggested questions for the first N articles only (0: none, and no related
+    /// questions after the answer: the answer at once on a corpus whose suggestions are not
+    /// cached yet). Default: every article (prepared once, then cached in the data folder).
+    #[arg(long, value_name = "N")]
+    pub related_articles: Option<usize>,
     #[command(flatten)]
     pub corpus: CorpusArgs,
     #[command(flatten)]
@@ -21,7 +26,9 @@ pub struct AskArgs {
 }
 
 pub fn ask(args: AskArgs) -> anyhow::Result<()> {
-    let answerer = args.corpus.answerer(&args.model)?;
+    let answerer = args
+        .corpus
+        .answerer_with(&args.model, args.related_articles)?;
     let request = AnswerRequest {
         question: args.question.clone(),
         history: Vec::new(),

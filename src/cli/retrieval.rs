@@ -44,8 +44,19 @@ impl CorpusArgs {
     /// Loads the index (building it when the corpus changed) and the model, and prepares the
     /// suggestions (once per article version, then cached), showing progress as bars.
     pub fn answerer(&self, model: &super::llm::ModelArgs) -> anyhow::Result<Answerer> {
+        self.answerer_with(model, None)
+    }
+
+    /// [`CorpusArgs::answerer`] with suggestions for the first `related_articles` articles
+    /// only (`None`: every article).
+    pub fn answerer_with(
+        &self,
+        model: &super::llm::ModelArgs,
+        related_articles: Option<usize>,
+    ) -> anyhow::Result<Answerer> {
         let config = Config {
             model: model.source(WorkerOptions::default())?,
+            suggest_articles: related_articles,
             ..self.config()
         };
         Ok(assemble(&config, None, &super::progress::bars())?)

@@ -1,5 +1,5 @@
 //! The engine's subcommands end to end: `generate` (plain and streamed), `bench llm --json`,
-//! and a clear failure for a bad `--model`.
+//! `ask --json`, and a clear failure for a bad `--model`.
 use crate::common::llm_harness as harness;
 
 use assert_cmd::Command;
@@ -77,6 +77,53 @@ fn bench_llm_json_has_the_figures() {
         assert!(v > 0.0, "{key} = {v}");
     }
     assert_eq!(report["prompt_tokens"], 24);
+}
+
+/// `ask` on the seed article with the small reader and no suggestions prepared: a cited
+/// answer, and no related questions.
+#[test]
+fn ask_without_suggestions_answers_at_once_with_its_citation() {
+    harness::smollm2();
+    let _exclusive = harness::exclusive();
+    let data = tempfile::tempdir().unwrap();
+    let out = ama()
+        .args([
+            "ask",
+            "Who replaced General Zaluzhny?",
+            "--json",
+            "--related-articles",
+            "0",
+            "--model",
+            "smollm2",
+            "--data",
+        ])
+        .arg(data.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let result: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(result["declined"], false, "{result}");
+    assert!(
+        result["answer"].as_str().unwrap().contains("Syrsky"),
+        "{result}"
+    );
+    let citations = result["citations"].as_array().unwrap();
+    assert!(
+        citations
+            .iter()
+            .any(|c| c["quote"].as_str().unwrap().contains("Syrsky")),
+        "{result}"
+    );
+    assert_eq!(result["related"], serde_json::json!([]), "{result}");
+    // Nothing was prepared for the suggestions' cache.
+    let related = data.path().join("related");
+    assert!(
+        !related.exists() || std::fs::read_dir(&related).unwrap().next().is_none(),
+        "{}",
+        related.display()
+    );
 }
 
 #[test]
