@@ -144,6 +144,59 @@ fn restates_who(sentence: &str, question: &str, question_stems: &BTreeSet<String
     opens_with_question && !names_someone
 }
 
+/// Whether `sentence`, the answer to a "when" question, gives no time at all: no number, no
+/// date or unit of time, and no word placing it in time ("after the war", "during his
+/// reign"). "When would a program not be useful…?" answered "Given large but finite time"
+/// (a SQuAD look-alike) answers nothing.
+fn gives_no_time(sentence: &str, question: &str) -> bool {
+    const TIME_RELATIONS: &[&str] = &[
+        "after",
+        "before",
+        "during",
+        "since",
+        "until",
+        "till",
+        "when",
+        "while",
+        "ago",
+        "later",
+        "earlier",
+        "recently",
+        "soon",
+        "today",
+        "yesterday",
+        "tomorrow",
+        "now",
+        "then",
+        "once",
+        "spring",
+        "summer",
+        "autumn",
+        "fall",
+        "winter",
+        "morning",
+        "evening",
+        "night",
+        "period",
+        "era",
+        "age",
+        "reign",
+        "war",
+        "season",
+        "beginning",
+        "end",
+        "early",
+        "late",
+        "mid",
+    ];
+    question_kind::asks_for(question) == Some(Asked::Time)
+        && !sentence.chars().any(|c| c.is_ascii_digit())
+        && !question_kind::is_time(sentence)
+        && !text::words(sentence)
+            .iter()
+            .any(|w| question_kind::is_number_word(w) || TIME_RELATIONS.contains(&w.as_str()))
+}
+
 /// Whether every content word of `sentence` is one of `question`'s, but for its ending
 /// ("launched" is "launch"; "randomized" is not "random"): it answers nothing.
 fn restates(sentence: &str, question: &str) -> bool {
@@ -255,6 +308,11 @@ pub fn check_with(
             // was founded in 1853": the reader found no one, as if it had said so.
             said_not_stated = true;
             dropped.push((sentence, "names no one the question does not".to_string()));
+            continue;
+        }
+        if every_word && gives_no_time(&sentence, question) {
+            said_not_stated = true;
+            dropped.push((sentence, "gives no time for a when question".to_string()));
             continue;
         }
         if refs.is_empty() {

@@ -207,3 +207,33 @@ fn lead_ins_are_stripped() {
         "Kyiv attacked."
     );
 }
+
+#[test]
+fn a_when_answer_giving_no_time_is_the_readers_not_stated() {
+    let program = vec![ev(
+        1,
+        "Given a large but finite time, a program is not useful for very small instances.",
+    )];
+    let q = "When would a program not be useful for very small instances?";
+    let c = check_with("Given large but finite time", q, &program, 1, true);
+    assert!(c.fallback && c.reader_declined, "{c:?}");
+    // A date, a number, a unit of time or a word placing it in time is an answer.
+    let wars = vec![ev(
+        1,
+        "The treaty was signed after the war, in 1921, two years before the election.",
+    )];
+    let q = "When was the treaty signed?";
+    for answer in ["1921", "After the war", "Two years before the election"] {
+        let c = check_with(answer, q, &wars, 1, true);
+        assert!(!c.reader_declined, "{answer}: {c:?}");
+    }
+    // Other kinds of question are not held to it.
+    let c = check_with(
+        "After the war",
+        "Why was the treaty signed?",
+        &wars,
+        1,
+        true,
+    );
+    assert!(!c.reader_declined, "{c:?}");
+}
