@@ -141,6 +141,14 @@ settings! {
     /// nothing the evidence supports (otherwise the best evidence is quoted). Off; on for a
     /// phrase reader, whose "not stated" separates answerable from look-alike questions.
     reader_declines: bool = false,
+    /// With `reader_declines`: the reader's "not stated" is taken whenever its first word has
+    /// at least this probability at the start of the reply, even when an answer is likelier (a
+    /// reader that gives "the text does not say" that much of a chance is not sure of any
+    /// answer; the local engine only). 0: only when "not stated" is the likeliest reply; 0.3
+    /// for a phrase reader of 1B parameters or more (the 1.5B: 4 more look-alikes declined of
+    /// 308 in two SQuAD samples, nothing else changed; at 0.2 each answerable question lost
+    /// bought 2–3 look-alikes; docs/benchmarks/2026-12-07-likely-not-stated.md).
+    not_stated_probability: f32 = 0.0,
     /// The check keeps an answer only when every content word of it is in its evidence or the
     /// question, not only its numbers and names. Off; on for a phrase reader (1 of 293
     /// answers changed on the SQuAD sample and own-words set: a misreading, now quoted).
@@ -160,11 +168,8 @@ impl AnswerConfig {
                 evidence_sentences: 3,
                 model_sentences: 2,
                 max_new_tokens: 32,
-                passage_below_coverage: if billions(name).is_some_and(|b| b >= 1.0) {
-                    0.5
-                } else {
-                    0.0
-                },
+                passage_below_coverage: if billion_or_more(name) { 0.5 } else { 0.0 },
+                not_stated_probability: if billion_or_more(name) { 0.3 } else { 0.0 },
                 prompt,
                 reader_declines: true,
                 answer_words_in_evidence: true,
@@ -200,6 +205,11 @@ impl AnswerConfig {
             .map(|((key, value), (_, doc))| format!("{key} = {value}\n    {}\n", doc.trim()))
             .collect()
     }
+}
+
+/// Whether a model's name states a billion parameters or more.
+fn billion_or_more(name: &str) -> bool {
+    billions(name).is_some_and(|b| b >= 1.0)
 }
 
 /// The billions of parameters a model's name states ("qwen2.5-coder-1.5b-instruct" → 1.5,
@@ -268,6 +278,9 @@ mod tests {
         assert!(!reads("qwen2.5-coder-0.5b-instruct-q4_k_m"));
         assert!(!reads("SmolLM2-135M-Instruct.Q4_1"));
         assert!(!reads("some-remote-model"));
+        let hesitates = |name: &str| AnswerConfig::for_model(name).not_stated_probability > 0.0;
+        assert!(hesitates("qwen2.5-coder-1.5b-instruct-q4_k_m"));
+        assert!(!hesitates("qwen2.5-coder-0.5b-instruct-q4_k_m"));
     }
 
     #[test]

@@ -42,6 +42,9 @@ impl std::str::FromStr for PromptStyle {
 const SENTENCE_SYSTEM: &str = "You answer questions about news articles. Use only the numbered \
 evidence. Answer in one short sentence and cite the evidence number like [1].";
 
+/// What a phrase reader replies when the text does not answer (the instruction asks for it).
+pub const NOT_STATED: &str = "not stated";
+
 const PHRASE_INSTRUCTION: &str = "Answer the question using only the text. Reply with the \
 shortest phrase from the text that answers it. If the text does not answer the question, reply \
 exactly: not stated";
@@ -76,6 +79,11 @@ pub fn messages(style: PromptStyle, question: &str, evidence: &[&Evidence]) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_phrase_instruction_asks_for_the_reply_the_flow_reads() {
+        assert!(PHRASE_INSTRUCTION.ends_with(&format!("reply exactly: {NOT_STATED}")));
+    }
 
     #[test]
     fn the_style_follows_the_reader() {

@@ -10,7 +10,7 @@ use super::result::AnswerRequest;
 use super::{evidence, query, AnswerError, Evidence};
 use crate::embed::Embedder;
 use crate::index::{SearchHit, SearchIndex};
-use crate::llm::{ChatMessage, GenerateParams};
+use crate::llm::{ChatMessage, GenerateParams, LikelyReply};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -291,6 +291,11 @@ impl Retriever {
         GenerateParams {
             max_tokens: self.config.max_new_tokens,
             stop: vec!["\n\n".to_string(), "Question:".to_string()],
+            likely_reply: (self.config.reader_declines && self.config.not_stated_probability > 0.0)
+                .then(|| LikelyReply {
+                    text: prompt::NOT_STATED.to_string(),
+                    min_probability: self.config.not_stated_probability,
+                }),
             ..GenerateParams::default()
         }
     }
@@ -304,6 +309,21 @@ mod tests {
     fn retriever() -> (tempfile::TempDir, Retriever) {
         let (dir, index) = small_index();
         (dir, Retriever::new(index, AnswerConfig::default()))
+    }
+
+    #[test]
+    fn a_reader_that_declines_is_asked_to_take_a_likely_not_stated() {
+        let (_dir, index) = small_index();
+        let reply = |name: &str| {
+            Retriever::new(index.clone(), AnswerConfig::for_model(name))
+                .generate_params()
+                .likely_reply
+        };
+        let taken = reply("qwen2.5-coder-1.5b-instruct-q4_k_m").expect("a likely reply");
+        assert_eq!(taken.text, prompt::NOT_STATED);
+        assert!(taken.min_probability > 0.0 && taken.min_probability < 1.0);
+        assert_eq!(reply("qwen2.5-coder-0.5b-instruct-q4_k_m"), None);
+        assert_eq!(reply("SmolLM2-135M-Instruct.Q4_1"), None);
     }
 
     #[test]

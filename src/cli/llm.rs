@@ -213,6 +213,7 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         repeat_penalty: args.repeat_penalty,
         seed: args.seed,
         stop: args.stop.clone(),
+        likely_reply: None,
     };
     let mut stream = model.generate(messages, params)?;
     let mut out = std::io::stdout().lock();

@@ -90,6 +90,19 @@ pub struct GenerateParams {
     pub seed: u64,
     /// Generation stops before any of these strings; they are not part of the output.
     pub stop: Vec<String>,
+    /// A reply taken whenever the model leans towards it enough, even when another start is
+    /// likelier (the local engine only; a remote server's model replies as it chooses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub likely_reply: Option<LikelyReply>,
+}
+
+/// A reply (say "not stated") the model gives whenever the probability of its first token, at
+/// the first step of a greedy reply, is at least `min_probability`: a reader that gives "the
+/// text does not say" a fair chance is not sure enough of any answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LikelyReply {
+    pub text: String,
+    pub min_probability: f32,
 }
 
 impl Default for GenerateParams {
@@ -102,6 +115,7 @@ impl Default for GenerateParams {
             repeat_penalty: 1.0,
             seed: 299_792_458,
             stop: Vec::new(),
+            likely_reply: None,
         }
     }
 }

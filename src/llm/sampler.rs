@@ -108,9 +108,41 @@ pub fn argmax(logits: &[f32]) -> u32 {
     best as u32
 }
 
+/// The probability softmax gives token `id` (0 for an id past the logits or NaN ones).
+pub fn probability(logits: &[f32], id: u32) -> f32 {
+    let Some(&own) = logits.get(id as usize) else {
+        return 0.0;
+    };
+    let max = logits
+        .iter()
+        .copied()
+        .filter(|l| !l.is_nan())
+        .fold(f32::NEG_INFINITY, f32::max);
+    let total: f32 = logits
+        .iter()
+        .filter(|l| !l.is_nan())
+        .map(|l| (l - max).exp())
+        .sum();
+    let p = (own - max).exp() / total;
+    if p.is_finite() {
+        p
+    } else {
+        0.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probabilities_are_the_softmax() {
+        let logits = [0.0f32, (3.0f32).ln(), f32::NAN];
+        assert!((probability(&logits, 0) - 0.25).abs() < 1e-6);
+        assert!((probability(&logits, 1) - 0.75).abs() < 1e-6);
+        assert_eq!(probability(&logits, 2), 0.0);
+        assert_eq!(probability(&logits, 7), 0.0);
+    }
 
     fn params(t: f64) -> GenerateParams {
         GenerateParams {

@@ -249,3 +249,56 @@ fn drafts_from_the_prompt_give_the_one_step_greedy_answer() {
         summary.completion_tokens - 1
     );
 }
+
+/// A likely reply is taken from the probability its first token has at the first step on,
+/// even when an answer is likelier, and not below it.
+#[test]
+fn a_likely_reply_is_taken_from_its_probability_on() {
+    let _heavy = harness::exclusive();
+    let Some(mut engine) = engine() else {
+        return;
+    };
+    let question = ama::llm::ChatMessage::user(
+        "Answer the question using only the text. Reply with the shortest phrase from the text \
+         that answers it. If the text does not answer the question, reply exactly: not \
+         stated\n\nText: The old railway bridge over the river was rebuilt in 2019 by the \
+         regional transport authority.\n\nQuestion: Who rebuilt the old railway bridge?",
+    );
+    let prompt = engine
+        .prompt_ids(std::slice::from_ref(&question))
+        .expect("prompt");
+    let not = engine.tokenizer().encode("not stated").expect("encode")[0];
+    engine.clear_cache();
+    let p_not =
+        ama::llm::sampler::probability(&engine.prompt_logits(&prompt).expect("logits"), not);
+    let mut reply = |min_probability: Option<f32>| {
+        let params = GenerateParams {
+            max_tokens: 8,
+            likely_reply: min_probability.map(|min_probability| ama::llm::LikelyReply {
+                text: "not stated".to_string(),
+                min_probability,
+            }),
+            ..GenerateParams::default()
+        };
+        engine.clear_cache();
+        engine
+            .generate_from_ids(
+                prompt.clone(),
+                &params,
+                Instant::now(),
+                &mut |_| {},
+                &|| false,
+            )
+            .expect("generate");
+        let ids = engine.last_completion_ids().to_vec();
+        engine.tokenizer().decode(&ids).unwrap_or_default()
+    };
+    let plain = reply(None);
+    eprintln!("\"not\" at {p_not:.3}; the answer: {plain:?}");
+    assert!(
+        plain.to_lowercase().contains("authority") && p_not > 0.0 && p_not < 0.5,
+        "the answer is likelier than \"not\" ({p_not}): {plain:?}"
+    );
+    assert_eq!(reply(Some(p_not * 1.01)), plain);
+    assert_eq!(reply(Some(p_not * 0.99)).trim(), "not stated", "at {p_not}");
+}

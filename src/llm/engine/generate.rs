@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::{lookup, Engine};
-use crate::llm::sampler::Sampler;
+use crate::llm::sampler::{self, Sampler};
 use crate::llm::tokenizer::IncrementalDecoder;
 use crate::llm::{FinishReason, GenSummary, GenerateParams, LlmError};
 
@@ -43,6 +43,7 @@ impl Engine {
             .filter(|s| !s.is_empty())
             .collect();
         let mut sampler = Sampler::new(params);
+        let likely_reply = self.likely_reply_start(params, &sampler);
         let mut decoder = IncrementalDecoder::new();
         let mut generated: Vec<u32> = Vec::new();
         let mut ttft: Option<Instant> = None;
@@ -74,7 +75,12 @@ impl Engine {
                     finish = FinishReason::Length;
                     break;
                 }
-                let token = sampler.sample(&mut logits, &generated);
+                let mut token = sampler.sample(&mut logits, &generated);
+                if let Some((start, min)) = likely_reply.filter(|_| generated.is_empty()) {
+                    if token != start && sampler::probability(&logits, start) >= min {
+                        token = start;
+                    }
+                }
                 if fed.front().is_some_and(|(drafted, _)| *drafted != token) {
                     // The model chose otherwise: the cache forgets the drafted tokens.
                     let keep = self.model.cached_len().saturating_sub(fed.len());
@@ -162,6 +168,17 @@ impl Engine {
             },
             decode_passes: passes,
         })
+    }
+
+    /// The first token of the params' likely reply and the probability from which it is
+    /// taken ([`crate::llm::LikelyReply`]), for a greedy reply.
+    fn likely_reply_start(&self, params: &GenerateParams, sampler: &Sampler) -> Option<(u32, f32)> {
+        let reply = params.likely_reply.as_ref()?;
+        if !sampler.is_greedy() {
+            return None;
+        }
+        let start = *self.tokenizer.encode(reply.text.trim()).ok()?.first()?;
+        Some((start, reply.min_probability))
     }
 }
 
