@@ -8,7 +8,7 @@ use super::evidence::Evidence;
 use super::question_kind::{self, Asked};
 use super::support::{
     fact_supported, gerund_as_written, numbers_as_written, percentages_as_written,
-    spelled_otherwise, unsupported_words,
+    phrase_as_written, spelled_otherwise, unsupported_words,
 };
 use crate::corpus::split_sentences;
 use crate::text;
@@ -285,6 +285,11 @@ pub fn check_with(
             .join(" ");
         let sentence = percentages_as_written(&numbers_as_written(&sentence, &joined), &joined);
         let sentence = gerund_as_written(&sentence, &joined);
+        let sentence = if every_word {
+            phrase_as_written(&sentence, &joined)
+        } else {
+            sentence
+        };
         let mut unsupported: Vec<String> = text::facts(&sentence)
             .into_iter()
             .filter(|f| !fact_supported(f, &joined))

@@ -98,6 +98,130 @@ pub(super) fn gerund_as_written(sentence: &str, evidence: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Words a reader drops or adds between the words it copies ("best, worst, average" for "best,
+/// worst and average"): skipped, at most [`MAX_SKIPPED`] of them, when a phrase is found as
+/// written.
+const SKIPPABLE: &[&str] = &["and", "or", "the", "a", "an", "of"];
+const MAX_SKIPPED: usize = 2;
+
+/// `phrase` as `evidence` writes it, when the evidence holds its words in the same order with
+/// at most [`MAX_SKIPPED`] of [`SKIPPABLE`] between them and each word there in the phrase's
+/// or another inflection ("Turing machine" for "Turing machines", "Best, worst, average" for
+/// "best, worst and average"): the reader was asked for a phrase of the text, and the text's
+/// own words are what is cited and highlighted. Otherwise (already as written, or not found
+/// so) `phrase` as it is.
+pub(super) fn phrase_as_written(phrase: &str, evidence: &str) -> String {
+    let ours = word_spans(phrase);
+    let theirs = word_spans(evidence);
+    let unchanged = phrase.to_string();
+    let (Some(&first), Some(&last)) = (ours.first(), ours.last()) else {
+        return unchanged;
+    };
+    let ours: Vec<String> = ours
+        .iter()
+        .map(|&(a, b)| phrase[a..b].to_lowercase())
+        .collect();
+    let theirs_lower: Vec<String> = theirs
+        .iter()
+        .map(|&(a, b)| evidence[a..b].to_lowercase())
+        .collect();
+    let mut best: Option<Found> = None;
+    for start in 0..theirs_lower.len() {
+        let Some(found) = match_from(&ours, &theirs_lower, start) else {
+            continue;
+        };
+        if found.exact {
+            // Written so already.
+            return unchanged;
+        }
+        if best.as_ref().is_none_or(|b| found.skipped < b.skipped) {
+            best = Some(found);
+        }
+    }
+    let Some(Found { start, end, .. }) = best else {
+        return unchanged;
+    };
+    let span = &evidence[theirs[start].0..theirs[end].1];
+    let mut chars = span.chars();
+    let span: String = match chars.next() {
+        Some(c) if phrase[first.0..].starts_with(char::is_uppercase) => {
+            c.to_uppercase().chain(chars).collect()
+        }
+        _ => span.to_string(),
+    };
+    format!("{}{span}{}", &phrase[..first.0], &phrase[last.1..])
+}
+
+/// Where a phrase's words were found in the evidence's: from word `start` to word `end`,
+/// with `skipped` words between them, `exact` when every word is as the phrase writes it and
+/// none was skipped.
+struct Found {
+    start: usize,
+    end: usize,
+    skipped: usize,
+    exact: bool,
+}
+
+/// Matches the words `ours` in `theirs` from `start`.
+fn match_from(ours: &[String], theirs: &[String], start: usize) -> Option<Found> {
+    let mut at = start;
+    let (mut skipped, mut exact) = (0, true);
+    for (i, word) in ours.iter().enumerate() {
+        if i > 0 {
+            at += 1;
+            while skipped < MAX_SKIPPED
+                && theirs
+                    .get(at)
+                    .is_some_and(|w| !same_word(w, word) && SKIPPABLE.contains(&w.as_str()))
+            {
+                skipped += 1;
+                at += 1;
+            }
+        }
+        let theirs_word = theirs.get(at)?;
+        if !same_word(theirs_word, word) {
+            return None;
+        }
+        exact &= theirs_word == word;
+    }
+    Some(Found {
+        start,
+        end: at,
+        skipped,
+        exact: exact && skipped == 0,
+    })
+}
+
+/// The same word, perhaps inflected otherwise ("machine", "machines"; "attack", "attacked").
+fn same_word(a: &str, b: &str) -> bool {
+    a == b
+        || a.strip_suffix('s') == Some(b)
+        || b.strip_suffix('s') == Some(a)
+        || (a.chars().count() > 4 && b.chars().count() > 4 && stem(a) == stem(b))
+}
+
+/// Byte ranges of the words of `text`: letters and digits, with the hyphens and apostrophes
+/// inside a word.
+fn word_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut end = 0;
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            start.get_or_insert(i);
+            end = i + c.len_utf8();
+        } else if start.is_some() && (c == '-' || c == '\'' || c == '’') {
+            continue;
+        } else if let Some(s) = start.take() {
+            out.push((s, end));
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, end));
+    }
+    out
+}
+
 /// The percentages of `text`: each number written with "%", "percent" or "per cent", and the
 /// words that write it ("60%", "60 percent").
 fn percentages(text: &str) -> Vec<(String, String)> {
@@ -248,6 +372,47 @@ mod tests {
             "To dislodge Ukrainian forces [1]."
         );
         assert_eq!(gerund_as_written("Today", evidence), "Today");
+    }
+
+    #[test]
+    fn a_phrase_is_given_as_the_evidence_writes_it() {
+        let evidence = "The best, worst and average case complexity refer to three different \
+                        ways of measuring the time complexity; Turing machines are one model.";
+        assert_eq!(
+            phrase_as_written("Best, worst, average", evidence),
+            "Best, worst and average"
+        );
+        assert_eq!(
+            phrase_as_written("Turing machine.", evidence),
+            "Turing machines."
+        );
+        assert_eq!(
+            phrase_as_written(
+                "the Port Los Angeles",
+                "the Port of Los Angeles handles most"
+            ),
+            "the Port of Los Angeles"
+        );
+        // Already as written (whatever the case), or not there in order: unchanged.
+        for unchanged in [
+            "Turing machines",
+            "worst and average",
+            "Average, worst",
+            "Turing models",
+            "Best, a worst",
+            "",
+        ] {
+            assert_eq!(phrase_as_written(unchanged, evidence), unchanged);
+        }
+        // Two words of `and`/`the`/`of` at most are skipped.
+        assert_eq!(
+            phrase_as_written("cats dogs", "cats and the other dogs; cats and the dogs"),
+            "cats and the dogs"
+        );
+        assert_eq!(
+            phrase_as_written("cats dogs", "cats and of the dogs"),
+            "cats dogs"
+        );
     }
 
     #[test]
