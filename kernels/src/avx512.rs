@@ -106,6 +106,12 @@ fn kernel<const R: usize, const T: usize, const W: usize, const NIB: bool, const
             }
         }
         for b in s * group..(s + 1) * group {
+            if R < WIDE_MR {
+                // Few rows (decode, drafted tokens): the weights stream from memory.
+                for j in 0..T {
+                    w.prefetch_ahead(t0 + j, b);
+                }
+            }
             let mut arow: [&[i8]; R] = [&[]; R];
             for i in 0..R {
                 let row = (r0 + i) * nb + b;

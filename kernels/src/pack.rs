@@ -64,6 +64,10 @@ impl Format {
     }
 }
 
+/// How far ahead of the block a few-row kernel reads it prefetches
+/// ([`PackedMatrix::prefetch_ahead`]): 4 kB, about 13 nibble blocks. A 1.5B decode step: 17.0–20.7
+/// → 19.7–22.0 tok/s (docs/benchmarks/2026-12-07-decode-prefetch.md).
+pub(crate) const PREFETCH_AHEAD: usize = 4096;
 /// Bytes per int8 tile block: the values, then `NR` f16 scales.
 pub(crate) const BLOCK_STRIDE: usize = TILE_BYTES + 2 * NR;
 /// Bytes of the nibbles of one tile block.
@@ -142,6 +146,37 @@ impl PackedMatrix {
             format,
             data: vec![0; n.div_ceil(NR) * nb * format.block_stride()],
         }
+    }
+
+    /// Asks the CPU to bring into cache the bytes [`PREFETCH_AHEAD`] past the start of tile
+    /// `t`, block `b` (as many as a block holds): a decode step reads each weight once, from
+    /// memory, in short runs (a tile pair at a time, a few kB each), too short for the
+    /// hardware's own prefetcher to get ahead.
+    #[inline(always)]
+    pub(crate) fn prefetch_ahead(&self, t: usize, b: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let bytes = if self.group == 1 {
+                self.format.block_stride()
+            } else {
+                TILE_BYTES
+            };
+            let at = self
+                .data
+                .as_ptr()
+                .wrapping_add(self.block_base(t, b) + PREFETCH_AHEAD);
+            for line in (0..bytes).step_by(64) {
+                // SAFETY: a prefetch is a hint: it reads nothing the program sees and does not
+                // fault, whatever the address (past the end of the data included).
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        at.wrapping_add(line).cast(),
+                    )
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (t, b);
     }
 
     /// Offset of tile `t`, block `b`.
