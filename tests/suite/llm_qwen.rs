@@ -148,22 +148,12 @@ fn follows_llama_cpp(engine: &mut Engine, fixture: &str, label: &str) {
             "prompt {n}: first token"
         );
         // Greedy text: the first tokens as llama.cpp's.
-        engine.clear_cache();
         let greedy = ids(&row["greedy_ids"]);
         let params = GenerateParams {
             max_tokens: GREEDY_PREFIX,
             ..GenerateParams::default()
         };
-        engine
-            .generate_from_ids(
-                prompt.clone(),
-                &params,
-                Instant::now(),
-                &mut |_| {},
-                &|| false,
-            )
-            .expect("generate");
-        let ours = engine.last_completion_ids().to_vec();
+        let ours = completion(engine, &prompt, &params);
         let theirs: Vec<u32> = greedy
             .iter()
             .copied()
@@ -280,17 +270,7 @@ fn a_likely_reply_is_taken_from_its_probability_on() {
             }),
             ..GenerateParams::default()
         };
-        engine.clear_cache();
-        engine
-            .generate_from_ids(
-                prompt.clone(),
-                &params,
-                Instant::now(),
-                &mut |_| {},
-                &|| false,
-            )
-            .expect("generate");
-        let ids = engine.last_completion_ids().to_vec();
+        let ids = completion(&mut engine, &prompt, &params);
         engine.tokenizer().decode(&ids).unwrap_or_default()
     };
     let plain = reply(None);
@@ -301,4 +281,19 @@ fn a_likely_reply_is_taken_from_its_probability_on() {
     );
     assert_eq!(reply(Some(p_not * 1.01)), plain);
     assert_eq!(reply(Some(p_not * 0.99)).trim(), "not stated", "at {p_not}");
+}
+
+/// The completion's ids for `prompt` under `params`, generated from an empty cache.
+fn completion(engine: &mut Engine, prompt: &[u32], params: &GenerateParams) -> Vec<u32> {
+    engine.clear_cache();
+    engine
+        .generate_from_ids(
+            prompt.to_vec(),
+            params,
+            Instant::now(),
+            &mut |_| {},
+            &|| false,
+        )
+        .expect("generate");
+    engine.last_completion_ids().to_vec()
 }
