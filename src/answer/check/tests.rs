@@ -237,3 +237,20 @@ fn a_when_answer_giving_no_time_is_the_readers_not_stated() {
     );
     assert!(!c.reader_declined, "{c:?}");
 }
+
+#[test]
+fn a_phrase_readers_answer_is_given_as_its_evidence_writes_it() {
+    let cases = vec![ev(
+        1,
+        "Best, worst and average case complexity are the three ways of measuring it.",
+    )];
+    let q = "What are the three ways of measuring case complexity?";
+    let phrase = check_with("Best, worst, average", q, &cases, 1, true);
+    assert_eq!(phrase.text, "Best, worst and average [1].", "{phrase:?}");
+    // A sentence reader's answer is its own sentence.
+    let sentence = check_with("Best, worst, average.", q, &cases, 1, false);
+    assert!(
+        sentence.text.starts_with("Best, worst, average"),
+        "{sentence:?}"
+    );
+}
