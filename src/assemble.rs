@@ -181,7 +181,16 @@ impl Config {
                 worker,
             } => {
                 let path = self.model_path(model.as_deref(), progress)?;
-                Ok(load_model(&path, engine, worker.clone())?)
+                let loaded = load_model(&path, engine, worker.clone())?;
+                let kernel = crate::llm::kernels::Kernel::selected();
+                if slow_here(kernel, loaded.name()) {
+                    tracing::warn!(
+                        "{} runs on the {kernel:?} kernel here (no AVX-512): on two such cores an answer takes \
+                         2-3 s; `--model qwen2.5-coder-0.5b` answers in under 1 s (README, \"Choosing a reader\")",
+                        loaded.name()
+                    );
+                }
+                Ok(loaded)
             }
         }
     }
@@ -281,6 +290,14 @@ pub fn assemble(
     })
 }
 
+/// Whether a reader is slow on `kernel`: one of a billion parameters or more without
+/// AVX-512, about four times slower than with it
+/// ([figures](../docs/benchmarks/2026-12-07-avx2-host.md)).
+fn slow_here(kernel: crate::llm::kernels::Kernel, model_name: &str) -> bool {
+    use crate::llm::kernels::Kernel;
+    matches!(kernel, Kernel::Avx2 | Kernel::Portable) && crate::answer::billion_or_more(model_name)
+}
+
 /// The index `ama index` built in `data`, opened without writing; a warning when the corpus
 /// folder has changed since.
 fn open_built_index(corpus: &Path, data: &Path) -> Result<SearchIndex, AssembleError> {
@@ -296,4 +313,24 @@ fn open_built_index(corpus: &Path, data: &Path) -> Result<SearchIndex, AssembleE
         );
     }
     Ok(opened)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slow_here;
+    use crate::llm::kernels::Kernel;
+
+    #[test]
+    fn a_billion_parameter_reader_is_slow_only_without_avx512() {
+        let big = "qwen2.5-coder-1.5b-instruct-q4_k_m";
+        assert!(slow_here(Kernel::Avx2, big));
+        assert!(slow_here(Kernel::Portable, big));
+        assert!(!slow_here(Kernel::Avx512Vnni, big));
+        assert!(!slow_here(Kernel::Amx, big));
+        assert!(!slow_here(
+            Kernel::Avx2,
+            "qwen2.5-coder-0.5b-instruct-q4_k_m"
+        ));
+        assert!(!slow_here(Kernel::Avx2, "SmolLM2-135M-Instruct.Q4_1"));
+    }
 }

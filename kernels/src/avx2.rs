@@ -208,7 +208,7 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
 
 /// Byte `i` of the result is `value` where bit `i` of `bits` is set, else 0.
 #[target_feature(enable = "avx2")]
-fn spread_bits(bits: u32, value: __m256i) -> __m256i {
+pub(crate) fn spread_bits(bits: u32, value: __m256i) -> __m256i {
     // Byte `i` takes byte `i / 8` of `bits` (the shuffle works within each 16-byte lane, and
     // both lanes hold the same four bytes), then keeps bit `i % 8`.
     let which = _mm256_setr_epi8(

@@ -214,7 +214,7 @@ pub fn matmul_with(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    if widen::widens(w, m) {
+    if widen::widens(kernel, w, m) {
         return widen::matmul(kernel, x, m, w, out);
     }
     let pool = candle_core::utils::barrier_pool();

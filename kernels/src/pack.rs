@@ -102,8 +102,8 @@ impl PackedMatrix {
         }
     }
 
-    /// An empty wide int8 matrix, for [`Self::reshape_wide`] to size: the tiles a prompt
-    /// matmul widens from nibbles (`widen`), one pair at a time.
+    /// An empty int8 matrix, for [`Self::reshape_int8`] to size: the tiles a prompt matmul
+    /// widens from nibbles (`widen`), one pair at a time.
     pub(crate) fn wide_scratch() -> Self {
         Self {
             n: 0,
@@ -115,23 +115,24 @@ impl PackedMatrix {
         }
     }
 
-    /// Makes this a wide int8 `n × k` matrix (`k` a multiple of 256) whose bytes are left to
-    /// the caller to write, every one of them; the buffer is reused.
-    pub(crate) fn reshape_wide(&mut self, n: usize, k: usize) {
+    /// Makes this an int8 `n × k` matrix with `group` blocks per scale (1, or [`WIDE`] when
+    /// `k` is a multiple of 256) whose bytes are left to the caller to write, every one of
+    /// them; the buffer is reused.
+    pub(crate) fn reshape_int8(&mut self, n: usize, k: usize, group: usize) {
         self.n = n;
         self.k = k;
-        self.nb = k.div_ceil(QK * WIDE) * WIDE;
-        self.group = WIDE;
+        self.nb = k.div_ceil(QK * group) * group;
+        self.group = group;
         self.format = Format::Int8;
-        let bytes = n.div_ceil(NR) * (self.nb / WIDE) * (WIDE * TILE_BYTES + 2 * NR);
+        let bytes = n.div_ceil(NR) * (self.nb / group) * (group * TILE_BYTES + 2 * NR);
         self.data.resize(bytes, 128);
     }
 
-    /// The bytes of tile `t`, scale group `s` of a wide int8 matrix: the values of its
-    /// [`WIDE`] blocks, then the `NR` f16 scales.
-    pub(crate) fn wide_group_mut(&mut self, t: usize, s: usize) -> &mut [u8] {
+    /// The bytes of tile `t`, scale group `s` of an int8 matrix: the values of its `group`
+    /// blocks, then the `NR` f16 scales.
+    pub(crate) fn int8_group_mut(&mut self, t: usize, s: usize) -> &mut [u8] {
         let base = self.group_base(t, s);
-        let end = (base + WIDE * TILE_BYTES + 2 * NR).min(self.data.len());
+        let end = (base + self.group * TILE_BYTES + 2 * NR).min(self.data.len());
         &mut self.data[base.min(end)..end]
     }
 

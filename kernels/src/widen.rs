@@ -7,7 +7,8 @@
 //! bytes), and the wide int8 kernel runs every prompt row against that pair while it sits in
 //! cache. Widening costs a few operations per weight, once per matmul; the rows then sum 256
 //! products in int32 per scale instead of 32. The output columns are split between threads
-//! (each widens its own tiles once).
+//! (each widens its own tiles once). On AVX2, five-bit weights widen too, exactly, to int8
+//! with their own per-32 scales ([`five`]).
 use std::ops::Range;
 
 use super::{run, Format, Kernel, KernelError, PackedMatrix, QuantizedRows, NR, QK, WIDE};
@@ -16,9 +17,26 @@ use super::{run, Format, Kernel, KernelError, PackedMatrix, QuantizedRows, NR, Q
 /// them as they are (a decode step, a short continuation).
 pub const WIDEN_MIN_ROWS: usize = 16;
 
-/// Whether a matmul of `m` rows on `w` goes through widening.
-pub(crate) fn widens(w: &PackedMatrix, m: usize) -> bool {
-    w.format() == Format::Nib4 && w.nb().is_multiple_of(WIDE) && m >= WIDEN_MIN_ROWS
+/// Whether a matmul of `m` rows on `w` by `kernel` goes through widening: four-bit weights
+/// on every kernel, five-bit ones on AVX2 ([`five`]; the AVX-512 kernels take them as they
+/// are).
+pub(crate) fn widens(kernel: Kernel, w: &PackedMatrix, m: usize) -> bool {
+    m >= WIDEN_MIN_ROWS
+        && match w.format() {
+            Format::Nib4 => w.nb().is_multiple_of(WIDE),
+            Format::Nib5 => kernel == Kernel::Avx2,
+            Format::Int8 => false,
+        }
+}
+
+/// Blocks per scale of `w` widened: one scale per 256 k for four-bit weights, the file's
+/// own per 32 for five-bit ones.
+fn widened_group(w: &PackedMatrix) -> usize {
+    if w.format() == Format::Nib5 {
+        1
+    } else {
+        WIDE
+    }
 }
 
 /// `out (m × n) = x (m × k) · wᵀ` for nibble weights `w` ([`widens`]).
@@ -30,7 +48,7 @@ pub(crate) fn matmul(
     out: &mut [f32],
 ) -> Result<(), KernelError> {
     // Both threads quantise, then each widens its own tiles, once.
-    let a = QuantizedRows::quantize_parallel(x, m, w.k(), WIDE)?;
+    let a = QuantizedRows::quantize_parallel(x, m, w.k(), widened_group(w))?;
     super::by_columns(m, w.n(), w.n_tiles(), out, |tiles, local| {
         multiply_tiles(kernel, &a, m, w, tiles, local)
     });
@@ -90,11 +108,19 @@ fn widen_tiles_with(
     #[cfg(target_arch = "x86_64")]
     let lookup = lookup && vbmi::available();
     let n = (tiles.end * NR).min(w.n()) - tiles.start * NR;
-    dst.reshape_wide(n, w.k());
+    dst.reshape_int8(n, w.k(), widened_group(w));
+    if w.format() == Format::Nib5 {
+        for (i, t) in tiles.enumerate() {
+            for b in 0..w.nb() {
+                five::widen_block(kernel, w, t, b, dst.int8_group_mut(i, b));
+            }
+        }
+        return;
+    }
     let groups = w.nb() / WIDE;
     for (i, t) in tiles.enumerate() {
         for s in 0..groups {
-            let out = dst.wide_group_mut(i, s);
+            let out = dst.int8_group_mut(i, s);
             match kernel {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the kernel is one of `Kernel::available()` (checked by `matmul_with`,
@@ -283,6 +309,7 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod five;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(target_arch = "x86_64")]

@@ -208,7 +208,7 @@ impl AnswerConfig {
 }
 
 /// Whether a model's name states a billion parameters or more.
-fn billion_or_more(name: &str) -> bool {
+pub(crate) fn billion_or_more(name: &str) -> bool {
     billions(name).is_some_and(|b| b >= 1.0)
 }
 

@@ -43,6 +43,7 @@ pub(crate) mod testing;
 pub use answerer::Answerer;
 pub use budget::RetrievalBudget;
 pub use compose::{compose, degraded};
+pub(crate) use config::billion_or_more;
 pub use config::{settings_lines, AnswerConfig, ConfigError};
 pub use draft::Draft;
 pub use evidence::Evidence;
