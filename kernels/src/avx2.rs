@@ -68,9 +68,14 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
     let low4 = _mm256_set1_epi8(0x0f);
     let sixteen = _mm256_set1_epi8(0x10);
     let mut accf = [[_mm256_setzero_ps(); 2]; R];
+    // Few rows (decode, drafted tokens): the weights stream from memory.
+    let streaming = rows.end - rows.start < crate::WIDEN_MIN_ROWS;
     for s in 0..ng {
         let mut acci = [[_mm256_setzero_si256(); 2]; R];
         for b in s * group..(s + 1) * group {
+            if streaming {
+                w.prefetch_ahead(t, b);
+            }
             let mut arow: [&[i8]; R] = [&[]; R];
             for i in 0..R {
                 let row = (r0 + i) * nb + b;
