@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use ama::assemble::{Config, ModelSource};
 use ama::fetch;
-use ama::llm::llama::DensePrefill;
 use ama::llm::{
     load_model, ChatMessage, Engine, EngineOptions, GenEvent, GenerateParams, RemoteOptions,
     WeightsMode, WorkerOptions,
@@ -38,14 +37,6 @@ pub enum WeightsArg {
     Q4_0,
 }
 
-/// Dense weights for multi-token prefill.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DenseArg {
-    F32,
-    F16,
-    Off,
-}
-
 #[derive(Debug, Args)]
 pub struct ModelArgs {
     /// A model by name (qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, smollm2, gemma3-270m: fetched
@@ -56,8 +47,6 @@ pub struct ModelArgs {
     pub model: Option<String>,
     #[arg(long, value_enum, default_value = "shipped")]
     pub weights: WeightsArg,
-    #[arg(long, value_enum, default_value = "off")]
-    pub dense: DenseArg,
     /// Largest context length to use.
     #[arg(long, default_value_t = 4096)]
     pub max_context: usize,
@@ -126,11 +115,6 @@ impl ModelArgs {
                 WeightsArg::Q8_0 => WeightsMode::Requantize(GgmlDType::Q8_0),
                 WeightsArg::Q4_0 => WeightsMode::Requantize(GgmlDType::Q4_0),
                 WeightsArg::Shipped => WeightsMode::AsShipped,
-            },
-            dense_prefill: match self.dense {
-                DenseArg::F32 => DensePrefill::F32,
-                DenseArg::F16 => DensePrefill::F16,
-                DenseArg::Off => DensePrefill::Off,
             },
             max_context: self.max_context,
             ..EngineOptions::default()
@@ -338,7 +322,6 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
             .collect::<Vec<_>>(),
         "model": engine.name(),
         "weights": format!("{:?}", args.model.weights).to_lowercase(),
-        "dense_prefill": format!("{:?}", args.model.dense).to_lowercase(),
         "prompt_tokens": args.prompt_tokens,
         "gen_tokens": args.gen_tokens,
         "runs": args.runs,
@@ -356,10 +339,9 @@ pub fn bench_llm(args: BenchLlmArgs) -> anyhow::Result<()> {
         println!("{report}");
     } else {
         println!(
-            "model {} ({} weights, dense prefill {}, {} kernel), {} prompt + {} generated tokens, median of {} runs, {} threads",
+            "model {} ({} weights, {} kernel), {} prompt + {} generated tokens, median of {} runs, {} threads",
             report["model"].as_str().unwrap_or_default(),
             report["weights"].as_str().unwrap_or_default(),
-            report["dense_prefill"].as_str().unwrap_or_default(),
             report["kernel"].as_str().unwrap_or_default(),
             args.prompt_tokens,
             args.gen_tokens,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::gguf::{self, GgufFile};
-use super::llama::{self, DensePrefill};
+use super::llama;
 use super::model::Model;
 use super::template::{ChatTemplate, END_OF_TURN_MARKERS};
 use super::tokenizer::GgufTokenizer;
@@ -100,12 +100,7 @@ impl Engine {
                 file = requantized;
             }
         }
-        let dense = if is_llama {
-            opts.dense_prefill
-        } else {
-            DensePrefill::Off
-        };
-        let model = Model::load(file, dense, opts.max_context)?;
+        let model = Model::load(file, opts.max_context)?;
         let mut stop_ids: HashSet<u32> = (0..tokenizer.vocab_size() as u32)
             .filter(|&id| tokenizer.is_control(id))
             .collect();

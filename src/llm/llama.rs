@@ -7,8 +7,8 @@
 //!   with the previous one (system prompt, earlier turns) reuses its keys and values;
 //! - fused Q/K/V and gate/up projections (one matmul dispatch instead of three or two);
 //! - every projection on our int8 kernels ([`super::kernels`]): weights repacked at load,
-//!   activations quantised once per matmul (optional dense f32/f16 copies for multi-row
-//!   matmuls remain for comparison: candle's f32 gemm is slower than the VNNI kernel);
+//!   activations quantised once per matmul (candle's dense f32 gemm was slower on every host
+//!   measured);
 //! - grouped-query attention without copying K/V per query head;
 //! - the output head on the last position only.
 use std::sync::Arc;
@@ -25,7 +25,6 @@ pub mod packed_cache;
 mod proj;
 pub use config::{LlamaConfig, RopeStyle, ARCHITECTURES};
 use packed_cache::PackedCache;
-pub use proj::DensePrefill;
 use proj::{Proj, Projections};
 
 struct Layer {
@@ -126,17 +125,16 @@ fn get(ct: &Content, r: &mut (impl std::io::Read + std::io::Seek), name: &str) -
 impl Llama {
     /// Loads the weights; with `cache` (the model file's path) the repacked matrices are read
     /// from the cache beside it when valid, and written there after a cold load
-    /// ([`packed_cache`]). Dense prefill copies need the file's tensors: no cache then.
+    /// ([`packed_cache`]).
     pub fn from_gguf<R: std::io::Read + std::io::Seek>(
         ct: &Content,
         r: &mut R,
-        dense: DensePrefill,
         max_context: usize,
         cache: Option<&std::path::Path>,
     ) -> Result<Self> {
-        let mut cache = match (dense, cache) {
-            (DensePrefill::Off, Some(model)) => PackedCache::open(model),
-            _ => PackedCache::none(),
+        let mut cache = match cache {
+            Some(model) => PackedCache::open(model),
+            None => PackedCache::none(),
         };
         let mut cfg = LlamaConfig::from_gguf(ct)?;
         cfg.context_length = cfg.context_length.min(max_context).max(1);
@@ -144,9 +142,9 @@ impl Llama {
         let output = match cache.take("output") {
             Some(mut m) if m.len() == 1 => Proj::from_packed(m.remove(0)),
             _ => match get(ct, r, "output.weight") {
-                Ok(w) => Proj::new(&w, DensePrefill::Off)?,
+                Ok(w) => Proj::new(&w)?,
                 // Tied embeddings (SmolLM2): the head is the embedding matrix.
-                Err(_) => Proj::new(&embed, DensePrefill::Off)?,
+                Err(_) => Proj::new(&embed)?,
             },
         };
         let norm = to_vec(&get(ct, r, "output_norm.weight")?.dequantize(&Device::Cpu)?)?;
@@ -174,7 +172,7 @@ impl Llama {
                     .iter()
                     .map(|t| get(ct, r, &format!("{p}.{t}.weight")))
                     .collect::<Result<Vec<_>>>()?;
-                Projections::new(ws, dense)
+                Projections::new(ws)
             };
             let qkv = matrices("qkv", &["attn_q", "attn_k", "attn_v"], r)?;
             let wo = matrices("attn_output", &["attn_output"], r)?;

@@ -5,7 +5,7 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_gemma3, quantized_phi3};
 
 use super::gguf::GgufFile;
-use super::llama::{DensePrefill, Llama};
+use super::llama::Llama;
 use super::LlmError;
 
 pub enum Network {
@@ -33,7 +33,7 @@ fn ctx_len(ct: &Content, arch: &str) -> Option<usize> {
 impl Model {
     /// Loads the weights of an opened GGUF. `max_context` caps the context length (memory of
     /// the KV cache grows with it).
-    pub fn load(file: GgufFile, dense: DensePrefill, max_context: usize) -> Result<Self, LlmError> {
+    pub fn load(file: GgufFile, max_context: usize) -> Result<Self, LlmError> {
         let arch = file.architecture();
         let GgufFile {
             path,
@@ -49,8 +49,7 @@ impl Model {
         let dev = Device::Cpu;
         let net = match arch.as_str() {
             "llama" | "qwen2" => Network::Llama(Box::new(
-                Llama::from_gguf(&content, &mut reader, dense, max_context, Some(&path))
-                    .map_err(err)?,
+                Llama::from_gguf(&content, &mut reader, max_context, Some(&path)).map_err(err)?,
             )),
             "gemma3" => Network::Gemma3(Box::new(
                 quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &dev)

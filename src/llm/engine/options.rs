@@ -1,8 +1,5 @@
-//! How an engine loads and runs a model: which weights, dense copies, context and prefill
-//! chunk.
+//! How an engine loads and runs a model: which weights, context and prefill chunk.
 use candle_core::quantized::GgmlDType;
-
-use crate::llm::llama::DensePrefill;
 
 /// Which weights run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +14,6 @@ pub enum WeightsMode {
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub weights: WeightsMode,
-    /// Dense copy of the weights for multi-token prefill (llama only).
-    pub dense_prefill: DensePrefill,
     /// Upper bound on the context length (the KV cache grows up to it).
     pub max_context: usize,
     /// Prompt tokens run per forward call (bounds attention memory; cancellation is checked
@@ -43,7 +38,6 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             weights: WeightsMode::AsShipped,
-            dense_prefill: DensePrefill::Off,
             max_context: 4096,
             prefill_chunk: 512,
         }

@@ -1,32 +1,17 @@
 //! Linear layers on our int8 kernels: weights repacked at load, same-shaped matrices fused
-//! into one (Q/K/V, gate/up), and optional dense copies for multi-row inputs.
+//! into one (Q/K/V, gate/up).
 use std::borrow::Cow;
 
-use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
-use candle_core::{Device, Module, Result, Tensor};
+use candle_core::quantized::{GgmlDType, QStorage, QTensor};
+use candle_core::{Device, Result};
 
 use crate::llm::kernels::{self, PackedMatrix};
 
-/// Which dense copy of the weights (if any) serves multi-row matmuls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DensePrefill {
-    /// Quantized weights for every matmul (least memory).
-    Off,
-    /// f32 copies (fastest prefill, ~4 bytes per weight).
-    F32,
-    /// f16 copies (half the memory of f32, slower).
-    F16,
-}
-
-/// A linear layer: weights repacked for our kernels ([`kernels`]), plus an optional dense copy
-/// for multi-row inputs (candle's f32 gemm; slower than the int8 kernels on AVX2/AVX-512).
+/// A linear layer: weights repacked for our kernels ([`kernels`]). (Candle's dense f32 gemm
+/// for prompts was measured slower on every host: docs/benchmarks/2026-12-07-avx2-host.md.)
 pub(super) struct Proj {
     packed: PackedMatrix,
-    dense: Option<QMatMul>,
 }
-
-/// Rows at or above which a dense copy, when loaded, is used.
-const DENSE_MIN_ROWS: usize = 12;
 
 /// Repacks a GGUF weight matrix for [`kernels::matmul`]: Q8_0 (int8), Q5_0 (five-bit), Q4_0
 /// and Q4_1 (nibbles) exactly; Q4_K as nibbles with each block of 32's scale and minimum in
@@ -75,24 +60,13 @@ fn dequantize_rows(bytes: &[u8], dtype: GgmlDType, rows: usize, k: usize) -> Res
 }
 
 impl Proj {
-    pub(super) fn new(w: &QTensor, dense: DensePrefill) -> Result<Self> {
-        let dense = match dense {
-            DensePrefill::Off => None,
-            DensePrefill::F32 => Some(QMatMul::Tensor(w.dequantize(&Device::Cpu)?)),
-            DensePrefill::F16 => Some(QMatMul::TensorF16(w.dequantize_f16(&Device::Cpu)?)),
-        };
-        Ok(Self {
-            packed: pack(w)?,
-            dense,
-        })
+    pub(super) fn new(w: &QTensor) -> Result<Self> {
+        Ok(Self { packed: pack(w)? })
     }
 
     /// A layer from matrices packed before (the cache beside the model).
     pub(super) fn from_packed(packed: PackedMatrix) -> Self {
-        Self {
-            packed,
-            dense: None,
-        }
+        Self { packed }
     }
 
     pub(super) fn matrix(&self) -> &PackedMatrix {
@@ -105,19 +79,8 @@ impl Proj {
 
     /// `out (m × n) = x (m × k) · wᵀ`.
     pub(super) fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) -> Result<()> {
-        match &self.dense {
-            Some(dense) if m >= DENSE_MIN_ROWS => {
-                let xt = Tensor::from_slice(x, (m, self.packed.k()), &Device::Cpu)?;
-                let y = dense.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
-                if y.len() != out.len() {
-                    candle_core::bail!("dense matmul: {} outputs for {}", y.len(), out.len())
-                }
-                out.copy_from_slice(&y);
-                Ok(())
-            }
-            _ => kernels::matmul(x, m, &self.packed, out)
-                .map_err(|e| candle_core::Error::Msg(format!("packed matmul: {e}"))),
-        }
+        kernels::matmul(x, m, &self.packed, out)
+            .map_err(|e| candle_core::Error::Msg(format!("packed matmul: {e}")))
     }
 }
 
@@ -151,16 +114,14 @@ pub(super) enum Projections {
 }
 
 impl Projections {
-    pub(super) fn new(ws: Vec<QTensor>, dense: DensePrefill) -> Result<Self> {
+    pub(super) fn new(ws: Vec<QTensor>) -> Result<Self> {
         if let [w] = ws.as_slice() {
-            return Ok(Self::Fused(Proj::new(w, dense)?));
+            return Ok(Self::Fused(Proj::new(w)?));
         }
         match fuse_rows(&ws)? {
-            Some(fused) => Ok(Self::Fused(Proj::new(&fused, dense)?)),
+            Some(fused) => Ok(Self::Fused(Proj::new(&fused)?)),
             None => Ok(Self::Separate(
-                ws.iter()
-                    .map(|w| Proj::new(w, dense))
-                    .collect::<Result<_>>()?,
+                ws.iter().map(Proj::new).collect::<Result<_>>()?,
             )),
         }
     }

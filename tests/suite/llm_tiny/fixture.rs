@@ -2,7 +2,6 @@
 //! the tests themselves, and the engine options they load it with.
 use std::path::{Path, PathBuf};
 
-use ama::llm::llama::DensePrefill;
 use ama::llm::{EngineOptions, WeightsMode};
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -142,10 +141,9 @@ pub(super) fn tiny(dir: &Path, slow: bool) -> PathBuf {
     path
 }
 
-pub(super) fn opts(weights: WeightsMode, dense: DensePrefill) -> EngineOptions {
+pub(super) fn opts(weights: WeightsMode) -> EngineOptions {
     EngineOptions {
         weights,
-        dense_prefill: dense,
         max_context: 4096,
         prefill_chunk: 16,
     }

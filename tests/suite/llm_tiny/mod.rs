@@ -1,5 +1,5 @@
 //! Fast engine tests on a tiny random-weights llama GGUF written by the test itself: loading,
-//! requantisation cache, dense prefill, streaming, context limits, and clear errors for bad
+//! requantisation cache, streaming, context limits, and clear errors for bad
 //! model files. No download needed.
 //!
 //! - `fixture`: the tiny GGUF and the engine options;

@@ -1,6 +1,5 @@
 //! The worker thread serving the tiny model: generations in turn, and its stream read from
 //! async code.
-use ama::llm::llama::DensePrefill;
 use ama::llm::{load_model, ChatMessage, FinishReason, GenerateParams, WeightsMode, WorkerOptions};
 
 use super::fixture::{opts, tiny};
@@ -11,7 +10,7 @@ fn worker_serves_the_tiny_model() {
     let path = tiny(dir.path(), false);
     let model = load_model(
         &path,
-        &opts(WeightsMode::AsShipped, DensePrefill::Off),
+        &opts(WeightsMode::AsShipped),
         WorkerOptions::default(),
     )
     .unwrap();
@@ -54,12 +53,7 @@ fn stream_is_usable_from_async_code() {
         queue_capacity: 1,
         stream_buffer: 1,
     };
-    let model = load_model(
-        &path,
-        &opts(WeightsMode::AsShipped, DensePrefill::Off),
-        worker,
-    )
-    .unwrap();
+    let model = load_model(&path, &opts(WeightsMode::AsShipped), worker).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
