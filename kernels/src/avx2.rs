@@ -66,7 +66,6 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
     let ones = _mm256_set1_epi16(1);
     let flip = _mm256_set1_epi8(-128);
     let low4 = _mm256_set1_epi8(0x0f);
-    let sixteen = _mm256_set1_epi8(0x10);
     let mut accf = [[_mm256_setzero_ps(); 2]; R];
     // Few rows (decode, drafted tokens): the weights stream from memory.
     let streaming = rows.end - rows.start < crate::WIDEN_MIN_ROWS;
@@ -90,22 +89,14 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
                         // SAFETY: `wt` holds 256 bytes; `v·64 + h·32 + 32 ≤ 256`.
                         let raw =
                             unsafe { _mm256_loadu_si256(wt.as_ptr().add(v * 64 + h * 32).cast()) };
-                        lo[h] = _mm256_and_si256(raw, low4);
-                        hi[h] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-                        if HIGH {
-                            let high = w.tile_high_bits(t, b);
-                            let bits = |word: usize| {
-                                let at = word * 8 + h * 4;
-                                u32::from_le_bytes([
-                                    high[at],
-                                    high[at + 1],
-                                    high[at + 2],
-                                    high[at + 3],
-                                ])
-                            };
-                            lo[h] = _mm256_or_si256(lo[h], spread_bits(bits(2 * v), sixteen));
-                            hi[h] = _mm256_or_si256(hi[h], spread_bits(bits(2 * v + 1), sixteen));
-                        }
+                        [lo[h], hi[h]] = if HIGH {
+                            five_bit_values(raw, w.tile_high_bits(t, b), v, h)
+                        } else {
+                            [
+                                _mm256_and_si256(raw, low4),
+                                _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4),
+                            ]
+                        };
                     }
                     for i in 0..R {
                         let (ql, qh) =
@@ -211,9 +202,33 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
     store_block::<R, NR>(&res, r0, rows, t, w.n(), out, ldo, col0);
 }
 
+/// The five-bit values of 32 stored bytes `raw` of a five-bit tile (half `h` of its nibble
+/// vector `v`): the low nibbles with their high bits from plane `2v` of `high`, the high
+/// nibbles with plane `2v + 1` (the tile's high bits, [`PackedMatrix::tile_high_bits`]).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) fn five_bit_values(raw: __m256i, high: &[u8], v: usize, h: usize) -> [__m256i; 2] {
+    let low4 = _mm256_set1_epi8(0x0f);
+    let sixteen = _mm256_set1_epi8(0x10);
+    let bits = |plane: usize| {
+        let at = plane * 8 + h * 4;
+        u32::from_le_bytes([high[at], high[at + 1], high[at + 2], high[at + 3]])
+    };
+    [
+        _mm256_or_si256(
+            _mm256_and_si256(raw, low4),
+            spread_bits(bits(2 * v), sixteen),
+        ),
+        _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4),
+            spread_bits(bits(2 * v + 1), sixteen),
+        ),
+    ]
+}
+
 /// Byte `i` of the result is `value` where bit `i` of `bits` is set, else 0.
 #[target_feature(enable = "avx2")]
-pub(crate) fn spread_bits(bits: u32, value: __m256i) -> __m256i {
+fn spread_bits(bits: u32, value: __m256i) -> __m256i {
     // Byte `i` takes byte `i / 8` of `bits` (the shuffle works within each 16-byte lane, and
     // both lanes hold the same four bytes), then keeps bit `i % 8`.
     let which = _mm256_setr_epi8(

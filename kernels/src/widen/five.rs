@@ -42,25 +42,12 @@ pub(super) fn widen_block(kernel: Kernel, w: &PackedMatrix, t: usize, b: usize, 
 fn widen_block_avx2(w: &PackedMatrix, t: usize, b: usize, out: &mut [u8]) {
     use std::arch::x86_64::*;
     let (nib, high) = (w.tile_nibbles(t, b), w.tile_high_bits(t, b));
-    let low4 = _mm256_set1_epi8(0x0f);
-    let sixteen = _mm256_set1_epi8(0x10);
     let offset = _mm256_set1_epi8(OFFSET as i8);
     for v in 0..NIB_BYTES / 64 {
         for h in 0..2 {
             // SAFETY: `nib` holds NIB_BYTES bytes; `64v + 32h + 32 ≤ NIB_BYTES`.
             let raw = unsafe { _mm256_loadu_si256(nib.as_ptr().add(64 * v + 32 * h).cast()) };
-            let bits = |word: usize| {
-                let at = word * 8 + h * 4;
-                u32::from_le_bytes([high[at], high[at + 1], high[at + 2], high[at + 3]])
-            };
-            let lo = _mm256_or_si256(
-                _mm256_and_si256(raw, low4),
-                crate::avx2::spread_bits(bits(2 * v), sixteen),
-            );
-            let hi = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4),
-                crate::avx2::spread_bits(bits(2 * v + 1), sixteen),
-            );
+            let [lo, hi] = crate::avx2::five_bit_values(raw, high, v, h);
             for (g, q) in [(v, lo), (4 + v, hi)] {
                 let at = g * NR * 4 + 32 * h;
                 // SAFETY: `at + 32 ≤ TILE_BYTES ≤ out.len()` (checked by the caller).
