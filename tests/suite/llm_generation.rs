@@ -171,7 +171,7 @@ fn generate(
 
 #[test]
 fn greedy_is_deterministic_follows_llama_cpp_and_stops_at_end_of_turn() {
-    let mut engine = harness::shared_engine(&Q8_QUANT_PREFILL, &Q8_ENGINE);
+    let mut engine = harness::shared_engine(&SHIPPED, &SHIPPED_ENGINE);
     let r = &references()[0]; // "What is the capital of France?" → "The capital of France is Paris."
     let params = GenerateParams {
         max_tokens: 40,
