@@ -89,7 +89,9 @@ settings! {
     /// See `passage_below_coverage`: the best cosine between the question and a retrieved
     /// sentence below which the best sentences do not hold its meaning. 0.65 (with the two
     /// passages below, against 0.6 and one: own words 0.617 → 0.667 right, SQuAD unchanged
-    /// within a question; docs/benchmarks/2026-12-07-two-passages.md).
+    /// within a question; docs/benchmarks/2026-12-07-two-passages.md). From it on, too, a
+    /// yes-or-no question the reader answers "not stated" is answered with the best sentence,
+    /// quoted, instead of declined (docs/benchmarks/2026-12-07-yes-no-questions.md).
     passage_below_similarity: f32 = 0.65,
     /// How many of the best retrieved passages the reader reads whole then (see
     /// `passage_below_coverage`): 2, since a reader's own words often rank the passage that

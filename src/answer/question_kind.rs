@@ -66,6 +66,58 @@ pub fn asks_for(question: &str) -> Option<Asked> {
     }
 }
 
+/// Whether a question asks for yes or no: it opens with an auxiliary or modal verb ("Is…",
+/// "Did…", "Has…", "Can…"), after a leading "and"/"but"/"so" of a follow-up, and offers no
+/// alternatives ("Is it abstract or concrete?" asks for one of them: a phrase).
+pub fn is_yes_no(question: &str) -> bool {
+    const OPENERS: &[&str] = &[
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "can",
+        "could",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "may",
+        "might",
+        "must",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "hasn't",
+        "haven't",
+        "hadn't",
+        "can't",
+        "couldn't",
+        "won't",
+        "wouldn't",
+        "shouldn't",
+    ];
+    let words: Vec<String> = text::words(question)
+        .into_iter()
+        .map(|w| w.replace('’', "'"))
+        .collect();
+    let opening = words
+        .iter()
+        .position(|w| !matches!(w.as_str(), "and" | "but" | "so" | "then" | "also"));
+    opening.is_some_and(|i| OPENERS.contains(&words[i].as_str()))
+        && !words.iter().any(|w| w == "or")
+}
+
 /// Whether `span` names a year, a month or weekday, or a duration.
 pub fn is_time(span: &str) -> bool {
     const TIME_WORDS: &[&str] = &[
@@ -179,5 +231,17 @@ mod tests {
             Some(Asked::Quantity)
         );
         assert_eq!(asks_for("What did the Kremlin deploy?"), None);
+    }
+
+    #[test]
+    fn yes_or_no_questions_open_with_a_verb_and_offer_no_choice() {
+        assert!(is_yes_no("Is General Zaluzhny still the army chief?"));
+        assert!(is_yes_no("Did Ukraine get approval to strike Russia?"));
+        assert!(is_yes_no("And doesn’t Russia want Mariupol?"));
+        assert!(is_yes_no("Can BSkyB veto a channel?"));
+        assert!(!is_yes_no("Is the output simple or complex?"));
+        assert!(!is_yes_no("Who replaced Zaluzhny?"));
+        assert!(!is_yes_no("Island nations: which are named?"));
+        assert!(!is_yes_no(""));
     }
 }
