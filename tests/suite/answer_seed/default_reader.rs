@@ -111,6 +111,32 @@ fn seed_set_with(reader: (tempfile::TempDir, Arc<Retriever>, Arc<dyn LanguageMod
     );
     // Measured: 26 of 27 right with either (SmolLM2: 21).
     assert!(f.right + 2 >= f.answerable, "{}/{}", f.right, f.answerable);
+    yes_or_no_questions(&answerer);
+}
+
+/// Yes-or-no questions whose answer is "no": the reader replies "not stated" (or a bare
+/// "no" the check does not keep), and the flow answers with the sentence that settles it,
+/// quoted and cited, instead of declining (docs/benchmarks/2026-12-07-yes-no-questions.md).
+fn yes_or_no_questions(answerer: &Answerer) {
+    for (question, settles) in [
+        (
+            "Is the port of Mariupol negotiable for Russia?",
+            "Mariupol are non-negotiable",
+        ),
+        (
+            "Does the Donbas valley remain under Ukrainian control?",
+            "remains largely under Russian control",
+        ),
+    ] {
+        let r = answerer.ask(&AnswerRequest::new(question)).unwrap();
+        assert!(!r.declined, "{question}: {r:?}");
+        assert!(
+            r.citations.iter().any(|c| c.quote.contains(settles)),
+            "{question}: {} (draft {:?})",
+            r.answer,
+            r.draft
+        );
+    }
 }
 
 #[test]
