@@ -38,9 +38,7 @@ pub fn compose(config: &AnswerConfig, prepared: Prepared, draft: Draft) -> Answe
             let settled_by_quote = checked.fallback
                 && !checked.text.is_empty()
                 && question_kind::is_yes_no(&prepared.question)
-                && prepared
-                    .similarity
-                    .is_some_and(|s| s >= config.passage_below_similarity);
+                && config.best_sentence_holds_meaning(prepared.similarity);
             if checked.reader_declined && config.reader_declines && !settled_by_quote {
                 decline = Some(READER_DECLINE.to_string());
                 (DECLINE_TEXT.to_string(), Vec::new(), false, false)

@@ -180,6 +180,13 @@ impl AnswerConfig {
         }
     }
 
+    /// Whether the best retrieved sentence holds the question's meaning: its cosine with the
+    /// question (`similarity`, with sentence vectors) reaches `passage_below_similarity`.
+    /// Without vectors it never does.
+    pub fn best_sentence_holds_meaning(&self, similarity: Option<f32>) -> bool {
+        similarity.is_some_and(|s| s >= self.passage_below_similarity)
+    }
+
     /// Applies `key=value` assignments in order.
     pub fn apply<'a>(
         &mut self,

@@ -253,7 +253,7 @@ impl Retriever {
         // is read against the whole of the best retrieved passage: the answer is often the
         // sentence next to the one that matched, or in a passage whose topic matches as a
         // whole (its own vector) while no single sentence does.
-        let meaning_held = similarity.is_some_and(|s| s >= c.passage_below_similarity);
+        let meaning_held = c.best_sentence_holds_meaning(similarity);
         let (evidence, reading) = if sentence_coverage < c.passage_below_coverage && !meaning_held {
             let best: Vec<&SearchHit> = hits.iter().take(c.passages_read.max(1)).collect();
             evidence::with_passages(&self.index, evidence, read, &best)
