@@ -54,7 +54,9 @@ pub fn for_sentence<'a>(
 }
 
 /// Capitalised runs of words in a sentence: "General Syrsky", "North Korean", "Storm
-/// Shadows". A run at the start of the sentence counts only with two or more words.
+/// Shadows". A run at the start of the sentence counts only with two or more words, and its
+/// first word only when it is no function word ("When Sky Digital was launched …": "Sky
+/// Digital").
 pub fn entities(sentence: &str) -> Vec<String> {
     const NOT_NAMES: &[&str] = &[
         "The",
@@ -112,7 +114,8 @@ pub fn entities(sentence: &str) -> Vec<String> {
             .unwrap_or(word);
         let capital = word.chars().next().is_some_and(char::is_uppercase)
             && word.chars().count() > 1
-            && !NOT_NAMES.contains(&word);
+            && !NOT_NAMES.contains(&word)
+            && !(i == 0 && crate::text::is_stop_word(&word.to_lowercase()));
         if capital {
             if run.is_empty() {
                 run_starts_sentence = i == 0;
@@ -359,6 +362,11 @@ mod tests {
             vec!["Vladimir Putin"]
         );
         assert!(entities("Kyiv attacked.").is_empty());
+        // A sentence's opening function word is no part of the name after it.
+        assert_eq!(
+            entities("When Sky Digital was launched in 1998 the service used Astra 2A."),
+            vec!["Sky Digital", "Astra"]
+        );
     }
 
     #[test]

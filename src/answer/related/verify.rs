@@ -40,6 +40,9 @@ pub enum Rejection {
     WrongKind,
     AnsweredElsewhere,
     Misplaced,
+    NamesNothing,
+    AsksForSummary,
+    RepeatsQuestion,
 }
 
 impl Rejection {
@@ -63,6 +66,9 @@ impl Rejection {
             Rejection::WrongKind => "asks for another kind of answer than its span",
             Rejection::AnsweredElsewhere => "its answer cites another sentence than its source",
             Rejection::Misplaced => "places a name where its source does not",
+            Rejection::NamesNothing => "names nothing it is about (no name or number)",
+            Rejection::AsksForSummary => "asks for a summary, not a fact",
+            Rejection::RepeatsQuestion => "its answer mostly repeats the question",
         }
     }
 }
@@ -78,9 +84,33 @@ const QUESTION_OPENERS: &[&str] = &[
     "were", "do", "does", "did", "can", "could", "will", "would", "has", "have", "had", "should",
 ];
 
+/// What a question asks for when it asks for a summary rather than a fact: a reply in a
+/// phrase can only pick one part of it ("What are the key points about the U.S. involvement
+/// in Ukraine?" stored as "Kyiv's use of British, American, and soon French weaponry").
+const SUMMARY_REQUESTS: &[&str] = &[
+    "key points",
+    "main points",
+    "key aspects",
+    "main aspects",
+    "key takeaways",
+    "main idea",
+    "overview",
+    "summary",
+    "summarize",
+    "summarise",
+    "significance",
+    "implications",
+    "importance",
+];
+
 /// Why a question is not well-formed, if it is not: a question word or auxiliary first, ends
 /// with "?", 4–16 words, no "the text"/"the passage", no pronoun without its referent, no
-/// repeated phrase.
+/// repeated phrase, no request for a summary, and it names what it is about.
+///
+/// A suggestion is read away from the sentence it was made from (in an article's list, or
+/// after another answer), so it must say what it asks about: a name or a number. Made from
+/// one sentence, the model's question often leans on what came before it ("When was the
+/// target announced?", "Who launched the attacks?", "When did the service start?").
 pub fn well_formed(question: &str) -> Result<(), Rejection> {
     let q = question.trim();
     if !q.ends_with('?') || q.matches('?').count() != 1 {
@@ -119,7 +149,33 @@ pub fn well_formed(question: &str) -> Result<(), Rejection> {
     if unique.len() < bigrams.len() {
         return Err(Rejection::RepeatedPhrase);
     }
+    let spaced = format!(" {} ", words.join(" "));
+    if SUMMARY_REQUESTS
+        .iter()
+        .any(|r| spaced.contains(&format!(" {r} ")))
+    {
+        return Err(Rejection::AsksForSummary);
+    }
+    if text::facts(q).is_empty() {
+        return Err(Rejection::NamesNothing);
+    }
     Ok(())
+}
+
+/// Whether `answer` mostly repeats `question`: fewer than half of its content words (by
+/// stem) are new, or it has none. Such an answer tells the reader nothing the question did not ("Why might a
+/// company experience a loss of advertising revenue …?" → "Possible loss of advertising
+/// revenue"; "What was BSkyB's relationship with ITV Digital's free-to-air replacement,
+/// Freeview?" → "BSkyB joined ITV Digital's free-to-air replacement, Freeview").
+pub fn repeats_question(question: &str, answer: &str) -> bool {
+    let mut content: Vec<String> = Vec::new();
+    for w in text::words(&crate::answer::citations::without_citations(answer)) {
+        if !text::is_stop_word(&w) && !content.contains(&w) {
+            content.push(w);
+        }
+    }
+    let new = support::unsupported_words(&content.join(" "), &[question]).len();
+    content.is_empty() || new * 2 < content.len()
 }
 
 /// The first number, date or capitalised name in `question` that occurs nowhere in the
@@ -213,6 +269,9 @@ fn verify(
     // currently under Russian control?").
     if result.quoted_evidence {
         return Err(Rejection::NoDirectAnswer);
+    }
+    if repeats_question(&candidate.question, &result.answer) {
+        return Err(Rejection::RepeatsQuestion);
     }
     let claim = if about_span {
         None
@@ -460,6 +519,9 @@ fn verify_linked(
     }
     if result.quoted_evidence {
         return Err(Rejection::NoDirectAnswer);
+    }
+    if repeats_question(question, &result.answer) {
+        return Err(Rejection::RepeatsQuestion);
     }
     if !entailed(retriever, model, question, &result, None) {
         return Err(Rejection::NotEntailed);

@@ -153,43 +153,75 @@ fn the_seed_question_set_with_the_default_reader() {
     }
 }
 
-/// The faster reader's list for the seed article: 8 questions (at least 7 when the verified
-/// ones run out), most written by the reader,
-/// at most 2 generic templates, each of the reader's answered from the sentence it was made
-/// from and asking for the kind of answer its stored answer gives.
+/// The faster reader's list for the seed article: every suggestion the policy allows, at
+/// most 2 generic templates, each of the reader's well-formed, answered from the sentence it
+/// was made from and asking for the kind of answer its stored answer gives. How many the
+/// reader writes well depends on the kernel's rounding; measured on AVX2 (per-32 scales): 4
+/// of the reader's and 2 templates, its vaguer ones rejected ("What is the name of the
+/// superior force?", "What led to the latter's dismissal?").
 #[test]
 fn the_fast_reader_suggests_specific_questions_for_the_seed_article() {
     let _heavy = crate::common::heavy();
     let (_data, retriever, model) = fast_reader();
-    let store = shared_suggestions(&retriever, model.as_ref());
+    specific_suggestions_for_the_seed_article(
+        &retriever,
+        model.as_ref(),
+        related::rank::MIN_LIST,
+        2,
+    );
+}
+
+/// The default reader's list: full (8), at most 2 generic templates, most of it the reader's
+/// own questions (measured on AVX2: 6, with "Who launched the attacks using U.S. ATACMS and
+/// British Storm Shadows?" where the vague "Who launched the attacks?" was rejected).
+#[test]
+fn the_default_reader_suggests_specific_questions_for_the_seed_article() {
+    let _heavy = crate::common::heavy();
+    if let Some((_data, retriever, model)) = default_reader() {
+        specific_suggestions_for_the_seed_article(
+            &retriever,
+            model.as_ref(),
+            related::rank::ARTICLE_LIST,
+            5,
+        );
+    }
+}
+
+fn specific_suggestions_for_the_seed_article(
+    retriever: &Retriever,
+    model: &dyn LanguageModel,
+    min_list: usize,
+    min_written: usize,
+) {
+    let store = shared_suggestions(retriever, model);
     let article = &retriever.index().articles()[0];
     let list = store.for_article(&article.id, related::rank::ARTICLE_LIST);
     let questions: Vec<&str> = list.iter().map(|s| s.question.as_str()).collect();
     // The list is full, or holds every suggestion the policy allows (no two on a sentence
-    // or focus, at most two templates): how many the reader writes well depends on the
-    // kernel's rounding (per-256 scales on AVX-512: 4 written, 7 in all; per 32: 6, 8).
+    // or focus, at most two templates).
     let allowed = store.for_article(&article.id, usize::MAX).len();
     assert_eq!(
         list.len(),
         related::rank::ARTICLE_LIST.min(allowed),
         "{questions:#?}"
     );
-    assert!(
-        list.len() >= related::rank::ARTICLE_LIST - 1,
-        "{questions:#?}"
-    );
+    assert!(list.len() >= min_list, "{questions:#?}");
     let generic = list.iter().filter(|s| s.is_generic()).count();
     assert!(generic <= related::rank::MAX_GENERIC, "{questions:#?}");
-    let written = list
-        .iter()
-        .filter(|s| s.source == related::Source::Model)
-        .count();
-    // Measured: 4 on AVX-512 with per-256 scales, 6 with per-32 (the focus a template shares
-    // with a written question is a clash; two written questions from different sentences may
-    // share one). Other kernels round differently and the reader's questions differ a little.
-    assert!(written >= 4, "{questions:#?}");
+    let written = list.iter().filter(|s| s.source.is_written()).count();
+    assert!(written >= min_written, "{questions:#?}");
+    for s in &list {
+        // Each names what it asks about and asks for a fact.
+        assert_eq!(related::well_formed(&s.question), Ok(()), "{}", s.question);
+    }
     for s in list.iter().filter(|s| s.source == related::Source::Model) {
         assert!(!s.answer.declined, "{}", s.question);
+        assert!(
+            !related::verify::repeats_question(&s.question, &s.answer.answer),
+            "{} → {}",
+            s.question,
+            s.answer.answer
+        );
         // None places a name where its source does not ("… Mariupol in Russia?").
         let source = &article.text[s.sentence.clone()];
         assert_eq!(
