@@ -95,12 +95,11 @@ pub fn well_formed(question: &str) -> Result<(), Rejection> {
 /// replacement, Freeview?" → "BSkyB joined ITV Digital's free-to-air replacement,
 /// Freeview").
 pub fn repeats_question(question: &str, answer: &str) -> bool {
-    let mut content: Vec<String> = Vec::new();
-    for w in text::words(&crate::answer::citations::without_citations(answer)) {
-        if !text::is_stop_word(&w) && !content.contains(&w) {
-            content.push(w);
-        }
-    }
-    let new = support::unsupported_words(&content.join(" "), &[question]).len();
+    let answer = crate::answer::citations::without_citations(answer);
+    let content: HashSet<String> = text::words(&answer)
+        .into_iter()
+        .filter(|w| !text::is_stop_word(w))
+        .collect();
+    let new = support::unsupported_words(&answer, &[question]).len();
     content.is_empty() || new * 2 < content.len()
 }
