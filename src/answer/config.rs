@@ -78,13 +78,15 @@ settings! {
     /// Of those, how many the reader reads. Default 1 (SmolLM2 answered 0.616 right from one
     /// sentence, 0.548 from two); 2 for a phrase reader (three: 0.671 against 0.699 of 300).
     model_sentences: usize = 1,
-    /// The reader reads the whole passage holding the best sentence when the best sentences
-    /// hold neither the question's words (the best one less than this share of its weight)
+    /// The reader reads the best sentences, then the rest of the best retrieved passages
+    /// (`passages_read`), when the best sentences hold neither the question's words (the best one less than this share of its weight)
     /// nor, with sentence vectors, its meaning (see `passage_below_similarity`): a question in
     /// the reader's own words, whose answer is often the sentence next to the one that
-    /// matched. 0: never; 0.5 for a phrase reader of 1B parameters or more (the 1.5B: own
-    /// words answered 0.500 → 0.517, their evidence 0.533 → 0.617; the 0.5B reads a passage
-    /// worse than two sentences: 0.333 → 0.267).
+    /// matched. 0: never; 1 for a phrase reader of 1B parameters or more, so that meaning
+    /// alone decides (the 1.5B, reading the best sentences first: own words answered 0.700 →
+    /// 0.733 against a bar of 0.5, look-alikes declined 0.357 → 0.344; the 0.5B reads a
+    /// passage worse than two sentences: 0.333 → 0.267;
+    /// docs/benchmarks/2026-12-07-best-sentence-first.md).
     passage_below_coverage: f32 = 0.0,
     /// See `passage_below_coverage`: the best cosine between the question and a retrieved
     /// sentence below which the best sentences do not hold its meaning. 0.65 (with the two
@@ -170,7 +172,7 @@ impl AnswerConfig {
                 evidence_sentences: 3,
                 model_sentences: 2,
                 max_new_tokens: 32,
-                passage_below_coverage: if billion_or_more(name) { 0.5 } else { 0.0 },
+                passage_below_coverage: if billion_or_more(name) { 1.0 } else { 0.0 },
                 not_stated_probability: if billion_or_more(name) { 0.3 } else { 0.0 },
                 prompt,
                 reader_declines: true,

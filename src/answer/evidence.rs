@@ -182,27 +182,46 @@ pub fn select(
 }
 
 /// The evidence with the rest of `passages` (the best retrieved ones) appended (numbered on),
-/// and what the reader reads, in reading order: each passage's sentences in article order,
-/// then the other of the first `read` evidence sentences they do not hold.
+/// and what the reader reads, in reading order: the first `read` evidence sentences (the best
+/// first), each followed by the passage sentences after it that open by referring back to it,
+/// then the rest of each passage in article order. The best sentences come first because the
+/// reader takes the first phrase that fits: read in article order, "Buddhism is the state's
+/// largest non-Christian religion" before "Hinduism is the fastest growing religion" made
+/// Buddhism its answer to which belief is expanding most quickly.
 pub fn with_passages(
     index: &SearchIndex,
     mut evidence: Vec<Evidence>,
     read: usize,
     passages: &[&SearchHit],
 ) -> (Vec<Evidence>, Vec<usize>) {
-    let first_read: Vec<usize> = (0..read.min(evidence.len())).collect();
-    let mut reading: Vec<usize> = Vec::new();
-    for passage in passages {
-        for i in passage_sentences(index, &mut evidence, passage) {
-            if !reading.contains(&i) {
-                reading.push(i);
-            }
-        }
-    }
-    for i in first_read {
+    fn read_next(i: usize, reading: &mut Vec<usize>) {
         if !reading.contains(&i) {
             reading.push(i);
         }
+    }
+    let first_read = read.min(evidence.len());
+    let in_order: Vec<Vec<usize>> = passages
+        .iter()
+        .map(|passage| passage_sentences(index, &mut evidence, passage))
+        .collect();
+    let mut reading: Vec<usize> = Vec::new();
+    for best in 0..first_read {
+        read_next(best, &mut reading);
+        // The sentences after it that open by referring back ("It…", "He…") stay with it.
+        for sentences in &in_order {
+            let Some(at) = sentences.iter().position(|&i| i == best) else {
+                continue;
+            };
+            for &next in &sentences[at + 1..] {
+                if !text::starts_with_reference(&evidence[next].quote) {
+                    break;
+                }
+                read_next(next, &mut reading);
+            }
+        }
+    }
+    for i in in_order.into_iter().flatten() {
+        read_next(i, &mut reading);
     }
     (evidence, reading)
 }
@@ -294,6 +313,49 @@ mod tests {
             e[0].quote.starts_with("The bakery opened") && e[0].quote.ends_with("every morning."),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn a_passage_is_read_from_its_best_sentence_and_what_refers_back_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("corpus");
+        std::fs::create_dir_all(&corpus).unwrap();
+        std::fs::write(
+            corpus.join("faiths.md"),
+            "# Faiths\n\nMost people in the state are Christian. Buddhism is the largest other \
+             religion. Hinduism is the fastest growing religion. It arrived with migrants in \
+             the 1990s. Church attendance is low.\n",
+        )
+        .unwrap();
+        let (index, _) = crate::index::ensure_index(
+            &corpus,
+            &dir.path().join("data"),
+            &crate::index::IndexOptions::default(),
+        )
+        .unwrap();
+        let question = "Which religion is growing fastest?";
+        let hits = index.search(question, 5, None).unwrap();
+        let terms = query_terms(&index, question);
+        let best = select(&index, &terms, &hits, None, 1, 0.35);
+        assert!(best[0].quote.starts_with("Hinduism"), "{best:?}");
+        let (evidence, reading) = with_passages(&index, best, 1, &[&hits[0]]);
+        let read: Vec<&str> = reading
+            .iter()
+            .map(|&i| evidence[i].quote.as_str())
+            .collect();
+        assert_eq!(
+            read,
+            [
+                "Hinduism is the fastest growing religion.",
+                "It arrived with migrants in the 1990s.",
+                "Most people in the state are Christian.",
+                "Buddhism is the largest other religion.",
+                "Church attendance is low."
+            ]
+        );
+        // Every sentence of the passage is evidence the answer can cite, numbered on.
+        assert_eq!(evidence.len(), 5);
+        assert_eq!(evidence[4].number, 5);
     }
 
     #[test]

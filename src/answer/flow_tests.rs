@@ -337,17 +337,17 @@ fn a_passage_read_whole_is_cited_at_the_sentence_holding_the_answer() {
     let retriever = Arc::new(Retriever::new(index, config));
     let request = AnswerRequest::new("Where do ships from the grain exports harbour Odesa go?");
     let prepared = retriever.prepare(&request).unwrap();
-    // The best sentence is shown; the reader reads its whole passage (here the whole short
-    // article), in the article's order.
+    // The best sentence is shown; the reader reads it first, then the rest of its passage
+    // (here the whole short article) in the article's order.
     assert_eq!(prepared.shown, 1, "{prepared:?}");
     assert!(prepared.evidence[0].quote.contains("Odesa"));
     let read = read_quotes(&prepared);
     assert_eq!(
         read,
         [
+            "The harbour of Odesa handles most of the grain exports.",
             "General Syrsky replaced General Zaluzhny as commander in February.",
             "Zaluzhny had led the defence of Kyiv for two years.",
-            "The harbour of Odesa handles most of the grain exports.",
             "Ships leave it every day for Istanbul."
         ]
     );
@@ -369,7 +369,7 @@ fn a_passage_read_whole_is_cited_at_the_sentence_holding_the_answer() {
 }
 
 #[test]
-fn the_reader_reads_the_two_best_passages_each_in_the_articles_order() {
+fn the_reader_reads_the_best_sentence_then_the_two_best_passages_in_the_articles_order() {
     let (_dir, index) = small_index();
     let config = AnswerConfig {
         evidence_sentences: 1,
@@ -385,8 +385,9 @@ fn the_reader_reads_the_two_best_passages_each_in_the_articles_order() {
         ))
         .unwrap();
     let read = read_quotes(&prepared);
-    // The best passage (the bakery's) first, then the next one (the war article's), each
-    // whole and in its article's order; every sentence once.
+    // The best sentence (the bakery's opening) and the one after it that refers back to it
+    // first, then the rest of the best passage (none left) and the next one (the war
+    // article's), whole and in its article's order; every sentence once.
     assert_eq!(
         read,
         [

@@ -249,10 +249,10 @@ impl Retriever {
         };
         let shown = evidence.len();
         let read = self.config.model_sentences.max(1).min(evidence.len());
-        // A question in the reader's own words (little of its weight in the best sentence)
-        // is read against the whole of the best retrieved passage: the answer is often the
-        // sentence next to the one that matched, or in a passage whose topic matches as a
-        // whole (its own vector) while no single sentence does.
+        // A question in the reader's own words (its meaning in no retrieved sentence) is read
+        // against the best sentences and then the whole of the best retrieved passages: the
+        // answer is often the sentence next to the one that matched, or in a passage whose
+        // topic matches as a whole (its own vector) while no single sentence does.
         let meaning_held = c.best_sentence_holds_meaning(similarity);
         let (evidence, reading) = if sentence_coverage < c.passage_below_coverage && !meaning_held {
             let best: Vec<&SearchHit> = hits.iter().take(c.passages_read.max(1)).collect();
