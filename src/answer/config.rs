@@ -79,11 +79,12 @@ settings! {
     /// sentence, 0.548 from two); 2 for a phrase reader (three: 0.671 against 0.699 of 300).
     model_sentences: usize = 1,
     /// The reader reads the best sentences, then the rest of the best retrieved passages
-    /// (`passages_read`), when the best sentences hold neither the question's words (the best one less than this share of its weight)
-    /// nor, with sentence vectors, its meaning (see `passage_below_similarity`): a question in
-    /// the reader's own words, whose answer is often the sentence next to the one that
-    /// matched. 0: never; 1 for a phrase reader of 1B parameters or more, so that meaning
-    /// alone decides (the 1.5B, reading the best sentences first: own words answered 0.700 →
+    /// (`passages_read`), when the best sentences hold neither the question's words (the best
+    /// one less than this share of its weight) nor, with sentence vectors, its meaning (see
+    /// `passage_below_similarity`): a question in the reader's own words, whose answer is
+    /// often the sentence next to the one that matched. 0: never; 1 for a phrase reader of 1B
+    /// parameters or more, so that only a best sentence holding every word of the question
+    /// stands in for its meaning (the 1.5B, reading the best sentences first: own words 0.700 →
     /// 0.733 against a bar of 0.5, look-alikes declined 0.357 → 0.344; the 0.5B reads a
     /// passage worse than two sentences: 0.333 → 0.267;
     /// docs/benchmarks/2026-12-07-best-sentence-first.md).
