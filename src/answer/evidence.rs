@@ -212,11 +212,15 @@ pub fn with_passages(
             let Some(at) = sentences.iter().position(|&i| i == best) else {
                 continue;
             };
+            let mut previous = best;
             for &next in &sentences[at + 1..] {
-                if !text::starts_with_reference(&evidence[next].quote) {
+                if !text::starts_with_reference(&evidence[next].quote)
+                    || paragraph_between(index, &evidence[previous], &evidence[next])
+                {
                     break;
                 }
                 read_next(next, &mut reading);
+                previous = next;
             }
         }
     }
@@ -224,6 +228,19 @@ pub fn with_passages(
         read_next(i, &mut reading);
     }
     (evidence, reading)
+}
+
+/// Whether a paragraph ends between two sentences of one article (`first` before `second`): a
+/// pronoun does not reach across the break.
+fn paragraph_between(index: &SearchIndex, first: &Evidence, second: &Evidence) -> bool {
+    let Some(article) = index.article(&first.article_id) else {
+        return true;
+    };
+    first.article_id != second.article_id
+        || article
+            .text
+            .get(first.highlight.end..second.highlight.start)
+            .is_none_or(|between| between.contains('\n'))
 }
 
 /// The evidence indices of `passage`'s sentences in the article's order, adding those the
@@ -356,6 +373,47 @@ mod tests {
         // Every sentence of the passage is evidence the answer can cite, numbered on.
         assert_eq!(evidence.len(), 5);
         assert_eq!(evidence[4].number, 5);
+    }
+
+    #[test]
+    fn what_refers_back_stays_with_its_sentence_only_within_its_paragraph() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("corpus");
+        std::fs::create_dir_all(&corpus).unwrap();
+        std::fs::write(
+            corpus.join("faiths.md"),
+            "# Faiths\n\nMost people in the state are Christian. Buddhism is the largest other \
+             religion. Hinduism is the fastest growing religion.\n\nIt is a state of many \
+             faiths. Church attendance is low.\n",
+        )
+        .unwrap();
+        let (index, _) = crate::index::ensure_index(
+            &corpus,
+            &dir.path().join("data"),
+            &crate::index::IndexOptions::default(),
+        )
+        .unwrap();
+        let question = "Which religion is growing fastest?";
+        let hits = index.search(question, 5, None).unwrap();
+        assert_eq!(hits.len(), 1, "both paragraphs make one passage: {hits:?}");
+        let terms = query_terms(&index, question);
+        let best = select(&index, &terms, &hits, None, 1, 0.35);
+        assert!(best[0].quote.starts_with("Hinduism"), "{best:?}");
+        let (evidence, reading) = with_passages(&index, best, 1, &[&hits[0]]);
+        let read: Vec<&str> = reading
+            .iter()
+            .map(|&i| evidence[i].quote.as_str())
+            .collect();
+        assert_eq!(
+            read,
+            [
+                "Hinduism is the fastest growing religion.",
+                "Most people in the state are Christian.",
+                "Buddhism is the largest other religion.",
+                "It is a state of many faiths.",
+                "Church attendance is low."
+            ]
+        );
     }
 
     #[test]
