@@ -9,8 +9,8 @@ pub enum PromptStyle {
     /// One short cited sentence. For SmolLM2-135M, which never says "not stated" when asked
     /// to and answers a phrase request with chatter.
     Sentence,
-    /// The shortest phrase of the evidence that answers, or exactly "not stated": the reader's
-    /// own judgment of whether the evidence answers, which the flow turns into a decline. For
+    /// The shortest exact phrase of the evidence that answers, or exactly "not stated": the
+    /// reader's own judgment of whether the evidence answers, which the flow turns into a decline. For
     /// stronger readers (Qwen2.5-0.5B and up, remote servers).
     Phrase,
 }
@@ -45,9 +45,12 @@ evidence. Answer in one short sentence and cite the evidence number like [1].";
 /// What a phrase reader replies when the text does not answer (the instruction asks for it).
 pub const NOT_STATED: &str = "not stated";
 
+/// "Exact" asks for the text's own words, which the check can find and cite: measured with the
+/// 1.5B, it gives shorter phrases that hold the answer more often than "the shortest phrase"
+/// (docs/benchmarks/2026-12-07-exact-phrase.md).
 const PHRASE_INSTRUCTION: &str = "Answer the question using only the text. Reply with the \
-shortest phrase from the text that answers it. If the text does not answer the question, reply \
-exactly: not stated";
+shortest exact phrase from the text that answers it. If the text does not answer the question, \
+reply exactly: not stated";
 
 pub fn messages(style: PromptStyle, question: &str, evidence: &[&Evidence]) -> Vec<ChatMessage> {
     match style {

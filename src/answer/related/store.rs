@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Bumped when the way suggestions are made or stored changes, so cached ones are remade.
-const CACHE_FORMAT: u32 = 20;
+const CACHE_FORMAT: u32 = 21;
 
 /// Where and how suggestions are prepared.
 #[derive(Debug, Clone)]
