@@ -163,7 +163,8 @@ settings! {
 impl AnswerConfig {
     /// The defaults for a reader, by its name: SmolLM2 reads the single best sentence and
     /// writes one cited sentence; a stronger reader reads the best two of the three shown,
-    /// answers with the shortest exact phrase of the evidence, and its "not stated" is a decline.
+    /// answers with the shortest exact phrase of the evidence, and its "not stated" is a
+    /// decline.
     pub fn for_model(name: &str) -> Self {
         let prompt = PromptStyle::for_model(name);
         let base = AnswerConfig::default();
