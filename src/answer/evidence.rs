@@ -153,7 +153,7 @@ pub fn select(
                 .or_insert_with(|| article_sentences(index, &hit.article_id));
             if let Some(i) = sentences.iter().position(|s| s.start == range.start) {
                 // Only within the paragraph: a pronoun does not reach across a break.
-                if i > 0 && !article.text[sentences[i - 1].end..range.start].contains('\n') {
+                if i > 0 && !paragraph_break(&article.text, sentences[i - 1].end..range.start) {
                     range = sentences[i - 1].start..range.end;
                 }
             }
@@ -233,14 +233,18 @@ pub fn with_passages(
 /// Whether a paragraph ends between two sentences of one article (`first` before `second`): a
 /// pronoun does not reach across the break.
 fn paragraph_between(index: &SearchIndex, first: &Evidence, second: &Evidence) -> bool {
-    let Some(article) = index.article(&first.article_id) else {
-        return true;
-    };
-    first.article_id != second.article_id
-        || article
-            .text
-            .get(first.highlight.end..second.highlight.start)
-            .is_none_or(|between| between.contains('\n'))
+    match index.article(&first.article_id) {
+        Some(article) if first.article_id == second.article_id => {
+            paragraph_break(&article.text, first.highlight.end..second.highlight.start)
+        }
+        _ => true,
+    }
+}
+
+/// Whether `text[between]` (the gap between two sentences) ends a paragraph; a gap that is no
+/// range of the text counts as one.
+fn paragraph_break(text: &str, between: Range<usize>) -> bool {
+    text.get(between).is_none_or(|gap| gap.contains('\n'))
 }
 
 /// The evidence indices of `passage`'s sentences in the article's order, adding those the
@@ -332,18 +336,14 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_passage_is_read_from_its_best_sentence_and_what_refers_back_to_it() {
+    /// What the reader reads, in order, of a one-passage article `faiths.md` holding `text`
+    /// for "Which religion is growing fastest?" (its one best sentence, then the passage), and
+    /// the evidence the answer can cite.
+    fn reading_order(text: &str) -> (Vec<String>, Vec<Evidence>) {
         let dir = tempfile::tempdir().unwrap();
         let corpus = dir.path().join("corpus");
         std::fs::create_dir_all(&corpus).unwrap();
-        std::fs::write(
-            corpus.join("faiths.md"),
-            "# Faiths\n\nMost people in the state are Christian. Buddhism is the largest other \
-             religion. Hinduism is the fastest growing religion. It arrived with migrants in \
-             the 1990s. Church attendance is low.\n",
-        )
-        .unwrap();
+        std::fs::write(corpus.join("faiths.md"), text).unwrap();
         let (index, _) = crate::index::ensure_index(
             &corpus,
             &dir.path().join("data"),
@@ -352,14 +352,22 @@ mod tests {
         .unwrap();
         let question = "Which religion is growing fastest?";
         let hits = index.search(question, 5, None).unwrap();
+        assert_eq!(hits.len(), 1, "the article makes one passage: {hits:?}");
         let terms = query_terms(&index, question);
         let best = select(&index, &terms, &hits, None, 1, 0.35);
         assert!(best[0].quote.starts_with("Hinduism"), "{best:?}");
         let (evidence, reading) = with_passages(&index, best, 1, &[&hits[0]]);
-        let read: Vec<&str> = reading
-            .iter()
-            .map(|&i| evidence[i].quote.as_str())
-            .collect();
+        let read = reading.iter().map(|&i| evidence[i].quote.clone()).collect();
+        (read, evidence)
+    }
+
+    #[test]
+    fn a_passage_is_read_from_its_best_sentence_and_what_refers_back_to_it() {
+        let (read, evidence) = reading_order(
+            "# Faiths\n\nMost people in the state are Christian. Buddhism is the largest other \
+             religion. Hinduism is the fastest growing religion. It arrived with migrants in \
+             the 1990s. Church attendance is low.\n",
+        );
         assert_eq!(
             read,
             [
@@ -377,33 +385,11 @@ mod tests {
 
     #[test]
     fn what_refers_back_stays_with_its_sentence_only_within_its_paragraph() {
-        let dir = tempfile::tempdir().unwrap();
-        let corpus = dir.path().join("corpus");
-        std::fs::create_dir_all(&corpus).unwrap();
-        std::fs::write(
-            corpus.join("faiths.md"),
+        let (read, _) = reading_order(
             "# Faiths\n\nMost people in the state are Christian. Buddhism is the largest other \
              religion. Hinduism is the fastest growing religion.\n\nIt is a state of many \
              faiths. Church attendance is low.\n",
-        )
-        .unwrap();
-        let (index, _) = crate::index::ensure_index(
-            &corpus,
-            &dir.path().join("data"),
-            &crate::index::IndexOptions::default(),
-        )
-        .unwrap();
-        let question = "Which religion is growing fastest?";
-        let hits = index.search(question, 5, None).unwrap();
-        assert_eq!(hits.len(), 1, "both paragraphs make one passage: {hits:?}");
-        let terms = query_terms(&index, question);
-        let best = select(&index, &terms, &hits, None, 1, 0.35);
-        assert!(best[0].quote.starts_with("Hinduism"), "{best:?}");
-        let (evidence, reading) = with_passages(&index, best, 1, &[&hits[0]]);
-        let read: Vec<&str> = reading
-            .iter()
-            .map(|&i| evidence[i].quote.as_str())
-            .collect();
+        );
         assert_eq!(
             read,
             [
