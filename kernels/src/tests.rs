@@ -109,10 +109,21 @@ pub(crate) fn check_packed(x: &[f32], m: usize, w: &PackedMatrix, wf: &[f32], to
     let loose = tol * (k as f64).sqrt();
     let mut kernels = Kernel::available().to_vec();
     kernels.push(Kernel::selected());
+    // With AVX2, four-bit prompt weights are read as bytes, with their own arithmetic (five-bit
+    // ones too, with the widened arithmetic's results).
+    #[cfg(target_arch = "x86_64")]
+    let bytes = (w.format() == Format::Nib4 && widen::bytes::applies(Kernel::Avx2, w, m))
+        .then(|| widen::bytes::tests::reference(x, m, w));
+    #[cfg(not(target_arch = "x86_64"))]
+    let bytes: Option<Vec<f64>> = None;
     for kernel in kernels {
         let mut out = vec![f32::NAN; m * n];
         matmul_with(kernel, x, m, w, &mut out).unwrap();
         let format = w.format();
+        let exact = match &bytes {
+            Some(bytes) if kernel == Kernel::Avx2 => bytes,
+            _ => &exact,
+        };
         for i in 0..m * n {
             let (got, want) = (out[i] as f64, exact[i]);
             assert!(
@@ -438,6 +449,7 @@ fn detection_covers_every_enabled_target_feature() {
         (Kernel::Avx512Vnni, include_str!("attention/mod.rs")),
         (Kernel::Amx, include_str!("amx.rs")),
         (Kernel::Avx2, include_str!("widen/avx2.rs")),
+        (Kernel::Avx2, include_str!("widen/bytes.rs")),
         (Kernel::Avx512Vnni, include_str!("widen.rs")),
     ];
     let mut seen = 0;

@@ -9,6 +9,10 @@
 //! products in int32 per scale instead of 32. The output columns are split between threads
 //! (each widens its own tiles once). On AVX2, five-bit weights widen too, exactly, to int8
 //! with their own per-32 scales ([`five`]).
+//!
+//! The AVX2 kernel itself reads both as bytes of their unsigned values instead ([`bytes`]):
+//! its int8 products need a sign trick that unsigned nibbles do not, and prompts run about
+//! 1.2–1.8× faster that way.
 use std::ops::Range;
 
 use super::{run, Format, Kernel, KernelError, PackedMatrix, QuantizedRows, NR, QK, WIDE};
@@ -47,6 +51,10 @@ pub(crate) fn matmul(
     w: &PackedMatrix,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
+    #[cfg(target_arch = "x86_64")]
+    if bytes::applies(kernel, w, m) {
+        return bytes::matmul(x, m, w, out);
+    }
     // Both threads quantise, then each widens its own tiles, once.
     let a = QuantizedRows::quantize_parallel(x, m, w.k(), widened_group(w))?;
     super::by_columns(m, w.n(), w.n_tiles(), out, |tiles, local| {
@@ -309,6 +317,8 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod bytes;
 mod five;
 #[cfg(test)]
 pub(crate) mod tests;
