@@ -186,7 +186,7 @@ impl Config {
                 if slow_here(kernel, loaded.name()) {
                     tracing::warn!(
                         "{} runs on the {kernel:?} kernel here (no AVX-512): on two such cores an answer takes \
-                         2-3 s; `--model qwen2.5-coder-0.5b` answers in under 1 s (README, \"Choosing a reader\")",
+                         1.5-2 s; `--model qwen2.5-coder-0.5b` answers in under 1 s (README, \"Choosing a reader\")",
                         loaded.name()
                     );
                 }
