@@ -1,6 +1,6 @@
 //! The inner loops of attention per instruction set: a job is compiled once per set
 //! ([`run_job`]), and [`AttnMicro`] gives its scores and values loops (plain Rust here, AVX-512
-//! in `avx512.rs`).
+//! in `avx512.rs`, AVX2 in `avx2.rs`).
 use super::{JB, QB};
 use crate::ops::load_block;
 use crate::Kernel;
@@ -33,7 +33,7 @@ fn run_avx512<J: AttnJob>(job: &mut J) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn run_avx2<J: AttnJob>(job: &mut J) {
-    job.run::<Plain>()
+    job.run::<crate::avx2::Attn>()
 }
 
 /// The two inner loops of attention, per instruction set.

@@ -1,5 +1,6 @@
 //! Attention against a direct computation, on every available instruction set.
 use super::*;
+use crate::Kernel;
 
 #[test]
 fn attention_matches_a_direct_computation() {
@@ -48,9 +49,21 @@ fn check_attention(n_head: usize, n_kv_head: usize, hd: usize, pos: usize, s: us
         n_kv_head,
         head_dim: hd,
     };
-    for &kernel in super::super::Kernel::available() {
+    let mut portable = vec![0f32; s * n_head * hd];
+    attention_with(Kernel::Portable, &q, &k_t, &v, sh, &mut portable);
+    for &kernel in Kernel::available() {
         attention_with(kernel, &q, &k_t, &v, sh, &mut out);
         check_output(&q, &k, &v, &out, sh);
+        // AVX2's explicit loops multiply and add in the plain code's order, without fusing:
+        // the same bits.
+        if kernel == Kernel::Avx2 {
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&out),
+                bits(&portable),
+                "{n_head}/{n_kv_head} × {hd}, {pos} + {s}"
+            );
+        }
     }
 }
 
