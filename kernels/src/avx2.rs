@@ -192,14 +192,41 @@ fn kernel<const R: usize, const NIB: bool, const HIGH: bool>(
             }
         }
     }
+    store_block::<R, NR>(&rows_out(&accf), r0, rows, t, w.n(), out, ldo, col0);
+}
+
+/// Each row's 16 column sums out of their two vectors.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) fn rows_out<const R: usize>(acc: &[[__m256; 2]; R]) -> [[f32; NR]; R] {
     let mut res = [[0f32; NR]; R];
     for i in 0..R {
-        for h in 0..2 {
-            // SAFETY: `res[i]` holds 16 f32; 8 at `h·8` are in bounds.
-            unsafe { _mm256_storeu_ps(res[i].as_mut_ptr().add(h * 8), accf[i][h]) };
-        }
+        store16(&mut res[i], acc[i]);
     }
-    store_block::<R, NR>(&res, r0, rows, t, w.n(), out, ldo, col0);
+    res
+}
+
+/// Two vectors into the first 16 f32 of `dst`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store16(dst: &mut [f32], v: [__m256; 2]) {
+    let dst = &mut dst[..16];
+    for h in 0..2 {
+        // SAFETY: `dst` holds 16 f32; 8 at `8h` are in bounds.
+        unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add(8 * h), v[h]) };
+    }
+}
+
+/// Rows `q0..q0 + qn` of `buf` (row `i` at `i · stride`, `len` long), four of them: past `qn`
+/// the first again (computed with, not stored).
+#[inline(always)]
+fn four_rows(buf: &[f32], q0: usize, qn: usize, stride: usize, len: usize) -> [&[f32]; 4] {
+    let mut rows: [&[f32]; 4] = [&[]; 4];
+    for i in 0..4 {
+        let qi = if i < qn { q0 + i } else { q0 };
+        rows[i] = &buf[qi * stride..qi * stride + len];
+    }
+    rows
 }
 
 /// The five-bit values of 32 stored bytes `raw` of a five-bit tile (half `h` of its nibble
@@ -303,12 +330,7 @@ fn attn_scores(
     if kt.len() < hd * 16 || qv.len() < (q0 + qn) * hd {
         return;
     }
-    // Rows past `qn` repeat the first (computed, not stored).
-    let mut qrows: [&[f32]; 4] = [&[]; 4];
-    for i in 0..4 {
-        let qi = if i < qn { q0 + i } else { q0 };
-        qrows[i] = &qv[qi * hd..(qi + 1) * hd];
-    }
+    let qrows = four_rows(qv, q0, qn, hd, hd);
     let mut acc = [[_mm256_setzero_ps(); 2]; 4];
     for d in 0..hd {
         // SAFETY: `kt` holds `hd · 16` floats (checked above): 16 from `16d`.
@@ -327,11 +349,7 @@ fn attn_scores(
         }
     }
     for i in 0..qn.min(4) {
-        let dst = &mut scores[(q0 + i) * lpad + j0..(q0 + i) * lpad + j0 + 16];
-        for h in 0..2 {
-            // SAFETY: `dst` holds 16 floats.
-            unsafe { _mm256_storeu_ps(dst.as_mut_ptr().add(8 * h), acc[i][h]) };
-        }
+        store16(&mut scores[(q0 + i) * lpad + j0..], acc[i]);
     }
 }
 
@@ -354,11 +372,7 @@ fn attn_values(
     if lmax == 0 || last > scores.len() || (lmax - 1) * stride + hd > v.len() {
         return;
     }
-    let mut prow: [&[f32]; 4] = [&[]; 4];
-    for i in 0..4 {
-        let qi = if i < qn { q0 + i } else { q0 };
-        prow[i] = &scores[qi * lpad..qi * lpad + lmax];
-    }
+    let prow = four_rows(scores, q0, qn, lpad, lmax);
     let mut d0 = 0;
     while d0 < hd {
         let mut acc = [[_mm256_setzero_ps(); 2]; 4];
@@ -377,11 +391,7 @@ fn attn_values(
             }
         }
         for i in 0..qn.min(4) {
-            let o = &mut dst[(q0 + i) * hd + d0..(q0 + i) * hd + d0 + 16];
-            for h in 0..2 {
-                // SAFETY: `o` holds 16 floats.
-                unsafe { _mm256_storeu_ps(o.as_mut_ptr().add(8 * h), acc[i][h]) };
-            }
+            store16(&mut dst[(q0 + i) * hd + d0..], acc[i]);
         }
         d0 += 16;
     }

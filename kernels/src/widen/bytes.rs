@@ -143,14 +143,7 @@ impl ByteTiles {
                 }
             }
             let at = (i * nb + b) * NR;
-            let (raw, scales) = (w.tile_scales_f16(t, b), &mut self.steps[at..at + NR]);
-            for h in 0..2 {
-                // SAFETY: `raw` holds 16 f16 and `scales` 16 f32; 8 from 8h.
-                unsafe {
-                    let v = _mm256_cvtph_ps(_mm_loadu_si128(raw.as_ptr().add(16 * h).cast()));
-                    _mm256_storeu_ps(scales.as_mut_ptr().add(8 * h), v);
-                }
-            }
+            f16_into(w.tile_scales_f16(t, b), &mut self.steps[at..at + NR]);
         }
     }
 
@@ -178,14 +171,7 @@ impl ByteTiles {
                 }
             }
             let at = (i * nb + b) * NR;
-            let (raw, mins) = (w.tile_mins_f16(t, b), &mut self.mins[at..at + NR]);
-            for h in 0..2 {
-                // SAFETY: `raw` holds 16 f16 and `mins` 16 f32; 8 from 8h.
-                unsafe {
-                    let v = _mm256_cvtph_ps(_mm_loadu_si128(raw.as_ptr().add(16 * h).cast()));
-                    _mm256_storeu_ps(mins.as_mut_ptr().add(8 * h), v);
-                }
-            }
+            f16_into(w.tile_mins_f16(t, b), &mut self.mins[at..at + NR]);
         }
         let sign = _mm256_set1_ps(-0.0);
         let (top, zero) = (_mm256_set1_ps(SCALE_STEPS), _mm256_setzero_ps());
@@ -260,32 +246,36 @@ fn multiply_tiles(
             let mut r0 = 0;
             while r0 < m {
                 if m - r0 >= 2 {
-                    // SAFETY: `applies` chose this path for the AVX2 kernel, which is offered
-                    // only where the CPU has AVX2, FMA and F16C.
-                    let res = unsafe {
-                        if scratch.five {
-                            kernel_five::<2>(a, r0, &scratch, local)
-                        } else {
-                            kernel::<2>(a, sums, r0, &scratch, local)
-                        }
-                    };
+                    let res = tile_rows::<2>(a, sums, r0, &scratch, local);
                     store_block::<2, NR>(&res, r0, &rows, t0, width, out, width, 0);
                     r0 += 2;
                 } else {
-                    // SAFETY: as above.
-                    let res = unsafe {
-                        if scratch.five {
-                            kernel_five::<1>(a, r0, &scratch, local)
-                        } else {
-                            kernel::<1>(a, sums, r0, &scratch, local)
-                        }
-                    };
+                    let res = tile_rows::<1>(a, sums, r0, &scratch, local);
                     store_block::<1, NR>(&res, r0, &rows, t0, width, out, width, 0);
                     r0 += 1;
                 }
             }
         }
         t = end;
+    }
+}
+
+/// Rows `r0..r0 + R` of `a` against tile `t` of `w`, by the kernel for its weights.
+fn tile_rows<const R: usize>(
+    a: &QuantizedRows,
+    sums: &[f32],
+    r0: usize,
+    w: &ByteTiles,
+    t: usize,
+) -> [[f32; NR]; R] {
+    // SAFETY: `applies` chose this path for the AVX2 kernel, which is offered only where the
+    // CPU has AVX2, FMA and F16C.
+    unsafe {
+        if w.five {
+            kernel_five::<R>(a, r0, w, t)
+        } else {
+            kernel::<R>(a, sums, r0, w, t)
+        }
     }
 }
 
@@ -306,33 +296,9 @@ fn kernel<const R: usize>(
         for b in s * WIDE..(s + 1) * WIDE {
             let at = (t * nb + b) * TILE_BYTES;
             let values = &w.values[at..at + TILE_BYTES];
-            // (Plain loops, not `array::from_fn`: its closure is not inlined into a
-            // `target_feature` function, and the call spills every register.)
-            let mut arow: [&[i8]; R] = [&[]; R];
-            for i in 0..R {
-                let at = ((r0 + i) * nb + b) * QK;
-                arow[i] = &a.q[at..at + QK];
-            }
+            let arow = block_rows::<R>(a, nb, r0, b);
             let mut pairs = [[_mm256_setzero_si256(); 2]; R];
-            for g in 0..QK / 4 {
-                // SAFETY: `values` holds TILE_BYTES = 512 bytes; `64g + 64 ≤ 512`.
-                let wv = unsafe {
-                    [
-                        _mm256_loadu_si256(values.as_ptr().add(g * 64).cast()),
-                        _mm256_loadu_si256(values.as_ptr().add(g * 64 + 32).cast()),
-                    ]
-                };
-                for i in 0..R {
-                    // SAFETY: `arow[i]` holds QK = 32 bytes; `4g + 4 ≤ 32`.
-                    let four =
-                        unsafe { arow[i].as_ptr().add(g * 4).cast::<i32>().read_unaligned() };
-                    let av = _mm256_set1_epi32(four);
-                    for h in 0..2 {
-                        pairs[i][h] =
-                            _mm256_add_epi16(pairs[i][h], _mm256_maddubs_epi16(wv[h], av));
-                    }
-                }
-            }
+            add_pairs(values, &arow, 0..QK / 4, &mut pairs);
             let at = (t * nb + b) * 2 * NR;
             let sc = &w.scales[at..at + 2 * NR];
             // SAFETY: `sc` holds 32 i16: two loads of 16.
@@ -342,15 +308,7 @@ fn kernel<const R: usize>(
                     _mm256_loadu_si256(sc.as_ptr().add(16).cast()),
                 ]
             };
-            let at = (t * nb + b) * NR;
-            let mins = &w.mins[at..at + NR];
-            // SAFETY: `mins` holds 16 f32: two loads of 8.
-            let mv = unsafe {
-                [
-                    _mm256_loadu_ps(mins.as_ptr()),
-                    _mm256_loadu_ps(mins.as_ptr().add(8)),
-                ]
-            };
+            let mv = load16(&w.mins[(t * nb + b) * NR..]);
             for i in 0..R {
                 let sum = _mm256_set1_ps(sums[(r0 + i) * nb + b]);
                 for h in 0..2 {
@@ -359,15 +317,7 @@ fn kernel<const R: usize>(
                 }
             }
         }
-        let at = (t * ng + s) * NR;
-        let steps = &w.steps[at..at + NR];
-        // SAFETY: `steps` holds 16 f32: two loads of 8.
-        let sv = unsafe {
-            [
-                _mm256_loadu_ps(steps.as_ptr()),
-                _mm256_loadu_ps(steps.as_ptr().add(8)),
-            ]
-        };
+        let sv = load16(&w.steps[(t * ng + s) * NR..]);
         for i in 0..R {
             let da = _mm256_set1_ps(a.d[(r0 + i) * ng + s]);
             for h in 0..2 {
@@ -379,14 +329,7 @@ fn kernel<const R: usize>(
             }
         }
     }
-    let mut res = [[0f32; NR]; R];
-    for i in 0..R {
-        for h in 0..2 {
-            // SAFETY: `res[i]` holds 16 f32; 8 at `8h` are in bounds.
-            unsafe { _mm256_storeu_ps(res[i].as_mut_ptr().add(h * 8), accf[i][h]) };
-        }
-    }
-    res
+    crate::avx2::rows_out(&accf)
 }
 
 /// Rows `r0..r0 + R` of `a` (quantised per 32 k) against tile `t` of the five-bit `w`.
@@ -403,48 +346,18 @@ fn kernel_five<const R: usize>(
     for b in 0..nb {
         let at = (t * nb + b) * TILE_BYTES;
         let values = &w.values[at..at + TILE_BYTES];
-        let mut arow: [&[i8]; R] = [&[]; R];
-        for i in 0..R {
-            let at = ((r0 + i) * nb + b) * QK;
-            arow[i] = &a.q[at..at + QK];
-        }
+        let arow = block_rows::<R>(a, nb, r0, b);
         let mut acc = [[_mm256_setzero_si256(); 2]; R];
         for half in 0..2 {
             let mut pairs = [[_mm256_setzero_si256(); 2]; R];
-            for g in 4 * half..4 * half + 4 {
-                // SAFETY: `values` holds TILE_BYTES = 512 bytes; `64g + 64 ≤ 512`.
-                let wv = unsafe {
-                    [
-                        _mm256_loadu_si256(values.as_ptr().add(g * 64).cast()),
-                        _mm256_loadu_si256(values.as_ptr().add(g * 64 + 32).cast()),
-                    ]
-                };
-                for i in 0..R {
-                    // SAFETY: `arow[i]` holds QK = 32 bytes; `4g + 4 ≤ 32`.
-                    let four =
-                        unsafe { arow[i].as_ptr().add(g * 4).cast::<i32>().read_unaligned() };
-                    let av = _mm256_set1_epi32(four);
-                    for h in 0..2 {
-                        let p = _mm256_maddubs_epi16(wv[h], av);
-                        pairs[i][h] = _mm256_add_epi16(pairs[i][h], p);
-                    }
-                }
-            }
+            add_pairs(values, &arow, 4 * half..4 * half + 4, &mut pairs);
             for i in 0..R {
                 for h in 0..2 {
                     acc[i][h] = _mm256_add_epi32(acc[i][h], _mm256_madd_epi16(pairs[i][h], ones));
                 }
             }
         }
-        let at = (t * nb + b) * NR;
-        let scales = &w.steps[at..at + NR];
-        // SAFETY: `scales` holds 16 f32: two loads of 8.
-        let sv = unsafe {
-            [
-                _mm256_loadu_ps(scales.as_ptr()),
-                _mm256_loadu_ps(scales.as_ptr().add(8)),
-            ]
-        };
+        let sv = load16(&w.steps[(t * nb + b) * NR..]);
         for i in 0..R {
             // `corr` is −128 Σ a: an eighth of it is the −16 Σ a of the values' offset.
             let offset = _mm256_set1_epi32(a.corr[(r0 + i) * nb + b] / 8);
@@ -458,14 +371,81 @@ fn kernel_five<const R: usize>(
             }
         }
     }
-    let mut res = [[0f32; NR]; R];
+    crate::avx2::rows_out(&accf)
+}
+
+/// The rows `r0..r0 + R` of `a`, block `b` of the `nb` in each.
+#[inline(always)]
+fn block_rows<const R: usize>(a: &QuantizedRows, nb: usize, r0: usize, b: usize) -> [&[i8]; R] {
+    // A plain loop, not `array::from_fn`: its closure is not inlined into a `target_feature`
+    // function, and the call spills every register.
+    let mut rows: [&[i8]; R] = [&[]; R];
     for i in 0..R {
-        for h in 0..2 {
-            // SAFETY: `res[i]` holds 16 f32; 8 at `8h` are in bounds.
-            unsafe { _mm256_storeu_ps(res[i].as_mut_ptr().add(h * 8), accf[i][h]) };
+        let at = ((r0 + i) * nb + b) * QK;
+        rows[i] = &a.q[at..at + QK];
+    }
+    rows
+}
+
+/// Adds the int16 pair sums of `values` (a block's [`TILE_BYTES`]) times `rows` (the rows'
+/// activations of that block), groups `groups` of 4 k, to `pairs`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn add_pairs<const R: usize>(
+    values: &[u8],
+    rows: &[&[i8]; R],
+    groups: Range<usize>,
+    pairs: &mut [[__m256i; 2]; R],
+) {
+    let values = &values[..TILE_BYTES];
+    if rows.iter().any(|r| r.len() < QK) {
+        return;
+    }
+    for g in groups.start..groups.end.min(QK / 4) {
+        // SAFETY: `values` holds TILE_BYTES = 512 bytes; `64g + 64 ≤ 512`.
+        let wv = unsafe {
+            [
+                _mm256_loadu_si256(values.as_ptr().add(g * 64).cast()),
+                _mm256_loadu_si256(values.as_ptr().add(g * 64 + 32).cast()),
+            ]
+        };
+        for i in 0..R {
+            // SAFETY: `rows[i]` holds QK = 32 bytes; `4g + 4 ≤ 32`.
+            let four = unsafe { rows[i].as_ptr().add(g * 4).cast::<i32>().read_unaligned() };
+            let av = _mm256_set1_epi32(four);
+            for h in 0..2 {
+                pairs[i][h] = _mm256_add_epi16(pairs[i][h], _mm256_maddubs_epi16(wv[h], av));
+            }
         }
     }
-    res
+}
+
+/// The first 16 f32 of `v` as two vectors.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load16(v: &[f32]) -> [__m256; 2] {
+    let v = &v[..NR];
+    // SAFETY: `v` holds 16 f32: two loads of 8.
+    unsafe {
+        [
+            _mm256_loadu_ps(v.as_ptr()),
+            _mm256_loadu_ps(v.as_ptr().add(8)),
+        ]
+    }
+}
+
+/// 16 f16 (little-endian) into the first 16 f32 of `out`.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+fn f16_into(raw: &[u8; 2 * NR], out: &mut [f32]) {
+    let out = &mut out[..NR];
+    for h in 0..2 {
+        // SAFETY: `raw` holds 16 f16 and `out` 16 f32; 8 from 8h.
+        unsafe {
+            let v = _mm256_cvtph_ps(_mm_loadu_si128(raw.as_ptr().add(16 * h).cast()));
+            _mm256_storeu_ps(out.as_mut_ptr().add(8 * h), v);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,20 @@ fn the_bytes_are_the_files_values_and_the_scales_its_scales() {
     }
 }
 
+/// [`matmul`] on `x` (`m` rows) and `w` against [`reference`], to 1e-4 relative.
+fn check_against_reference(x: &[f32], m: usize, w: &PackedMatrix, label: &str) {
+    let want = reference(x, m, w);
+    let mut out = vec![f32::NAN; m * w.n()];
+    matmul(x, m, w, &mut out).unwrap();
+    for (i, (&got, &want)) in out.iter().zip(&want).enumerate() {
+        let got = got as f64;
+        assert!(
+            (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+            "{label} at {i}: {got} vs {want}"
+        );
+    }
+}
+
 #[test]
 fn products_match_the_reference() {
     if !Kernel::available().contains(&Kernel::Avx2) {
@@ -72,16 +86,7 @@ fn products_match_the_reference() {
         let x = random(m * k, (m * 7 + n) as u64);
         let w = q4_k(n, k, (n * 3 + k) as u64);
         assert!(applies(Kernel::Avx2, &w, m));
-        let want = reference(&x, m, &w);
-        let mut out = vec![f32::NAN; m * n];
-        matmul(&x, m, &w, &mut out).unwrap();
-        for i in 0..m * n {
-            let (got, want) = (out[i] as f64, want[i]);
-            assert!(
-                (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                "m {m} n {n} k {k} at {i}: {got} vs {want}"
-            );
-        }
+        check_against_reference(&x, m, &w, &format!("m {m} n {n} k {k}"));
     }
 }
 
@@ -100,17 +105,7 @@ fn the_largest_sums_do_not_overflow() {
     let (bytes, _) = candle_blocks(&wf, n, k, GgmlDType::Q4K);
     let w = PackedMatrix::from_q4_k(&bytes, n, k).unwrap();
     for sign in [1.0f32, -1.0] {
-        let x = vec![sign; m * k];
-        let want = reference(&x, m, &w);
-        let mut out = vec![f32::NAN; m * n];
-        matmul(&x, m, &w, &mut out).unwrap();
-        for i in 0..m * n {
-            let (got, want) = (out[i] as f64, want[i]);
-            assert!(
-                (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                "sign {sign} at {i}: {got} vs {want}"
-            );
-        }
+        check_against_reference(&vec![sign; m * k], m, &w, &format!("sign {sign}"));
     }
 }
 
