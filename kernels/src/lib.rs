@@ -23,6 +23,7 @@ use std::ops::Range;
 use std::sync::{Mutex, OnceLock};
 
 #[cfg(target_arch = "x86_64")]
+mod aligned;
 mod amx;
 pub mod attention;
 #[cfg(target_arch = "x86_64")]
@@ -37,6 +38,7 @@ mod quantize;
 use quantize::quantize_block;
 mod widen;
 
+pub use aligned::{Aligned, Byte};
 pub use pack::{Format, PackedMatrix, WIDE};
 pub use widen::WIDEN_MIN_ROWS;
 
@@ -161,7 +163,7 @@ fn env_flag(name: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct QuantizedRows {
     /// `m × nb × QK` (nb blocks per row) values, zero-padded past `k`.
-    pub(crate) q: Vec<i8>,
+    pub(crate) q: Aligned<i8>,
     /// Scale per row and scale group (`m × nb / group`).
     pub(crate) d: Vec<f32>,
     /// `-128 × Σ q` per row and scale group: cancels the +128 offset of the packed weights.

@@ -1,8 +1,11 @@
 //! Weights repacked into tiles for the microkernels.
-use super::{quantize_block, KernelError, NR, QK, TILE_BYTES};
+use super::{quantize_block, Aligned, KernelError, NR, QK, TILE_BYTES};
 
 mod from_gguf;
+mod groups;
 mod parts;
+
+pub(crate) use groups::int8_group_stride;
 
 /// How a [`PackedMatrix`] stores its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +48,7 @@ pub struct PackedMatrix {
     /// Blocks per scale: 1, or [`WIDE`].
     group: usize,
     format: Format,
-    data: Vec<u8>,
+    data: Aligned<u8>,
 }
 
 /// Blocks of [`QK`] per scale in the wide int8 layout: 256 k, the super-block of GGUF's
@@ -70,6 +73,7 @@ impl Format {
 pub(crate) const PREFETCH_AHEAD: usize = 4096;
 /// Bytes per int8 tile block: the values, then `NR` f16 scales.
 pub(crate) const BLOCK_STRIDE: usize = TILE_BYTES + 2 * NR;
+
 /// Bytes of the nibbles of one tile block.
 pub(crate) const NIB_BYTES: usize = TILE_BYTES / 2;
 /// Bytes per nibble tile block: the nibbles, `NR` f16 scales, `NR` f16 minimums.
@@ -96,44 +100,17 @@ impl PackedMatrix {
             group,
             format: Format::Int8,
             // 128 = int8 zero; zero bytes = f16 zero scales.
-            data: [[128u8; TILE_BYTES].repeat(group).as_slice(), &[0u8; 2 * NR]]
+            data: Aligned::from_slice(
+                &[
+                    [128u8; TILE_BYTES].repeat(group).as_slice(),
+                    &[0u8; 2 * NR],
+                    // Padding: 128, as `reshape_int8` fills it (the bytes compare equal).
+                    &vec![128u8; int8_group_stride(group) - group * TILE_BYTES - 2 * NR],
+                ]
                 .concat()
                 .repeat(tiles * nb / group),
+            ),
         }
-    }
-
-    /// An empty int8 matrix, for [`Self::reshape_int8`] to size: the tiles a prompt matmul
-    /// widens from nibbles (`widen`), one pair at a time.
-    pub(crate) fn wide_scratch() -> Self {
-        Self {
-            n: 0,
-            k: 0,
-            nb: 0,
-            group: WIDE,
-            format: Format::Int8,
-            data: Vec::new(),
-        }
-    }
-
-    /// Makes this an int8 `n × k` matrix with `group` blocks per scale (1, or [`WIDE`] when
-    /// `k` is a multiple of 256) whose bytes are left to the caller to write, every one of
-    /// them; the buffer is reused.
-    pub(crate) fn reshape_int8(&mut self, n: usize, k: usize, group: usize) {
-        self.n = n;
-        self.k = k;
-        self.nb = k.div_ceil(QK * group) * group;
-        self.group = group;
-        self.format = Format::Int8;
-        let bytes = n.div_ceil(NR) * (self.nb / group) * (group * TILE_BYTES + 2 * NR);
-        self.data.resize(bytes, 128);
-    }
-
-    /// The bytes of tile `t`, scale group `s` of an int8 matrix: the values of its `group`
-    /// blocks, then the `NR` f16 scales.
-    pub(crate) fn int8_group_mut(&mut self, t: usize, s: usize) -> &mut [u8] {
-        let base = self.group_base(t, s);
-        let end = (base + self.group * TILE_BYTES + 2 * NR).min(self.data.len());
-        &mut self.data[base.min(end)..end]
     }
 
     /// A matrix of a nibble format, all zero (zero nibbles, scales and minimums).
@@ -145,7 +122,7 @@ impl PackedMatrix {
             nb,
             group: 1,
             format,
-            data: vec![0; n.div_ceil(NR) * nb * format.block_stride()],
+            data: Aligned::filled(n.div_ceil(NR) * nb * format.block_stride(), 0),
         }
     }
 
@@ -194,8 +171,7 @@ impl PackedMatrix {
     /// Offset of tile `t`, scale group `s`.
     #[inline(always)]
     fn group_base(&self, t: usize, s: usize) -> usize {
-        let stride = self.group * TILE_BYTES + 2 * NR;
-        (t * (self.nb / self.group) + s) * stride
+        (t * (self.nb / self.group) + s) * int8_group_stride(self.group)
     }
 
     /// Stores the 32 nibbles of column `c`, block `b`, with their scale and minimum.

@@ -2,7 +2,7 @@
 //! with an f32 scale and `-128 × sum` (which cancels the weights' +128 offset).
 use std::sync::Mutex;
 
-use super::{KernelError, QuantizedRows, QK, WIDE};
+use super::{Aligned, KernelError, QuantizedRows, QK, WIDE};
 
 impl QuantizedRows {
     /// Quantises `m` rows of `k` values (row-major `x`) with one scale per `group` blocks
@@ -61,7 +61,7 @@ impl QuantizedRows {
         let ng = k.div_ceil(QK * group.max(1));
         let nb = ng * group.max(1);
         Ok(Self {
-            q: vec![0; m * nb * QK],
+            q: Aligned::filled(m * nb * QK, 0),
             d: vec![0.0; m * ng],
             corr: vec![0; m * ng],
         })

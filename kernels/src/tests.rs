@@ -179,19 +179,35 @@ fn amx_results_are_the_vnni_kernel_bits() {
     if !Kernel::available().contains(&Kernel::Amx) {
         return;
     }
-    for (i, &(m, n, k)) in [(16, 16, 32), (48, 200, 576), (37, 33, 96), (150, 136, 896)]
-        .iter()
-        .enumerate()
+    // k a multiple of 256: wide int8 (Q6_K's form) and Q4_K, widened for 16 rows or more.
+    for (i, &(m, n, k)) in [
+        (16, 16, 32),
+        (48, 200, 576),
+        (37, 33, 96),
+        (150, 136, 896),
+        (16, 16, 256),
+        (79, 48, 512),
+        (150, 40, 1536),
+        (200, 33, 2304),
+    ]
+    .iter()
+    .enumerate()
     {
         let x = random(m * k, 500 + i as u64);
         let wf = random(n * k, 600 + i as u64);
         let (q4, _) = candle_blocks(&wf, n, k, GgmlDType::Q4_1);
         let (q5, _) = candle_blocks(&wf, n, k, GgmlDType::Q5_0);
-        for w in [
+        let mut formats = vec![
             PackedMatrix::from_f32(&wf, n, k).unwrap(),
             PackedMatrix::from_q4_1(&q4, n, k).unwrap(),
             PackedMatrix::from_q5_0(&q5, n, k).unwrap(),
-        ] {
+        ];
+        if k % (QK * WIDE) == 0 {
+            let (q4k, _) = candle_blocks(&wf, n, k, GgmlDType::Q4K);
+            formats.push(PackedMatrix::from_f32_wide(&wf, n, k).unwrap());
+            formats.push(PackedMatrix::from_q4_k(&q4k, n, k).unwrap());
+        }
+        for w in formats {
             let mut vnni = vec![f32::NAN; m * n];
             let mut amx = vec![f32::NAN; m * n];
             matmul_with(Kernel::Avx512Vnni, &x, m, &w, &mut vnni).unwrap();
@@ -204,8 +220,9 @@ fn amx_results_are_the_vnni_kernel_bits() {
             assert_eq!(
                 differ,
                 0,
-                "{:?} m {m} n {n} k {k}: {differ} values differ",
-                w.format()
+                "{:?} (group {}) m {m} n {n} k {k}: {differ} values differ",
+                w.format(),
+                w.group()
             );
         }
     }
@@ -402,6 +419,10 @@ fn kernel_throughput() {
         let nib = PackedMatrix::from_q4_1(&bytes, n, k).unwrap();
         let nib5 = PackedMatrix::from_q5_0(&bytes5, n, k).unwrap();
         let wide = PackedMatrix::from_f32_wide(&wf, n, k).unwrap();
+        let q4k = (k % (QK * WIDE) == 0).then(|| {
+            let (bytes, _) = candle_blocks(&wf, n, k, GgmlDType::Q4K);
+            PackedMatrix::from_q4_k(&bytes, n, k).unwrap()
+        });
         let mut out = vec![0f32; m * n];
         let only = std::env::var("KERNEL_ONLY").unwrap_or_default();
         let kernels = Kernel::available()
@@ -412,6 +433,9 @@ fn kernel_throughput() {
             let mut v = vec![(kern, &int8), (kern, &nib), (kern, &nib5)];
             if wide.group() > 1 {
                 v.push((kern, &wide));
+            }
+            if let Some(q4k) = &q4k {
+                v.push((kern, q4k));
             }
             v
         }) {
@@ -427,10 +451,14 @@ fn kernel_throughput() {
                 }
                 s = s.min(t.elapsed().as_secs_f64() / inner as f64);
             }
+            // Q4_K is Nib4 per 32 too: named by its own type.
+            let format = if q4k.as_ref().is_some_and(|q| std::ptr::eq(q, w)) {
+                "Q4_K".to_string()
+            } else {
+                format!("{:?}/{}", w.format(), w.group() * QK)
+            };
             println!(
-                "{kernel:?} {:?}/{} m {m} n {n} k {k}: {:.3} ms, {:.1} GMAC/s, {:.1} GB/s of weights",
-                w.format(),
-                w.group() * QK,
+                "{kernel:?} {format} m {m} n {n} k {k}: {:.3} ms, {:.1} GMAC/s, {:.1} GB/s of weights",
                 s * 1e3,
                 (m * n * k) as f64 / s / 1e9,
                 w.size_bytes() as f64 / s / 1e9
@@ -447,7 +475,8 @@ fn detection_covers_every_enabled_target_feature() {
         (Kernel::Avx2, include_str!("avx2.rs")),
         (Kernel::Avx512Vnni, include_str!("avx512.rs")),
         (Kernel::Avx512Vnni, include_str!("attention/mod.rs")),
-        (Kernel::Amx, include_str!("amx.rs")),
+        (Kernel::Amx, include_str!("amx/mod.rs")),
+        (Kernel::Amx, include_str!("amx/wide.rs")),
         (Kernel::Avx2, include_str!("widen/avx2.rs")),
         (Kernel::Avx2, include_str!("widen/bytes.rs")),
         (Kernel::Avx512Vnni, include_str!("widen.rs")),
@@ -490,7 +519,7 @@ fn quantising_in_parallel_gives_the_same_rows() {
         let x = random(m * k, 7);
         let one = QuantizedRows::quantize(&x, m, k, group).unwrap();
         let both = QuantizedRows::quantize_parallel(&x, m, k, group).unwrap();
-        assert_eq!(one.q, both.q, "{m} × {k}");
+        assert_eq!(&one.q[..], &both.q[..], "{m} × {k}");
         assert_eq!(one.d, both.d, "{m} × {k}");
         assert_eq!(one.corr, both.corr, "{m} × {k}");
     }

@@ -1,7 +1,7 @@
 //! A packed matrix as parts to store and read back (the cache of packed weights beside a
 //! model): a header of five numbers and the bytes, checked for consistency when read.
-use super::{Format, PackedMatrix, NR, QK, TILE_BYTES, WIDE};
-use crate::KernelError;
+use super::{int8_group_stride, Format, PackedMatrix, NR, QK, WIDE};
+use crate::{Aligned, KernelError};
 
 impl PackedMatrix {
     /// What [`Self::from_parts`] needs besides the bytes: `[format, group, n, k, nb]`.
@@ -27,7 +27,7 @@ impl PackedMatrix {
 
     /// A matrix from its [`Self::header`] and [`Self::bytes`] (a cache of packed weights),
     /// checked for consistency.
-    pub fn from_parts(header: [u64; 5], data: Vec<u8>) -> Result<Self, KernelError> {
+    pub fn from_parts(header: [u64; 5], data: Aligned<u8>) -> Result<Self, KernelError> {
         let [format, group, n, k, nb] = header.map(|v| v as usize);
         let format = match format {
             0 => Format::Int8,
@@ -37,7 +37,7 @@ impl PackedMatrix {
         };
         let group_ok = group == 1 || (group == WIDE && format == Format::Int8);
         let stride = match format {
-            Format::Int8 => group * TILE_BYTES + 2 * NR,
+            Format::Int8 => int8_group_stride(group),
             _ => format.block_stride(),
         };
         if !group_ok || nb != k.div_ceil(QK * group) * group {

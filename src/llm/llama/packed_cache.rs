@@ -13,11 +13,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::llm::gguf::source_id;
-use crate::llm::kernels::PackedMatrix;
+use crate::llm::kernels::{Aligned, PackedMatrix};
 
 const MAGIC: &[u8; 8] = b"AMAPACK\0";
 /// Bumped whenever the packed layout or the requantisation changes.
-const LAYOUT_VERSION: u32 = 2;
+const LAYOUT_VERSION: u32 = 3;
 
 /// Packed matrices by name, read from a valid cache; after a cold load, the model's matrices
 /// are written for the next one ([`Self::finish`]).
@@ -204,7 +204,7 @@ fn read(path: &Path, source: &str) -> Result<HashMap<String, Vec<PackedMatrix>>,
             for h in header.iter_mut() {
                 *h = r.u64()?;
             }
-            let data = r.bytes()?;
+            let data = r.aligned_bytes()?;
             matrices.push(PackedMatrix::from_parts(header, data).map_err(|e| e.to_string())?);
         }
         out.insert(name, matrices);
@@ -252,6 +252,18 @@ impl<R: Read> Reader<R> {
     fn bytes(&mut self) -> Result<Vec<u8>, String> {
         let n = self.u64()?;
         self.vec(n)
+    }
+    /// [`Self::bytes`] into a buffer on a cache line (a matrix's packed bytes).
+    fn aligned_bytes(&mut self) -> Result<Aligned<u8>, String> {
+        let n = self.u64()?;
+        if n > self.left {
+            return Err("truncated".into());
+        }
+        let mut out = Aligned::filled(usize::try_from(n).map_err(|e| e.to_string())?, 0);
+        self.inner.read_exact(&mut out).map_err(|e| e.to_string())?;
+        self.crc.update(&out);
+        self.left -= n;
+        Ok(out)
     }
 }
 

@@ -41,7 +41,9 @@ use std::arch::asm;
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{avx512, Format, PackedMatrix, QuantizedRows, NR, QK};
+use super::{avx512, Aligned, Format, PackedMatrix, QuantizedRows, NR, QK, WIDE};
+
+mod wide;
 
 /// Rows per activation tile: the kernel takes rows in whole groups of this many.
 pub(crate) const ROWS: usize = super::AMX_ROWS;
@@ -88,25 +90,36 @@ fn request_tile_data() -> bool {
     false
 }
 
+/// One tile of int32 sums as stored, on a cache line (a tile store or load whose 64-byte rows
+/// cross two lines runs several times slower).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Sums([i32; ROWS * NR]);
+
 /// The tile configuration (palette 1): tiles 0–1 activations (16 rows × 32 bytes), 2–3
 /// weights (8 rows of 4 k × 16 columns, 64 bytes), 4–7 sums (16 rows × 16 int32).
 #[repr(C, align(64))]
 struct TileConfig([u8; 64]);
 
 impl TileConfig {
+    /// Per block of 32 k: activations 16 rows × 32 bytes, weights 8 rows × 64 bytes.
     fn new() -> Self {
+        Self::with([
+            (16, 32),
+            (16, 32),
+            (8, 64),
+            (8, 64),
+            (16, 64),
+            (16, 64),
+            (16, 64),
+            (16, 64),
+        ])
+    }
+
+    /// Every tile (rows, bytes per row) as given.
+    fn with(shapes: [(u8, u8); 8]) -> Self {
         let mut c = [0u8; 64];
         c[0] = 1;
-        let shapes: [(u8, u8); 8] = [
-            (16, 32),
-            (16, 32),
-            (8, 64),
-            (8, 64),
-            (16, 64),
-            (16, 64),
-            (16, 64),
-            (16, 64),
-        ];
         for (t, (rows, bytes)) in shapes.into_iter().enumerate() {
             c[16 + 2 * t] = bytes;
             c[48 + t] = rows;
@@ -131,18 +144,24 @@ pub(super) unsafe fn gemm(
     ldo: usize,
     col0: usize,
 ) {
-    // Wide int8 weights (one scale per 256 k) go to the VNNI kernel whole: this kernel scales
-    // per block of 32.
-    let whole = if w.group() == 1 {
+    // Per-32 weights of every format, and wide int8 (one scale per 256 k); other groupings
+    // (none are packed today) go to the VNNI kernel whole.
+    let wide = w.group() == WIDE && w.format() == Format::Int8;
+    let whole = if w.group() == 1 || wide {
         rows.len() / ROWS * ROWS
     } else {
         0
     };
     if whole > 0 {
-        let cfg = TileConfig::new();
+        let cfg = if wide {
+            TileConfig::with([(16, 64); 8])
+        } else {
+            TileConfig::new()
+        };
         // SAFETY: a valid palette-1 configuration (64 bytes, aligned); the CPU has AMX.
         unsafe { asm!("ldtilecfg [{0}]", in(reg) cfg.0.as_ptr(), options(nostack, readonly)) };
         match w.format() {
+            Format::Int8 if wide => wide::gemm(a, &rows, whole, w, &tiles, out, ldo, col0),
             Format::Int8 => tiles_gemm::<false, false>(a, &rows, whole, w, &tiles, out, ldo, col0),
             Format::Nib4 => tiles_gemm::<true, false>(a, &rows, whole, w, &tiles, out, ldo, col0),
             Format::Nib5 => tiles_gemm::<true, true>(a, &rows, whole, w, &tiles, out, ldo, col0),
@@ -174,7 +193,7 @@ fn tiles_gemm<const NIB: bool, const HIGH: bool>(
     let n = w.n();
     let tile_bytes = nb * BLOCK_BYTES;
     // The panel's signed weights: block `b` of tile `i` at `i · tile_bytes + b · 512`.
-    let mut panel = vec![0i8; PANEL_TILES * tile_bytes];
+    let mut panel = Aligned::filled(PANEL_TILES * tile_bytes, 0i8);
     let mut da = vec![0f32; nb * ROWS];
     let mut sa = vec![0f32; nb * ROWS];
     let mut t = tiles.start;
@@ -233,7 +252,7 @@ fn tile_rows<const NIB: bool, const HIGH: bool>(
     let nb = w.nb();
     let lda = nb * QK;
     let mut acc = [_mm512_setzero_ps(); ROWS];
-    let mut sums = [[0i32; ROWS * NR]; DEPTH];
+    let mut sums = [Sums([0i32; ROWS * NR]); DEPTH];
     if wt.len() < nb * BLOCK_BYTES
         || (r0 + ROWS) * nb * QK > a.q.len()
         || da.len() < nb * ROWS
@@ -277,14 +296,14 @@ fn tile_rows<const NIB: bool, const HIGH: bool>(
         }
     };
     for b in 0..(DEPTH - 1).min(nb) {
-        issue(b, &mut sums[b]);
+        issue(b, &mut sums[b].0);
     }
     for b in 0..nb {
         if b + DEPTH - 1 < nb {
             let ahead = b + DEPTH - 1;
-            issue(ahead, &mut sums[ahead % DEPTH]);
+            issue(ahead, &mut sums[ahead % DEPTH].0);
         }
-        let cur = &sums[b % DEPTH];
+        let cur = &sums[b % DEPTH].0;
         let s = w.tile_scales_f16(t, b);
         // SAFETY: `s` holds exactly 16 f16 (32 bytes).
         let ws = _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(s.as_ptr().cast()) });
