@@ -99,17 +99,16 @@ impl PackedMatrix {
             nb,
             group,
             format: Format::Int8,
-            // 128 = int8 zero; zero bytes = f16 zero scales.
-            data: Aligned::from_slice(
-                &[
-                    [128u8; TILE_BYTES].repeat(group).as_slice(),
-                    &[0u8; 2 * NR],
-                    // Padding: 128, as `reshape_int8` fills it (the bytes compare equal).
-                    &vec![128u8; int8_group_stride(group) - group * TILE_BYTES - 2 * NR],
-                ]
-                .concat()
-                .repeat(tiles * nb / group),
-            ),
+            // 128 = int8 zero (the padding too, as `reshape_int8` fills it); zero bytes = f16
+            // zero scales. Written in place: a matrix is never held twice.
+            data: {
+                let stride = int8_group_stride(group);
+                let mut data = Aligned::filled(tiles * nb / group * stride, 128u8);
+                for g in data.chunks_exact_mut(stride) {
+                    g[group * TILE_BYTES..group * TILE_BYTES + 2 * NR].fill(0);
+                }
+                data
+            },
         }
     }
 
