@@ -100,8 +100,19 @@ pub(super) fn gemm(
                         let tile = &acc.0[(ia * 2 + jb) * TILE_OUT..][..TILE_OUT];
                         for (j, row) in tile.chunks_exact(NR).enumerate() {
                             let r = rs + j - rows.start;
-                            out[r * ldo + dst_col..r * ldo + dst_col + width]
-                                .copy_from_slice(&row[..width]);
+                            let dst = &mut out[r * ldo + dst_col..r * ldo + dst_col + width];
+                            if let (Ok(dst), Ok(row)) = (
+                                <&mut [f32; NR]>::try_from(&mut *dst),
+                                <&[f32; NR]>::try_from(row),
+                            ) {
+                                // A whole tile's row: one store, not a call to copy 64 bytes.
+                                // SAFETY: both hold 16 floats.
+                                unsafe {
+                                    _mm512_storeu_ps(dst.as_mut_ptr(), _mm512_load_ps(row.as_ptr()))
+                                };
+                            } else {
+                                dst.copy_from_slice(&row[..width]);
+                            }
                         }
                     }
                 }
@@ -129,7 +140,6 @@ fn quad(
     let nb = w.nb();
     let ng = nb / WIDE;
     let lda = nb * QK;
-    acc.0.fill(0.0);
     if ng == 0
         || starts.iter().any(|&r| (r + ROWS) * lda > a.q.len())
         || scales
@@ -234,7 +244,14 @@ fn quad(
                         let sum = _mm512_add_epi32(raw, c);
                         let p = acc.0.as_mut_ptr().add(at);
                         let scale = _mm512_mul_ps(ws[jb], d);
-                        let v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, _mm512_load_ps(p));
+                        // The first group adds to zero (as the VNNI kernel's accumulators
+                        // start), not to what `acc` held.
+                        let before = if s == 0 {
+                            _mm512_setzero_ps()
+                        } else {
+                            _mm512_load_ps(p)
+                        };
+                        let v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, before);
                         _mm512_store_ps(p, v);
                     }
                 }
