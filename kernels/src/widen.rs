@@ -2,10 +2,10 @@
 //!
 //! Q4_K weights are kept as [`Format::Nib4`] nibbles (0.625 bytes a weight) so that a decode
 //! step reads little. A prompt's matmul, which does hundreds of products per weight, widens
-//! them instead: one tile pair at a time, the nibbles become wide int8 (one scale per 256 k,
-//! as [`PackedMatrix::from_f32_wide`] would quantise the same values: bit for bit the same
-//! bytes), and the wide int8 kernel runs every prompt row against that pair while it sits in
-//! cache. Widening costs a few operations per weight, once per matmul; the rows then sum 256
+//! them instead: a few tiles at a time (a pair; eight for the AMX kernel), the nibbles become
+//! wide int8 (one scale per 256 k, as [`PackedMatrix::from_f32_wide`] would quantise the same
+//! values: bit for bit the same bytes), and the wide int8 kernel runs every prompt row against
+//! those tiles while they sit in cache. Widening costs a few operations per weight, once per matmul; the rows then sum 256
 //! products in int32 per scale instead of 32. The output columns are split between threads
 //! (each widens its own tiles once). On AVX2, five-bit weights widen too, exactly, to int8
 //! with their own per-32 scales ([`five`]).
@@ -63,8 +63,20 @@ pub(crate) fn matmul(
     Ok(())
 }
 
+/// Tiles widened at a time by `kernel`: eight (128 columns) for the AMX kernel, whose setup
+/// per call (the rows' scales and corrections, the tile configuration) then counts less
+/// (gate/up +16–20% against a pair at a time); a pair for the others (the VNNI kernel's down
+/// projection −5% at eight). Figures: docs/benchmarks/2026-12-08-amx-wide.md.
+fn widen_span(kernel: Kernel) -> usize {
+    if kernel == Kernel::Amx {
+        8
+    } else {
+        2
+    }
+}
+
 /// Rows `0..m` of `a` against tiles `tiles` of `w`, into `out` (`m` rows of those tiles'
-/// columns), widening a tile pair at a time.
+/// columns), widening [`widen_span`] tiles at a time.
 fn multiply_tiles(
     kernel: Kernel,
     a: &QuantizedRows,
@@ -77,7 +89,7 @@ fn multiply_tiles(
     let mut scratch = PackedMatrix::wide_scratch();
     let mut t = tiles.start;
     while t < tiles.end {
-        let end = (t + 2).min(tiles.end);
+        let end = (t + widen_span(kernel)).min(tiles.end);
         widen_tiles(kernel, w, t..end, &mut scratch);
         let offset = (t - tiles.start) * NR;
         run(

@@ -16,7 +16,7 @@ pub(crate) const fn int8_group_stride(group: usize) -> usize {
 
 impl PackedMatrix {
     /// An empty int8 matrix, for [`Self::reshape_int8`] to size: the tiles a prompt matmul
-    /// widens from nibbles (`widen`), one pair at a time.
+    /// widens from nibbles (`widen`), a few at a time.
     pub(crate) fn wide_scratch() -> Self {
         Self {
             n: 0,
