@@ -30,6 +30,8 @@ pub mod attention;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod columns;
+use columns::{by_columns, Sink};
 pub mod encoder;
 pub mod ops;
 mod pack;
@@ -192,6 +194,35 @@ pub fn matmul(x: &[f32], m: usize, w: &PackedMatrix, out: &mut [f32]) -> Result<
     matmul_with(Kernel::selected(), x, m, w, out)
 }
 
+/// `act (m × n/2) = SwiGLU(x (m × k) · wᵀ)` for a gate/up matrix packed with its gate and up
+/// rows interleaved 16 at a time (`n` a multiple of 32), as [`ops::swiglu_interleaved`] reads
+/// them. Where a prompt's matmul splits the columns between the threads, each applies SwiGLU
+/// to its own columns as it stores them, so the gate/up product (twice the size of `act`) is
+/// never written whole; elsewhere it is computed, then SwiGLU runs over it. The same values
+/// either way, and as [`matmul`] then [`ops::swiglu_interleaved`].
+pub fn matmul_swiglu(
+    x: &[f32],
+    m: usize,
+    w: &PackedMatrix,
+    act: &mut [f32],
+) -> Result<(), KernelError> {
+    let (kernel, n) = (Kernel::selected(), w.n());
+    if !n.is_multiple_of(2 * NR) || act.len() != m * n / 2 || x.len() != m * w.k() {
+        return Err(KernelError::Shape(format!(
+            "SwiGLU of {m} rows × {} → {n} into {} values (n must be a multiple of 32)",
+            w.k(),
+            act.len()
+        )));
+    }
+    if m > 0 && widen::widens(kernel, w, m) {
+        return widen::matmul(kernel, x, m, w, Sink::Swiglu(act));
+    }
+    let mut gu = vec![0f32; m * n];
+    matmul_with(kernel, x, m, w, &mut gu)?;
+    ops::swiglu_interleaved(&gu, act);
+    Ok(())
+}
+
 /// [`matmul`] with a given kernel (it must be one of [`Kernel::available`]).
 pub fn matmul_with(
     kernel: Kernel,
@@ -217,7 +248,7 @@ pub fn matmul_with(
         return Ok(());
     }
     if widen::widens(kernel, w, m) {
-        return widen::matmul(kernel, x, m, w, out);
+        return widen::matmul(kernel, x, m, w, Sink::Plain(out));
     }
     let pool = candle_core::utils::barrier_pool();
     let threads = pool.n_workers() + 1;
@@ -282,78 +313,12 @@ pub fn matmul_with(
         });
         return Ok(());
     }
-    by_columns(m, n, tiles, out, |range, local| {
+    by_columns(m, n, tiles, Sink::Plain(out), |range, local| {
         let width = local.len() / m;
         let col0 = range.start * NR;
         run(kernel, &a, 0..m, w, range, local, width, col0);
     });
     Ok(())
-}
-
-/// Splits the output columns (`m × n`, in `tiles` tiles) between the pool's threads in chunks
-/// of whole tile pairs, each thread taking the next chunk when it is done with one (on a shared
-/// machine one core often runs slower than the other; halves fixed in advance left the faster
-/// thread waiting at the barrier for 9% of a prompt's matmul). `work(tiles, local)` fills `m`
-/// rows of its tiles' columns (`local`, row stride their width), which its thread then copies
-/// into `out`.
-pub(crate) fn by_columns(
-    m: usize,
-    n: usize,
-    tiles: usize,
-    out: &mut [f32],
-    work: impl Fn(Range<usize>, &mut [f32]) + Sync,
-) {
-    let pool = candle_core::utils::barrier_pool();
-    let threads = pool.n_workers() + 1;
-    if threads == 1 {
-        work(0..tiles, out);
-        return;
-    }
-    if out.len() < m * n {
-        return;
-    }
-    // Chunks of whole tile pairs, about eight per thread.
-    let per = tiles.div_ceil(2 * threads * CHUNKS_PER_THREAD).max(1) * 2;
-    let chunks = tiles.div_ceil(per);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let dst = SharedOut(out.as_mut_ptr());
-    pool.execute(|_| {
-        let mut local = Vec::new();
-        loop {
-            let chunk = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if chunk >= chunks {
-                return;
-            }
-            let range = chunk * per..((chunk + 1) * per).min(tiles);
-            let c0 = range.start * NR;
-            let width = (range.end * NR).min(n) - c0;
-            local.resize(m * width, 0f32);
-            work(range, &mut local);
-            for (r, row) in local.chunks_exact(width).enumerate() {
-                // SAFETY: `out` holds `m × n` values (checked above) and outlives the pool's
-                // work; row `r < m`, columns `c0..c0 + width ≤ n`: in bounds, and the chunks'
-                // column ranges are disjoint (each is taken once), so no two threads write the
-                // same value. No reference to `out` is made while they write.
-                unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), dst.at(r * n + c0), width) };
-            }
-        }
-    });
-}
-
-/// Chunks of columns per thread in [`by_columns`].
-const CHUNKS_PER_THREAD: usize = 8;
-
-/// The output's address, for threads that write disjoint columns of it ([`by_columns`]).
-struct SharedOut(*mut f32);
-
-// SAFETY: only `by_columns` makes one, and its threads write disjoint values through it.
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The address of value `i` (in bounds: the caller's word).
-    fn at(&self, i: usize) -> *mut f32 {
-        self.0.wrapping_add(i)
-    }
 }
 
 /// Computes rows `rows` of `a` against tiles `tiles` of `w` into `out` (row stride `ldo`,

@@ -157,6 +157,69 @@ fn swiglu_rows_avx2(gu: &[f32], ffn: usize, out: &mut [f32]) {
     swiglu_rows_plain(gu, ffn, out)
 }
 
+/// `out[16i + c] = silu(gu[32i + c]) · gu[32i + 16 + c]`: SwiGLU of a gate/up product whose
+/// tiles pair 16 gate columns with the 16 up columns they go with (a matrix packed with its
+/// gate and up rows interleaved 16 at a time), split between the threads when it is long
+/// enough. The same operations as [`swiglu`], so the same values.
+pub fn swiglu_interleaved(gu: &[f32], out: &mut [f32]) {
+    let pairs = out.len() / PAIR_OUT;
+    let pool = candle_core::utils::barrier_pool();
+    let threads = pool.n_workers() + 1;
+    if threads == 1 || pairs < 64 * threads {
+        return swiglu_pairs(gu, out);
+    }
+    let per = pairs.div_ceil(threads) * PAIR_OUT;
+    let chunks: Vec<std::sync::Mutex<&mut [f32]>> =
+        out.chunks_mut(per).map(std::sync::Mutex::new).collect();
+    pool.execute(|tid| {
+        if let Some(Ok(mut o)) = chunks.get(tid).map(|c| c.lock()) {
+            let at = tid * per * 2;
+            swiglu_pairs(&gu[at..at + 2 * o.len()], &mut o);
+        }
+    });
+}
+
+/// Outputs of one gate/up tile pair.
+const PAIR_OUT: usize = crate::NR;
+
+/// [`swiglu_interleaved`] on one thread, compiled for the selected kernel's instruction set.
+pub(crate) fn swiglu_pairs(gu: &[f32], out: &mut [f32]) {
+    match crate::Kernel::selected() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `swiglu_rows`.
+        crate::Kernel::Avx512Vnni | crate::Kernel::Amx => unsafe { swiglu_pairs_avx512(gu, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `swiglu_rows`.
+        crate::Kernel::Avx2 => unsafe { swiglu_pairs_avx2(gu, out) },
+        _ => swiglu_pairs_plain(gu, out),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn swiglu_pairs_avx512(gu: &[f32], out: &mut [f32]) {
+    swiglu_pairs_plain(gu, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn swiglu_pairs_avx2(gu: &[f32], out: &mut [f32]) {
+    swiglu_pairs_plain(gu, out)
+}
+
+#[inline(always)]
+fn swiglu_pairs_plain(gu: &[f32], out: &mut [f32]) {
+    for (pair, o) in gu
+        .chunks_exact(2 * PAIR_OUT)
+        .zip(out.chunks_exact_mut(PAIR_OUT))
+    {
+        let (g, u) = pair.split_at(PAIR_OUT);
+        for ((ov, &gv), &uv) in o.iter_mut().zip(g).zip(u) {
+            *ov = gv / (1.0 + fast_exp(-gv)) * uv;
+        }
+    }
+}
+
 #[inline(always)]
 fn swiglu_rows_plain(gu: &[f32], ffn: usize, out: &mut [f32]) {
     for (row, o) in gu.chunks_exact(2 * ffn).zip(out.chunks_exact_mut(ffn)) {

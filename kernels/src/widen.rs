@@ -15,7 +15,7 @@
 //! 1.2–1.8× faster that way.
 use std::ops::Range;
 
-use super::{run, Format, Kernel, KernelError, PackedMatrix, QuantizedRows, NR, QK, WIDE};
+use super::{run, Format, Kernel, KernelError, PackedMatrix, QuantizedRows, Sink, NR, QK, WIDE};
 
 /// Rows from which a matmul on nibble weights widens them: below it, the nibble kernel reads
 /// them as they are (a decode step, a short continuation).
@@ -49,7 +49,7 @@ pub(crate) fn matmul(
     x: &[f32],
     m: usize,
     w: &PackedMatrix,
-    out: &mut [f32],
+    out: Sink<'_>,
 ) -> Result<(), KernelError> {
     #[cfg(target_arch = "x86_64")]
     if bytes::applies(kernel, w, m) {

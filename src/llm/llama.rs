@@ -164,7 +164,8 @@ impl Llama {
                 candle_core::bail!("{p}: unexpected attention shapes {nq}/{nk}/{nv}")
             }
             let ffn = rows("ffn_gate")?;
-            let mut matrices = |name: &str, tensors: &[&str], r: &mut R| -> Result<Projections> {
+            type Make = fn(Vec<QTensor>) -> Result<Projections>;
+            let mut matrices = |name: &str, tensors: &[&str], r: &mut R, make: Make| {
                 if let Some(m) = cache.take(&format!("{p}.{name}")) {
                     return Ok(Projections::from_packed(m));
                 }
@@ -172,12 +173,12 @@ impl Llama {
                     .iter()
                     .map(|t| get(ct, r, &format!("{p}.{t}.weight")))
                     .collect::<Result<Vec<_>>>()?;
-                Projections::new(ws)
+                make(ws)
             };
-            let qkv = matrices("qkv", &["attn_q", "attn_k", "attn_v"], r)?;
-            let wo = matrices("attn_output", &["attn_output"], r)?;
-            let gate_up = matrices("gate_up", &["ffn_gate", "ffn_up"], r)?;
-            let down = matrices("ffn_down", &["ffn_down"], r)?;
+            let qkv = matrices("qkv", &["attn_q", "attn_k", "attn_v"], r, Projections::new)?;
+            let wo = matrices("attn_output", &["attn_output"], r, Projections::new)?;
+            let gate_up = matrices("gate_up", &["ffn_gate", "ffn_up"], r, Projections::gate_up)?;
+            let down = matrices("ffn_down", &["ffn_down"], r, Projections::new)?;
             let qkv_bias = match get(ct, r, &format!("{p}.attn_q.bias")) {
                 Ok(bq) => {
                     let mut bias = to_vec(&bq.dequantize(&Device::Cpu)?)?;
@@ -370,12 +371,10 @@ impl Llama {
             x.iter_mut().zip(o.iter()).for_each(|(a, b)| *a += b);
             let h = sized(&mut sc.h, s * hidden);
             ops::rms_norm(x, &layer.ffn_norm, cfg.eps, h);
-            let gu = sized(&mut sc.gu, s * 2 * layer.ffn);
-            laps.other();
-            layer.gate_up.forward(h, s, gu)?;
-            laps.matmul();
             let act = sized(&mut sc.act, s * layer.ffn);
-            ops::swiglu(gu, layer.ffn, act);
+            laps.other();
+            layer.gate_up.forward_swiglu(h, s, act, &mut sc.gu)?;
+            laps.matmul();
             let o = sized(&mut sc.o, s * hidden);
             laps.other();
             layer.down.forward(act, s, o)?;

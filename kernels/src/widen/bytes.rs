@@ -21,8 +21,8 @@ use std::ops::Range;
 
 use crate::pack::NIB_BYTES;
 use crate::{
-    by_columns, store_block, Format, Kernel, KernelError, PackedMatrix, QuantizedRows, NR, QK,
-    TILE_BYTES, WIDE, WIDEN_MIN_ROWS,
+    by_columns, store_block, Format, Kernel, KernelError, PackedMatrix, QuantizedRows, Sink, NR,
+    QK, TILE_BYTES, WIDE, WIDEN_MIN_ROWS,
 };
 
 /// The largest integer scale: 8 blocks · 2 pair sums · 8 · 3,840 · 4,095 < 2³¹, so a group's
@@ -46,7 +46,7 @@ pub(crate) fn matmul(
     x: &[f32],
     m: usize,
     w: &PackedMatrix,
-    out: &mut [f32],
+    out: Sink<'_>,
 ) -> Result<(), KernelError> {
     let five = w.format() == Format::Nib5;
     let a = QuantizedRows::quantize_parallel(x, m, w.k(), if five { 1 } else { WIDE })?;

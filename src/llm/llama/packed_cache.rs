@@ -17,7 +17,7 @@ use crate::llm::kernels::{Aligned, PackedMatrix};
 
 const MAGIC: &[u8; 8] = b"AMAPACK\0";
 /// Bumped whenever the packed layout or the requantisation changes.
-const LAYOUT_VERSION: u32 = 3;
+const LAYOUT_VERSION: u32 = 4;
 
 /// Packed matrices by name, read from a valid cache; after a cold load, the model's matrices
 /// are written for the next one ([`Self::finish`]).

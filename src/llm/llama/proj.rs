@@ -85,8 +85,9 @@ impl Proj {
 }
 
 /// Concatenates the rows of same-type quantized matrices with the same input width: the
-/// blocks of each row are independent, so the bytes can simply be appended.
-fn fuse_rows(ws: &[QTensor]) -> Result<Option<QTensor>> {
+/// blocks of each row are independent, so the bytes can simply be appended. With `every`, the
+/// matrices (then of as many rows, a multiple of it) take turns, `every` rows at a time.
+fn fuse_rows(ws: &[QTensor], every: Option<usize>) -> Result<Option<QTensor>> {
     let Some(first) = ws.first() else {
         return Ok(None);
     };
@@ -101,12 +102,30 @@ fn fuse_rows(ws: &[QTensor]) -> Result<Option<QTensor>> {
         rows += n;
     }
     let mut bytes = Vec::new();
-    for w in ws {
-        bytes.extend_from_slice(&w.data()?);
+    let datas = ws.iter().map(|w| w.data()).collect::<Result<Vec<_>>>()?;
+    match every {
+        None => datas.iter().for_each(|d| bytes.extend_from_slice(d)),
+        Some(every) => {
+            let n = rows / ws.len();
+            if every == 0 || !n.is_multiple_of(every) || ws.iter().any(|w| w.shape().dims()[0] != n)
+            {
+                return Ok(None);
+            }
+            let chunk = datas[0].len() / n * every;
+            for c in 0..n / every {
+                for d in &datas {
+                    bytes.extend_from_slice(&d[c * chunk..(c + 1) * chunk]);
+                }
+            }
+        }
     }
     let storage = QStorage::from_data(Cow::Owned(bytes), &Device::Cpu, dtype)?;
     Ok(Some(QTensor::new(storage, (rows, k))?))
 }
+
+/// Rows of gate, then of up, in turn in a fused gate/up matrix: one tile of output columns,
+/// as `kernels::matmul_swiglu` pairs them.
+const SWIGLU_TILE: usize = 16;
 
 pub(super) enum Projections {
     Fused(Proj),
@@ -118,11 +137,46 @@ impl Projections {
         if let [w] = ws.as_slice() {
             return Ok(Self::Fused(Proj::new(w)?));
         }
-        match fuse_rows(&ws)? {
+        match fuse_rows(&ws, None)? {
             Some(fused) => Ok(Self::Fused(Proj::new(&fused)?)),
             None => Ok(Self::Separate(
                 ws.iter().map(Proj::new).collect::<Result<_>>()?,
             )),
+        }
+    }
+
+    /// The gate and up projections, fused with their rows interleaved 16 at a time (one tile of
+    /// gate columns, then the tile of up columns it pairs with) for [`Self::forward_swiglu`]; side
+    /// by side where they cannot be fused.
+    pub(super) fn gate_up(ws: Vec<QTensor>) -> Result<Self> {
+        match fuse_rows(&ws, Some(SWIGLU_TILE))? {
+            Some(fused) => Ok(Self::Fused(Proj::new(&fused)?)),
+            None => Ok(Self::Separate(
+                ws.iter().map(Proj::new).collect::<Result<_>>()?,
+            )),
+        }
+    }
+
+    /// `act (m × ffn) = silu(gate) · up` for the layers [`Self::gate_up`] made (or read back
+    /// from the cache): fused, SwiGLU is applied as the product is stored; side by side, the
+    /// two outputs go to `scratch` first.
+    pub(super) fn forward_swiglu(
+        &self,
+        x: &[f32],
+        m: usize,
+        act: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) -> Result<()> {
+        match self {
+            Self::Fused(p) => kernels::matmul_swiglu(x, m, p.matrix(), act)
+                .map_err(|e| candle_core::Error::Msg(format!("gate/up matmul: {e}"))),
+            Self::Separate(_) => {
+                let ffn = act.len() / m.max(1);
+                scratch.resize(m * 2 * ffn, 0.0);
+                self.forward(x, m, scratch)?;
+                kernels::ops::swiglu(scratch, ffn, act);
+                Ok(())
+            }
         }
     }
 

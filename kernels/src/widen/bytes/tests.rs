@@ -67,7 +67,7 @@ fn the_bytes_are_the_files_values_and_the_scales_its_scales() {
 fn check_against_reference(x: &[f32], m: usize, w: &PackedMatrix, label: &str) {
     let want = reference(x, m, w);
     let mut out = vec![f32::NAN; m * w.n()];
-    matmul(x, m, w, &mut out).unwrap();
+    matmul(x, m, w, Sink::Plain(&mut out)).unwrap();
     for (i, (&got, &want)) in out.iter().zip(&want).enumerate() {
         let got = got as f64;
         assert!(
@@ -121,7 +121,7 @@ fn five_bit_products_are_the_widened_ones_bit_for_bit() {
         let w = PackedMatrix::from_q5_0(&bytes, n, k).unwrap();
         assert!(applies(Kernel::Avx2, &w, m));
         let mut got = vec![f32::NAN; m * n];
-        matmul(&x, m, &w, &mut got).unwrap();
+        matmul(&x, m, &w, Sink::Plain(&mut got)).unwrap();
         let a = QuantizedRows::quantize(&x, m, k, 1).unwrap();
         let mut want = vec![f32::NAN; m * n];
         super::super::multiply_tiles(Kernel::Avx2, &a, m, &w, 0..w.n_tiles(), &mut want);
