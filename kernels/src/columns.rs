@@ -154,7 +154,7 @@ mod tests {
                 let mut want = vec![f32::NAN; m * n / 2];
                 ops::swiglu_interleaved(&gu, &mut want);
                 let mut got = vec![f32::NAN; m * n / 2];
-                matmul_swiglu(&x, m, &w, &mut got).unwrap();
+                matmul_swiglu(&x, m, &w, &mut got, &mut Vec::new()).unwrap();
                 let differ = want
                     .iter()
                     .zip(&got)
@@ -166,6 +166,6 @@ mod tests {
         }
         let w = PackedMatrix::from_f32(&random(48 * 32, 1), 48, 32).unwrap();
         let mut act = vec![0f32; 24];
-        assert!(matmul_swiglu(&random(32, 2), 1, &w, &mut act).is_err());
+        assert!(matmul_swiglu(&random(32, 2), 1, &w, &mut act, &mut Vec::new()).is_err());
     }
 }

@@ -198,13 +198,15 @@ pub fn matmul(x: &[f32], m: usize, w: &PackedMatrix, out: &mut [f32]) -> Result<
 /// rows interleaved 16 at a time (`n` a multiple of 32), as [`ops::swiglu_interleaved`] reads
 /// them. Where a prompt's matmul splits the columns between the threads, each applies SwiGLU
 /// to its own columns as it stores them, so the gate/up product (twice the size of `act`) is
-/// never written whole; elsewhere it is computed, then SwiGLU runs over it. The same values
-/// either way, and as [`matmul`] then [`ops::swiglu_interleaved`].
+/// never written whole; elsewhere it is computed (into `scratch`, kept for the next call), then
+/// SwiGLU runs over it. The same values either way, and as [`matmul`] then
+/// [`ops::swiglu_interleaved`].
 pub fn matmul_swiglu(
     x: &[f32],
     m: usize,
     w: &PackedMatrix,
     act: &mut [f32],
+    scratch: &mut Vec<f32>,
 ) -> Result<(), KernelError> {
     let (kernel, n) = (Kernel::selected(), w.n());
     if !n.is_multiple_of(2 * NR) || act.len() != m * n / 2 || x.len() != m * w.k() {
@@ -217,9 +219,10 @@ pub fn matmul_swiglu(
     if m > 0 && widen::widens(kernel, w, m) {
         return widen::matmul(kernel, x, m, w, Sink::Swiglu(act));
     }
-    let mut gu = vec![0f32; m * n];
-    matmul_with(kernel, x, m, w, &mut gu)?;
-    ops::swiglu_interleaved(&gu, act);
+    scratch.resize(m * n, 0.0);
+    let gu = &mut scratch[..m * n];
+    matmul_with(kernel, x, m, w, gu)?;
+    ops::swiglu_interleaved(gu, act);
     Ok(())
 }
 

@@ -158,8 +158,8 @@ impl Projections {
     }
 
     /// `act (m × ffn) = silu(gate) · up` for the layers [`Self::gate_up`] made (or read back
-    /// from the cache): fused, SwiGLU is applied as the product is stored; side by side, the
-    /// two outputs go to `scratch` first.
+    /// from the cache): fused, SwiGLU is applied as the product is stored where the kernels
+    /// split a prompt's columns, else the product goes to `scratch` first (as side by side).
     pub(super) fn forward_swiglu(
         &self,
         x: &[f32],
@@ -168,7 +168,7 @@ impl Projections {
         scratch: &mut Vec<f32>,
     ) -> Result<()> {
         match self {
-            Self::Fused(p) => kernels::matmul_swiglu(x, m, p.matrix(), act)
+            Self::Fused(p) => kernels::matmul_swiglu(x, m, p.matrix(), act, scratch)
                 .map_err(|e| candle_core::Error::Msg(format!("gate/up matmul: {e}"))),
             Self::Separate(_) => {
                 let ffn = act.len() / m.max(1);
