@@ -19,10 +19,15 @@ struct Line([u8; 64]);
 pub trait Byte: Copy + sealed::Sealed {
     /// The value whose bits are `v`.
     fn from_bits(v: u8) -> Self;
+    /// The bits of `v`.
+    fn bits(v: Self) -> u8;
 }
 
 impl Byte for u8 {
     fn from_bits(v: u8) -> Self {
+        v
+    }
+    fn bits(v: Self) -> u8 {
         v
     }
 }
@@ -30,6 +35,9 @@ impl Byte for u8 {
 impl Byte for i8 {
     fn from_bits(v: u8) -> Self {
         v as i8
+    }
+    fn bits(v: Self) -> u8 {
+        v as u8
     }
 }
 
@@ -48,8 +56,29 @@ pub struct Aligned<T: Byte> {
 }
 
 impl<T: Byte> Aligned<T> {
-    /// `len` copies of `v`.
+    /// `len` copies of `v`. Zeros come from the allocator already zeroed (large buffers as
+    /// fresh pages, not written twice: the activations of every matmul and a packed cache's
+    /// bytes are written right after).
     pub fn filled(len: usize, v: T) -> Self {
+        let lines = len.div_ceil(64);
+        if T::bits(v) == 0 && lines > 0 {
+            if let Ok(layout) = std::alloc::Layout::array::<Line>(lines) {
+                // SAFETY: `layout` has a non-zero size (lines > 0).
+                let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+                if ptr.is_null() {
+                    std::alloc::handle_alloc_error(layout);
+                }
+                // SAFETY: `ptr` was allocated by the global allocator with the layout of
+                // `lines` Lines, which `Vec<Line>` uses for that capacity; all `lines` are
+                // initialised (zero bytes are a valid `Line`).
+                let lines = unsafe { Vec::from_raw_parts(ptr.cast::<Line>(), lines, lines) };
+                return Self {
+                    lines,
+                    len,
+                    _t: PhantomData,
+                };
+            }
+        }
         let mut a = Self {
             lines: Vec::new(),
             len: 0,
@@ -66,13 +95,16 @@ impl<T: Byte> Aligned<T> {
         a
     }
 
-    /// Grows (new bytes `v`) or shrinks to `len`, keeping the bytes before.
+    /// Grows (new bytes `v`) or shrinks to `len`, keeping the bytes before. New bytes are
+    /// written once.
     pub fn resize(&mut self, len: usize, v: T) {
         let old = self.len;
-        self.lines.resize(len.div_ceil(64), Line([0; 64]));
+        self.lines.resize(len.div_ceil(64), Line([T::bits(v); 64]));
         self.len = len;
-        if len > old {
-            self[old..].fill(v);
+        // The old last line's bytes past `old` were not written by `resize`.
+        let tail = old.next_multiple_of(64).min(len);
+        if tail > old {
+            self[old..tail].fill(v);
         }
     }
 }
@@ -120,5 +152,14 @@ mod tests {
         assert_eq!(&b[..], &[-1, 2, -3]);
         assert_eq!(b.as_ptr() as usize % 64, 0);
         assert!(Aligned::<u8>::filled(0, 0).is_empty());
+        // Zeroed by the allocator, then grown and shrunk with other values.
+        let mut z = Aligned::<i8>::filled(1000, 0);
+        assert_eq!(z.as_ptr() as usize % 64, 0);
+        assert!(z.iter().all(|&v| v == 0));
+        z.resize(1100, -3);
+        assert!(z[..1000].iter().all(|&v| v == 0) && z[1000..].iter().all(|&v| v == -3));
+        z.resize(70, 5);
+        z.resize(130, 6);
+        assert!(z[..70].iter().all(|&v| v == 0) && z[70..].iter().all(|&v| v == 6));
     }
 }
