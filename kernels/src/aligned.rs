@@ -17,25 +17,17 @@ struct Line([u8; 64]);
 
 /// The element types an [`Aligned`] holds: one byte each, every bit pattern a value.
 pub trait Byte: Copy + sealed::Sealed {
-    /// The value whose bits are `v`.
-    fn from_bits(v: u8) -> Self;
     /// The bits of `v`.
     fn bits(v: Self) -> u8;
 }
 
 impl Byte for u8 {
-    fn from_bits(v: u8) -> Self {
-        v
-    }
     fn bits(v: Self) -> u8 {
         v
     }
 }
 
 impl Byte for i8 {
-    fn from_bits(v: u8) -> Self {
-        v as i8
-    }
     fn bits(v: Self) -> u8 {
         v as u8
     }
@@ -85,13 +77,6 @@ impl<T: Byte> Aligned<T> {
             _t: PhantomData,
         };
         a.resize(len, v);
-        a
-    }
-
-    /// A copy of `values`.
-    pub fn from_slice(values: &[T]) -> Self {
-        let mut a = Self::filled(values.len(), T::from_bits(0));
-        a.copy_from_slice(values);
         a
     }
 
@@ -148,9 +133,6 @@ mod tests {
         assert_eq!((a[98], a[99], a[100], a[299]), (7, 1, 9, 9));
         a.resize(10, 0);
         assert_eq!(&a[..], &[7; 10]);
-        let b = Aligned::<i8>::from_slice(&[-1, 2, -3]);
-        assert_eq!(&b[..], &[-1, 2, -3]);
-        assert_eq!(b.as_ptr() as usize % 64, 0);
         assert!(Aligned::<u8>::filled(0, 0).is_empty());
         // Zeroed by the allocator, then grown and shrunk with other values.
         let mut z = Aligned::<i8>::filled(1000, 0);

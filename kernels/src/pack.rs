@@ -73,7 +73,6 @@ impl Format {
 pub(crate) const PREFETCH_AHEAD: usize = 4096;
 /// Bytes per int8 tile block: the values, then `NR` f16 scales.
 pub(crate) const BLOCK_STRIDE: usize = TILE_BYTES + 2 * NR;
-
 /// Bytes of the nibbles of one tile block.
 pub(crate) const NIB_BYTES: usize = TILE_BYTES / 2;
 /// Bytes per nibble tile block: the nibbles, `NR` f16 scales, `NR` f16 minimums.

@@ -5,8 +5,8 @@
 //! them instead: a few tiles at a time (a pair; eight for the AMX kernel), the nibbles become
 //! wide int8 (one scale per 256 k, as [`PackedMatrix::from_f32_wide`] would quantise the same
 //! values: bit for bit the same bytes), and the wide int8 kernel runs every prompt row against
-//! those tiles while they sit in cache. Widening costs a few operations per weight, once per matmul; the rows then sum 256
-//! products in int32 per scale instead of 32. The output columns are split between threads
+//! those tiles while they sit in cache. Widening costs a few operations per weight, once per
+//! matmul; the rows then sum 256 products in int32 per scale instead of 32. The output columns are split between threads
 //! (each widens its own tiles once). On AVX2, five-bit weights widen too, exactly, to int8
 //! with their own per-32 scales ([`five`]).
 //!

@@ -48,7 +48,7 @@ use std::arch::asm;
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{avx512, Aligned, Format, PackedMatrix, QuantizedRows, NR, QK, WIDE};
+use super::{avx512, store_block, Aligned, Format, PackedMatrix, QuantizedRows, NR, QK, WIDE};
 
 mod wide;
 
@@ -224,17 +224,12 @@ fn tiles_gemm<const NIB: bool, const HIGH: bool>(
             for i in 0..count {
                 let scales = (&da[..], &sa[..]);
                 let acc = tile_rows::<NIB, HIGH>(a, r0, scales, w, t + i, &panel[i * tile_bytes..]);
-                let c_start = (t + i) * NR;
-                let width = NR.min(n.saturating_sub(c_start));
-                let dst_col = c_start - col0;
-                for (j, v) in acc.iter().enumerate() {
-                    let r = r0 + j - rows.start;
-                    let mut row = [0f32; NR];
+                let mut res = [[0f32; NR]; ROWS];
+                for (row, v) in res.iter_mut().zip(acc) {
                     // SAFETY: `row` holds 16 floats.
-                    unsafe { _mm512_storeu_ps(row.as_mut_ptr(), *v) };
-                    out[r * ldo + dst_col..r * ldo + dst_col + width]
-                        .copy_from_slice(&row[..width]);
+                    unsafe { _mm512_storeu_ps(row.as_mut_ptr(), v) };
                 }
+                store_block(&res, r0, rows, t + i, n, out, ldo, col0);
             }
             r0 += ROWS;
         }

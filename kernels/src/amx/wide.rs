@@ -25,7 +25,7 @@ use std::arch::asm;
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::super::{PackedMatrix, QuantizedRows, NR, QK, WIDE};
+use super::super::{store_block, PackedMatrix, QuantizedRows, NR, QK, WIDE};
 use super::ROWS;
 
 /// Rows whose activations are read by every tile of a call before the next rows' are: 64
@@ -88,31 +88,17 @@ pub(super) fn gemm(
                 ];
                 let starts = [r0, if two { r0 + ROWS } else { r0 }];
                 quad(a, starts, scales, w, pair, &mut acc);
+                let (tiles_out, _) = acc.0.as_chunks::<NR>();
                 for (ia, &rs) in starts.iter().enumerate().take(if two { 2 } else { 1 }) {
                     for (jb, &tj) in pair
                         .iter()
                         .enumerate()
                         .take(if pair[1] > t { 2 } else { 1 })
                     {
-                        let c_start = tj * NR;
-                        let width = NR.min(n.saturating_sub(c_start));
-                        let dst_col = c_start - col0;
-                        let tile = &acc.0[(ia * 2 + jb) * TILE_OUT..][..TILE_OUT];
-                        for (j, row) in tile.chunks_exact(NR).enumerate() {
-                            let r = rs + j - rows.start;
-                            let dst = &mut out[r * ldo + dst_col..r * ldo + dst_col + width];
-                            if let (Ok(dst), Ok(row)) = (
-                                <&mut [f32; NR]>::try_from(&mut *dst),
-                                <&[f32; NR]>::try_from(row),
-                            ) {
-                                // A whole tile's row: one store, not a call to copy 64 bytes.
-                                // SAFETY: both hold 16 floats.
-                                unsafe {
-                                    _mm512_storeu_ps(dst.as_mut_ptr(), _mm512_load_ps(row.as_ptr()))
-                                };
-                            } else {
-                                dst.copy_from_slice(&row[..width]);
-                            }
+                        let at = (ia * 2 + jb) * ROWS;
+                        if let Ok(tile) = <&[[f32; NR]; ROWS]>::try_from(&tiles_out[at..at + ROWS])
+                        {
+                            store_block(tile, rs, rows, tj, n, out, ldo, col0);
                         }
                     }
                 }

@@ -10,6 +10,7 @@
 //!   be written leaves the model loading as before (a warning, no cache).
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::ops::DerefMut;
 use std::path::{Path, PathBuf};
 
 use crate::llm::gguf::source_id;
@@ -229,15 +230,23 @@ struct Reader<R> {
 }
 
 impl<R: Read> Reader<R> {
-    fn vec(&mut self, n: u64) -> Result<Vec<u8>, String> {
+    /// The next `n` bytes, into a buffer `make(n)` gives.
+    fn read_into<B: DerefMut<Target = [u8]>>(
+        &mut self,
+        n: u64,
+        make: impl Fn(usize) -> B,
+    ) -> Result<B, String> {
         if n > self.left {
             return Err("truncated".into());
         }
-        let mut out = vec![0u8; usize::try_from(n).map_err(|e| e.to_string())?];
+        let mut out = make(usize::try_from(n).map_err(|e| e.to_string())?);
         self.inner.read_exact(&mut out).map_err(|e| e.to_string())?;
         self.crc.update(&out);
         self.left -= n;
         Ok(out)
+    }
+    fn vec(&mut self, n: u64) -> Result<Vec<u8>, String> {
+        self.read_into(n, |len| vec![0u8; len])
     }
     fn u32(&mut self) -> Result<u32, String> {
         let b = self.vec(4)?;
@@ -256,14 +265,7 @@ impl<R: Read> Reader<R> {
     /// [`Self::bytes`] into a buffer on a cache line (a matrix's packed bytes).
     fn aligned_bytes(&mut self) -> Result<Aligned<u8>, String> {
         let n = self.u64()?;
-        if n > self.left {
-            return Err("truncated".into());
-        }
-        let mut out = Aligned::filled(usize::try_from(n).map_err(|e| e.to_string())?, 0);
-        self.inner.read_exact(&mut out).map_err(|e| e.to_string())?;
-        self.crc.update(&out);
-        self.left -= n;
-        Ok(out)
+        self.read_into(n, |len| Aligned::filled(len, 0u8))
     }
 }
 

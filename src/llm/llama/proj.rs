@@ -123,10 +123,6 @@ fn fuse_rows(ws: &[QTensor], every: Option<usize>) -> Result<Option<QTensor>> {
     Ok(Some(QTensor::new(storage, (rows, k))?))
 }
 
-/// Rows of gate, then of up, in turn in a fused gate/up matrix: one tile of output columns,
-/// as `kernels::matmul_swiglu` pairs them.
-const SWIGLU_TILE: usize = 16;
-
 pub(super) enum Projections {
     Fused(Proj),
     Separate(Vec<Proj>),
@@ -134,10 +130,16 @@ pub(super) enum Projections {
 
 impl Projections {
     pub(super) fn new(ws: Vec<QTensor>) -> Result<Self> {
+        Self::fused(ws, None)
+    }
+
+    /// One layer of the matrices' rows ([`fuse_rows`], `every` rows in turn if given), or the
+    /// matrices side by side where they cannot be fused.
+    fn fused(ws: Vec<QTensor>, every: Option<usize>) -> Result<Self> {
         if let [w] = ws.as_slice() {
             return Ok(Self::Fused(Proj::new(w)?));
         }
-        match fuse_rows(&ws, None)? {
+        match fuse_rows(&ws, every)? {
             Some(fused) => Ok(Self::Fused(Proj::new(&fused)?)),
             None => Ok(Self::Separate(
                 ws.iter().map(Proj::new).collect::<Result<_>>()?,
@@ -149,12 +151,8 @@ impl Projections {
     /// gate columns, then the tile of up columns it pairs with) for [`Self::forward_swiglu`]; side
     /// by side where they cannot be fused.
     pub(super) fn gate_up(ws: Vec<QTensor>) -> Result<Self> {
-        match fuse_rows(&ws, Some(SWIGLU_TILE))? {
-            Some(fused) => Ok(Self::Fused(Proj::new(&fused)?)),
-            None => Ok(Self::Separate(
-                ws.iter().map(Proj::new).collect::<Result<_>>()?,
-            )),
-        }
+        // One tile of output columns: what `kernels::matmul_swiglu` pairs.
+        Self::fused(ws, Some(kernels::NR))
     }
 
     /// `act (m × ffn) = silu(gate) · up` for the layers [`Self::gate_up`] made (or read back
